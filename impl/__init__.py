@@ -1,0 +1,1 @@
+"""regspec.impl: the threaded runtime; it arrives with issue 3."""

@@ -1,0 +1,149 @@
+"""regspec.model: the pure, deterministic reference model of BEAM processes and names.
+
+Implements: SCN-2, SCN-6, SCN-7 (the scenario-facing entry point)
+
+>>> from regspec.scenario import parse
+>>> s = parse({"steps": [
+...     {"op": "start", "kind": "chat_room", "name": {"local": "room1"}},
+...     {"op": "cast", "to": {"local": "room1"}, "msg": ["add_message", {"str": "hi"}]},
+...     {"op": "kill", "target": {"local": "room1"}},
+...     {"op": "whereis", "name": {"local": "room1"}}]})
+>>> [r["result"] for r in run_scenario(s)]
+[{'ok': {'pid': 'P1'}}, 'ok', True, 'undefined']
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from regspec import runner
+from regspec.scenario import Scenario, parse
+from regspec.terms import Atom, GlobalName, LocalName, Outcome, ViaName
+
+from . import driver
+from .driver import Result
+from .scheduler import (CanonicalChooser, Chooser, FireTimeout, Run, FunctionChooser, SeededChooser, Stuck,
+                        enabled, run_until_quiescent, run_until_result, step)
+from .world import DRIVER, World, new_world
+
+__all__ = [
+    "World", "new_world", "step", "enabled", "run_until_quiescent", "run_until_result", "Run",
+    "FireTimeout", "Result", "Chooser", "CanonicalChooser", "SeededChooser", "FunctionChooser",
+    "ModelSession", "run_scenario", "DRIVER",
+]
+
+# Operations of the contract the model does not cover in this release (SCN-7).
+UNSUPPORTED_OPS = frozenset({
+    "start_child", "terminate_child", "which_children", "count_children", "global_register",
+    "global_unregister", "global_send", "registry_keys", "partition", "heal",
+})
+MODEL_KINDS = frozenset({"collector", "chat_room"})
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _local(target: object) -> object:
+    """A process or local name as the model's commands take it; other names are unsupported."""
+    if isinstance(target, (GlobalName, ViaName)):
+        raise _Unsupported
+    return target
+
+
+def _name_atom(name: object) -> object:
+    if not isinstance(name, LocalName):
+        raise _Unsupported
+    return name.name
+
+
+def to_command(op: str, a: dict) -> object:
+    """The driver command for one decoded scenario step (raises _Unsupported)."""
+    if op in UNSUPPORTED_OPS:
+        raise _Unsupported
+    if op == "spawn":
+        return driver.Spawn(trap_exit=a.get("trap_exit", False), link=a.get("link", False),
+                            mode=a.get("mode", "eager"))
+    if op == "start":
+        if a["kind"] not in MODEL_KINDS:
+            raise _Unsupported
+        name = _name_atom(a["name"]) if "name" in a else None
+        return driver.Start(kind=a["kind"], name=name, link=a.get("link", True),
+                            trap_exit=a.get("trap_exit", False), mode=a.get("mode", "eager"))
+    if op == "register":
+        return driver.Register(_name_atom(a["name"]), _local(a["target"]))
+    if op == "unregister":
+        return driver.Unregister(_name_atom(a["name"]))
+    if op == "whereis":
+        return driver.Whereis(_name_atom(a["name"]))
+    if op == "registered":
+        return driver.Registered()
+    if op == "send":
+        return driver.Send(_local(a["to"]), a["msg"])
+    if op == "call":
+        return driver.Call(_local(a["to"]), a["msg"], a.get("timeout", 5000))
+    if op == "cast":
+        return driver.Cast(_local(a["to"]), a["msg"])
+    if op == "kill":
+        return driver.Kill(_local(a["target"]), a.get("reason", Atom("kill")))
+    if op == "stop":
+        return driver.Stop(_local(a["target"]), a.get("reason", Atom("normal")))
+    if op == "alive":
+        return driver.Alive(_local(a["target"]))
+    if op == "monitor":
+        target = _local(a["target"])
+        return driver.Ask(a["watcher"], ("monitor", target.name if isinstance(target, LocalName) else target))
+    if op == "demonitor":
+        return driver.Ask(a["watcher"], ("demonitor", a["ref"], a.get("flush", False)))
+    if op in ("link", "unlink"):
+        return _link_command(op, a["a"], a["b"])
+    if op == "trap_exit":
+        return driver.Ask(a["target"], ("trap_exit", a["value"]))
+    if op == "messages":
+        return driver.Ask(a["target"], ("messages",))
+    raise _Unsupported  # pragma: no cover - every op of the contract is listed above
+
+
+def _link_command(op: str, a: object, b: object) -> object:
+    return driver.Ask(_local(a), (op, _local(b)))
+
+
+class ModelSession:
+    """A scenario session on the model: the world plus a chooser (canonical by default)."""
+
+    def __init__(self, node: str = "a", chooser: Chooser | None = None):
+        self.node = node
+        self.world = new_world(node)
+        self.chooser = chooser or CanonicalChooser()
+
+    def perform(self, op: str, args: dict, nowait: bool) -> object:
+        try:
+            cmd = to_command(op, args)
+        except _Unsupported:
+            return Outcome("unsupported", Atom(op))
+        world, effects = step(self.world, cmd)
+        if effects:
+            result = effects[0].value
+        else:
+            try:
+                world, result = run_until_result(world, self.chooser)
+            except Stuck:
+                world, result = attrs.evolve(world, waiting=None), Outcome("exit", Atom("deadlock"))
+        if not nowait:
+            world, _ = run_until_quiescent(world, self.chooser)
+        self.world = world
+        return result
+
+    def close(self) -> None:
+        pass
+
+
+def run_scenario(scenario: Scenario | dict, chooser: Chooser | None = None) -> list[dict]:
+    """Canonical results of every step of `scenario` on the model.
+
+    A plain JSON document is validated first (SCN-6): a malformed one raises
+    `ScenarioError` and no step runs.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = parse(scenario)
+    return runner.run(scenario, ModelSession(scenario.node, chooser))

@@ -1,0 +1,147 @@
+"""The scenario process kinds: `collector` and `chat_room` (shared/scenario-format.md, Kinds).
+
+Implements: SCN-4, SCN-5, LINK-5
+
+- A collector keeps what it receives. In "eager" mode it takes every message
+  out of its mailbox at once; in "mailbox" mode it leaves scenario messages
+  in the mailbox, which matters for `demonitor(Ref, [flush])` (MON-5). It
+  performs the driver's control requests (monitor, demonitor, link, unlink,
+  trap_exit, messages) itself, as the caller of those BIFs, and answers the
+  driver with a message.
+- A chat room is the article's `Chat.Server` gen_server: cast
+  `{add_message, M}` prepends, call `get_messages` returns the list newest
+  first, any other call or cast stops it with `{bad_call, R}` /
+  `{bad_cast, R}`, and any other message is ignored.
+"""
+
+from __future__ import annotations
+
+from regspec.terms import Atom, ErlList, Pid
+
+from . import gen_server, signals
+from .registry_local import whereis
+from .world import DRIVER, Control, Message, SystemStop, World
+
+__all__ = ["consume", "has_work", "ChatRoom"]
+
+NOPROC = Atom("noproc")
+
+
+class ChatRoom:
+    """Callbacks of the article's Chat.Server; state is a tuple of messages, newest first."""
+
+    @staticmethod
+    def handle_call(request, state):
+        if request == Atom("get_messages"):
+            return ("reply", ErlList(state), state)
+        return ("stop", (Atom("bad_call"), request), state)
+
+    @staticmethod
+    def handle_cast(msg, state):
+        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("add_message"):
+            return ("noreply", (msg[1],) + state)
+        return ("stop", (Atom("bad_cast"), msg), state)
+
+    @staticmethod
+    def handle_info(msg, state):
+        return ("noreply", state)
+
+
+def consume(world: World, pid: Pid) -> World:
+    """The process's code runs: it takes every message it can from its mailbox, in order.
+
+    This is what a process does once the scheduler picks it, after its
+    pending signals were handled (see scheduler.run).
+    """
+    proc = world.processes[pid]
+    if proc.kind == "chat_room":
+        while world.is_alive(pid) and world.processes[pid].mailbox:
+            proc = world.processes[pid]
+            term, rest = proc.mailbox[0], proc.mailbox[1:]
+            world = world.update(pid, mailbox=rest)
+            if isinstance(term, SystemStop):
+                # GS-7: gen_server handles sys:terminate in its loop, in order with other messages.
+                world = signals.exit_process(world, pid, term.reason)
+            elif not isinstance(term, Control):
+                world = gen_server.handle(world, pid, term, ChatRoom)
+        return world
+    if proc.kind != "collector":
+        return world
+    if proc.mode == "eager":
+        # SCN-4: an eager collector takes every message; control requests it performs.
+        while world.is_alive(pid) and world.processes[pid].mailbox:
+            proc = world.processes[pid]
+            term, rest = proc.mailbox[0], proc.mailbox[1:]
+            world = world.update(pid, mailbox=rest)
+            if isinstance(term, Control):
+                world = _control(world, pid, term)
+            elif isinstance(term, SystemStop):
+                world = signals.exit_process(world, pid, term.reason)
+            else:
+                world = world.update(pid, kept=world.processes[pid].kept + (term,))
+        return world
+    # Mailbox mode: a selective receive of control requests only.
+    while world.is_alive(pid):
+        proc = world.processes[pid]
+        i = next((i for i, t in enumerate(proc.mailbox) if isinstance(t, (Control, SystemStop))), None)
+        if i is None:
+            return world
+        term = proc.mailbox[i]
+        world = world.update(pid, mailbox=proc.mailbox[:i] + proc.mailbox[i + 1:])
+        if isinstance(term, Control):
+            world = _control(world, pid, term)
+        else:
+            world = signals.exit_process(world, pid, term.reason)
+    return world
+
+
+def has_work(proc) -> bool:
+    """Whether the process's code could take a message now."""
+    if not proc.alive or not proc.mailbox:
+        return False
+    if proc.kind == "collector" and proc.mode == "mailbox":
+        return any(isinstance(t, (Control, SystemStop)) for t in proc.mailbox)
+    return proc.kind in ("collector", "chat_room")
+
+
+def _control(world: World, pid: Pid, control: Control) -> World:
+    """A collector performs one driver request and replies `{Tag, Result}`.
+
+    A result `("error", Reason)` means the BIF raised; it is answered as such.
+    """
+    proc = world.processes[pid]
+    action, *args = control.request
+    if action == "messages":
+        if proc.mode == "eager":
+            # What it took so far; messages behind this request are not taken yet.
+            result = ErlList(proc.kept)
+        else:
+            # `process_info(self(), messages)`: the whole mailbox, this request aside.
+            result = ErlList(tuple(t for t in proc.mailbox if not isinstance(t, (Control, SystemStop))))
+    elif action == "trap_exit":
+        world = world.update(pid, trap_exit=args[0])
+        result = Atom("true") if proc.trap_exit else Atom("false")   # LINK-5
+    elif action == "monitor":
+        world, result = _monitor(world, pid, args[0])
+    elif action == "demonitor":
+        ref, flush = args
+        world = signals.demonitor(world, pid, ref, flush)
+        result = Atom("true")
+    elif action == "link":
+        world, result = signals.link(world, pid, args[0])
+    elif action == "unlink":
+        world, result = signals.unlink(world, pid, args[0])
+    else:  # pragma: no cover - the driver sends only the actions above
+        raise ValueError(f"unknown control request {action!r}")
+    return world.send(pid, DRIVER, Message((control.tag, result)))
+
+
+def _monitor(world: World, pid: Pid, target: object):
+    """`monitor(process, Target)`: a pid, or a local name resolved now (MON-3)."""
+    if isinstance(target, Pid):
+        return signals.monitor(world, pid, target, target)
+    obj = (target, world.node)
+    holder = whereis(world, target)
+    if not isinstance(holder, Pid):
+        return signals.monitor_free_name(world, pid, obj)
+    return signals.monitor(world, pid, holder, obj)

@@ -1,0 +1,368 @@
+"""The driver P0: the scenario's shell, whose actions are the model's commands.
+
+Implements: SCN-1, SCN-2, PROC-3, PROC-4, PROC-5, SIG-4, GS-1, GS-3, GS-4, GS-6, GS-7
+
+A command is a frozen record; `perform(world, command)` returns the new world
+and either a `Result` (the action is done) or nothing, when the driver now
+waits (`world.waiting`) for a reply, a DOWN or a timeout, which
+`receive(world, signal)` and `timeout(world)` resolve.
+
+Invariants:
+- the driver traps exits; exit signals reaching it are dropped (SCN-1);
+- while `world.waiting` is set the driver performs no command.
+
+Results are terms or `Outcome`s: `Outcome("error", badarg)` for a BIF that
+raised badarg, `Outcome("exit", Reason)` for a call that exited.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid
+
+from . import gen_server, registry_local
+from .world import (DRIVER, AliveRequest, Control, DemonitorRequest, Down, ExitSignal, Message,
+                    MonitorRequest, Signal, SystemStop, Wait, World)
+
+__all__ = [
+    "Spawn", "Start", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
+    "Stop", "Alive", "Ask", "Result", "perform", "receive", "timeout", "COMMANDS",
+]
+
+TRUE = Atom("true")
+OK = Atom("ok")
+NOPROC = Atom("noproc")
+BADARG = Outcome("error", Atom("badarg"))
+
+
+@attrs.frozen
+class Result:
+    """Effect: the driver's current step is done with `value`."""
+
+    value: object
+
+
+# -- commands ----------------------------------------------------------------
+
+@attrs.frozen
+class Spawn:
+    """`spawn_link` (or `spawn`) of a collector."""
+
+    trap_exit: bool = False
+    link: bool = False
+    mode: str = "eager"
+
+
+@attrs.frozen
+class Start:
+    """`gen_server:start_link` of a scenario kind, optionally with a local name."""
+
+    kind: str
+    name: object = None   # Atom or None
+    link: bool = True
+    trap_exit: bool = False
+    mode: str = "eager"
+
+
+@attrs.frozen
+class Register:
+    name: object
+    target: object
+
+
+@attrs.frozen
+class Unregister:
+    name: object
+
+
+@attrs.frozen
+class Whereis:
+    name: object
+
+
+@attrs.frozen
+class Registered:
+    pass
+
+
+@attrs.frozen
+class Send:
+    """`To ! Msg`; `to` is a pid, a `LocalName` or `undefined`."""
+
+    to: object
+    msg: object
+
+
+@attrs.frozen
+class Call:
+    to: object
+    msg: object
+    timeout: object = 5000
+
+
+@attrs.frozen
+class Cast:
+    to: object
+    msg: object
+
+
+@attrs.frozen
+class Kill:
+    """`exit(Target, Reason)` from the driver."""
+
+    target: object
+    reason: object = Atom("kill")
+
+
+@attrs.frozen
+class Stop:
+    """`gen_server:stop(Target, Reason, infinity)`."""
+
+    target: object
+    reason: object = Atom("normal")
+
+
+@attrs.frozen
+class Alive:
+    """`is_process_alive(Target)`."""
+
+    target: object
+
+
+@attrs.frozen
+class Ask:
+    """A request the collector `target` performs itself (monitor, link, trap_exit, ...)."""
+
+    target: object
+    request: tuple
+
+
+COMMANDS = (Spawn, Start, Register, Unregister, Whereis, Registered, Send, Call, Cast, Kill, Stop, Alive, Ask)
+
+
+def resolve(world: World, target: object) -> Pid | None:
+    """A pid, or the holder of a local name; None for a free name or `undefined`."""
+    if isinstance(target, Pid):
+        return target
+    if isinstance(target, LocalName):
+        holder = registry_local.whereis(world, target.name)
+        return holder if isinstance(holder, Pid) else None
+    return None
+
+
+def perform(world: World, cmd: object) -> tuple[World, tuple]:
+    """The driver starts `cmd`; returns `(world, (Result(v),))` or `(world, ())` when it waits."""
+    if world.waiting is not None:
+        raise RuntimeError("the driver is blocked; run the scheduler first")
+    world, value = _COMMAND_FUNCS[type(cmd)](world, cmd)
+    if value is _WAIT:
+        return world, ()
+    return world, (Result(value),)
+
+
+_WAIT = object()
+
+
+def _spawn(world: World, cmd: Spawn):
+    world, pid = world.spawn("collector", trap_exit=cmd.trap_exit, mode=cmd.mode)
+    if cmd.link:  # spawn_link is atomic: the link exists before the child runs
+        world = _link_both(world, pid)
+    return world, pid
+
+
+def _link_both(world: World, pid: Pid) -> World:
+    world = world.update(pid, links=world.processes[pid].links | {DRIVER})
+    return world.update(DRIVER, links=world.processes[DRIVER].links | {pid})
+
+
+def _start(world: World, cmd: Start):
+    if cmd.name is not None:
+        holder = registry_local.whereis(world, cmd.name)
+        if isinstance(holder, Pid):
+            # GS-1: gen checks the name before spawning; no process, no pid number.
+            return world, Outcome("error", (Atom("already_started"), holder))
+    world, pid = world.spawn(cmd.kind, trap_exit=cmd.trap_exit, mode=cmd.mode)
+    if cmd.link:
+        world = _link_both(world, pid)
+    if cmd.name is not None:
+        # GS-2: the server registers itself before init/1 runs.
+        world, _ = registry_local.register(world, cmd.name, pid)
+    return world, Outcome("ok", pid)
+
+
+def _register(world: World, cmd: Register):
+    world, result = registry_local.register(world, cmd.name, cmd.target)
+    return world, _bif(result)
+
+
+def _bif(result: object) -> object:
+    if isinstance(result, tuple) and len(result) == 2 and result[0] == "error":
+        return Outcome("error", result[1])
+    return result
+
+
+def _unregister(world: World, cmd: Unregister):
+    world, result = registry_local.unregister(world, cmd.name)
+    return world, _bif(result)
+
+
+def _whereis(world: World, cmd: Whereis):
+    return world, registry_local.whereis(world, cmd.name)
+
+
+def _registered(world: World, cmd: Registered):
+    return world, registry_local.registered(world)
+
+
+def _send(world: World, cmd: Send):
+    pid = resolve(world, cmd.to)
+    if pid is None:
+        return world, BADARG  # PROC-4: `Name ! Msg` to a free name raises badarg
+    # PROC-3: a dead pid takes the message silently; it is dropped on arrival.
+    return world.send(DRIVER, pid, Message(cmd.msg)), OK
+
+
+def _cast(world: World, cmd: Cast):
+    pid = resolve(world, cmd.to)
+    if pid is not None:  # GS-6: cast is ok whatever the destination
+        world = world.send(DRIVER, pid, Message((gen_server.GEN_CAST, cmd.msg)))
+    return world, OK
+
+
+def _kill(world: World, cmd: Kill):
+    pid = resolve(world, cmd.target)
+    if pid is None:
+        return world, BADARG
+    # SIG-4: exit/2 only sends the signal; the target handles it later.
+    return world.send(DRIVER, pid, ExitSignal(cmd.reason, link=False)), TRUE
+
+
+def _monitor_for_wait(world: World, pid: Pid) -> tuple[World, object]:
+    world, ref = world.make_ref()
+    driver = world.processes[DRIVER]
+    world = world.update(DRIVER, monitors=driver.monitors.set(ref, pid))
+    return world.send(DRIVER, pid, MonitorRequest(ref, pid)), ref
+
+
+def _call(world: World, cmd: Call):
+    pid = resolve(world, cmd.to)
+    if pid is None:
+        return world, Outcome("exit", NOPROC)  # GS-3: nothing to call
+    world, mref = _monitor_for_wait(world, pid)
+    world = world.send(DRIVER, pid, Message(gen_server.call_message(DRIVER, mref, cmd.msg)))
+    return attrs.evolve(world, waiting=Wait("call", mref, pid, timeout=cmd.timeout)), _WAIT
+
+
+def _stop(world: World, cmd: Stop):
+    pid = resolve(world, cmd.target)
+    if pid is None:
+        return world, Outcome("exit", NOPROC)  # GS-7
+    world, mref = _monitor_for_wait(world, pid)
+    world = world.send(DRIVER, pid, Message(SystemStop(cmd.reason)))
+    return attrs.evolve(world, waiting=Wait("stop", mref, pid, reason=cmd.reason)), _WAIT
+
+
+def _alive(world: World, cmd: Alive):
+    pid = cmd.target if isinstance(cmd.target, Pid) else None
+    if pid is None:
+        return world, Atom("false")
+    if not any(s.sender == DRIVER and s.receiver == pid for s in world.in_flight):
+        return world, Atom("true") if world.is_alive(pid) else Atom("false")
+    # PROC-5: the answer comes after the target handled the driver's earlier signals.
+    world, tag = world.make_ref()
+    world = world.send(DRIVER, pid, AliveRequest(tag))
+    return attrs.evolve(world, waiting=Wait("alive", tag, pid)), _WAIT
+
+
+def _ask(world: World, cmd: Ask):
+    pid = cmd.target if isinstance(cmd.target, Pid) else None
+    if pid is None or world.processes[pid].kind != "collector":
+        return world, Outcome("error", Atom("not_a_collector"))
+    if not world.is_alive(pid):
+        return world, Outcome("error", NOPROC)
+    # The driver monitors the collector while it waits, as gen:call does, so
+    # a collector that dies first ends the wait instead of hanging it.
+    world, tag = _monitor_for_wait(world, pid)
+    world = world.send(DRIVER, pid, Message(Control(tag, cmd.request)))
+    return attrs.evolve(world, waiting=Wait("control", tag, pid)), _WAIT
+
+
+_COMMAND_FUNCS = {
+    Spawn: _spawn, Start: _start, Register: _register, Unregister: _unregister, Whereis: _whereis,
+    Registered: _registered, Send: _send, Call: _call, Cast: _cast, Kill: _kill, Stop: _stop,
+    Alive: _alive, Ask: _ask,
+}
+
+
+# -- the waiting half --------------------------------------------------------
+
+def receive(world: World, sig: Signal) -> tuple[World, tuple]:
+    """A signal reaches the driver; returns a `Result` effect when it ends the wait."""
+    payload = sig.payload
+    wait = world.waiting
+    if isinstance(payload, Down):
+        driver = world.processes[DRIVER]
+        if payload.ref not in driver.monitors:
+            return world, ()
+        world = world.update(DRIVER, monitors=driver.monitors.delete(payload.ref))
+        if wait is not None and wait.tag == payload.ref:
+            if wait.kind == "stop":
+                return _done(world, _stop_result(wait, payload.reason))
+            if wait.kind == "control":
+                return _done(world, Outcome("error", NOPROC))  # the collector died first
+            # GS-3, GS-5: the callee is gone; the call exits with its reason.
+            return _done(world, Outcome("exit", payload.reason))
+        return world, ()
+    if isinstance(payload, Message) and wait is not None and isinstance(payload.term, tuple) \
+            and len(payload.term) == 2:
+        tag, value = payload.term
+        if wait.kind == "call" and tag == gen_server.reply_tag(wait.tag):
+            return _done(_demonitor(world, wait), value)
+        if wait.kind in ("control", "alive") and tag == wait.tag:
+            if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
+                value = Outcome("error", value[1])
+            if wait.kind == "control":
+                world = _demonitor(world, wait)
+            return _done(world, value)
+    # SCN-1: exit signals and stray messages reaching the driver are dropped.
+    return world, ()
+
+
+def _stop_result(wait: Wait, reason: object) -> object:
+    """What `gen_server:stop/3` returns once the server is down (GS-7).
+
+    `proc_lib:stop` waits in `sys:terminate`, a call: a server that was
+    already gone is `noproc`; one that died of something else exits with
+    that reason wrapped in the failed `sys:terminate` call.
+    """
+    if reason == wait.reason:
+        return OK
+    if reason == NOPROC:
+        return Outcome("exit", NOPROC)
+    call = (Atom("sys"), Atom("terminate"), ErlList((wait.target, wait.reason, Atom("infinity"))))
+    return Outcome("exit", (reason, call))
+
+
+def _demonitor(world: World, wait: Wait) -> World:
+    driver = world.processes[DRIVER]
+    world = world.update(DRIVER, monitors=driver.monitors.delete(wait.tag))
+    return world.send(DRIVER, wait.target, DemonitorRequest(wait.tag))
+
+
+def _done(world: World, value: object) -> tuple[World, tuple]:
+    return attrs.evolve(world, waiting=None), (Result(value),)
+
+
+def timeout(world: World) -> tuple[World, tuple]:
+    """The driver's call times out (GS-4): exit timeout; a late reply is dropped."""
+    wait = world.waiting
+    world = attrs.evolve(world, time=world.time + (wait.timeout if isinstance(wait.timeout, int) else 0))
+    return _done(_demonitor(world, wait), Outcome("exit", Atom("timeout")))
+
+
+def alive_answer(world: World, pid: Pid, req: AliveRequest) -> World:
+    """The target of an `AliveRequest` answers the driver (PROC-5)."""
+    answer = Atom("true") if world.is_alive(pid) else Atom("false")
+    return world.send(pid, DRIVER, Message((req.tag, answer)))
+

@@ -1,0 +1,47 @@
+"""Invariants every world satisfies, one function per rule; `check` lists the violations.
+
+Implements: REG-LOCAL-2, REG-LOCAL-7, PROC-1
+
+>>> from regspec.model.world import new_world
+>>> check(new_world())
+()
+"""
+
+from __future__ import annotations
+
+from .world import World
+
+__all__ = ["check", "names_are_live", "one_name_per_pid", "pids_in_creation_order", "dead_hold_nothing"]
+
+
+def names_are_live(world: World) -> tuple[str, ...]:
+    """REG-LOCAL-7: every registered name maps to a live process."""
+    return tuple(f"name {n!r} maps to dead {p!r}" for n, p in world.names.items() if not world.is_alive(p))
+
+
+def one_name_per_pid(world: World) -> tuple[str, ...]:
+    """REG-LOCAL-2: no pid holds two names (and so no name two pids)."""
+    holders = list(world.names.values())
+    return tuple(f"{p!r} holds several names" for p in sorted(set(holders)) if holders.count(p) > 1)
+
+
+def pids_in_creation_order(world: World) -> tuple[str, ...]:
+    """PROC-1: pids are P0..P(n-1), each used once."""
+    expected = list(range(world.next_pid))
+    got = sorted(p.n for p in world.processes)
+    return () if got == expected else (f"pids {got} are not 0..{world.next_pid - 1}",)
+
+
+def dead_hold_nothing(world: World) -> tuple[str, ...]:
+    """A dead process holds no links, no monitors and no messages."""
+    out = []
+    for pid, proc in world.processes.items():
+        if not proc.alive and (proc.links or proc.monitors or proc.monitored_by or proc.mailbox):
+            out.append(f"dead {pid!r} still holds links, monitors or messages")
+    return tuple(out)
+
+
+def check(world: World) -> tuple[str, ...]:
+    """Every violation in `world`; an empty tuple when it is sound."""
+    return (names_are_live(world) + one_name_per_pid(world) + pids_in_creation_order(world)
+            + dead_hold_nothing(world))

@@ -1,0 +1,193 @@
+"""The scheduler: which process runs next, and who chooses.
+
+Implements: PROC-2, SCN-2, MON-6
+
+A process runs in slices, as on one BEAM scheduler: when picked, it first
+handles every signal waiting for it, in arrival order (exit, link and
+monitor signals act at once; messages go to the end of its mailbox), then
+its code takes every message it can; it repeats while its own actions sent
+it more, and then blocks. Signals from one sender to one receiver keep
+their order because arrival order is send order (PROC-2).
+
+`enabled(world)` lists every choice in a fixed order: `Run(pid)` for each
+process with signals waiting, ordered by the arrival of its oldest waiting
+signal (the order in which processes joined the run queue); then, only
+when nothing can run and the driver waits on a call with a finite timeout,
+the timeout. A `Chooser` picks one; `step(world, choice)` applies it. A
+run is fully described by its commands and its choices, so it replays.
+
+The canonical chooser always takes the first choice: the run-queue order
+of a single scheduler on one node.
+
+>>> from regspec.model.world import new_world
+>>> from regspec.model.driver import Spawn, Send
+>>> from regspec.terms import Atom, Pid
+>>> w, _ = step(new_world(), Spawn())
+>>> w, _ = step(w, Send(Pid(1), Atom("hello")))
+>>> enabled(w)
+(Run(pid=P1),)
+>>> w, _ = run_until_quiescent(w)
+>>> w.process(Pid(1)).kept
+(hello,)
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, Protocol
+
+import attrs
+
+from . import behaviours, driver, signals
+from regspec.terms import Pid
+
+from .world import (DRIVER, AliveRequest, DemonitorRequest, Down, ExitSignal, LinkRequest, Message, MonitorRequest,
+                    Signal, UnlinkRequest, World)
+
+__all__ = ["Run", "FireTimeout", "enabled", "step", "Chooser", "CanonicalChooser", "SeededChooser",
+           "FunctionChooser", "run_until_quiescent", "run_until_result", "Stuck"]
+
+
+@attrs.frozen
+class Run:
+    """Choice: `pid` runs one slice."""
+
+    pid: Pid
+
+
+@attrs.frozen
+class FireTimeout:
+    """Choice: the driver's call times out (logical time jumps to its deadline)."""
+
+
+class Stuck(Exception):
+    """The driver waits for something that can never come (a call with timeout infinity)."""
+
+
+def enabled(world: World) -> tuple:
+    """Every choice available now, in canonical order."""
+    seen: set = set()
+    choices = []
+    for sig in world.in_flight:  # ordered by arrival
+        if sig.receiver not in seen:
+            seen.add(sig.receiver)
+            choices.append(Run(sig.receiver))
+    if not choices and world.waiting is not None and world.waiting.kind == "call" \
+            and world.waiting.timeout != "infinity":
+        choices.append(FireTimeout())
+    return tuple(choices)
+
+
+def step(world: World, event: object) -> tuple[World, tuple]:
+    """Apply one scheduler choice or one driver command: `(world, effects)`."""
+    if isinstance(event, Run):
+        return run(world, event.pid)
+    if isinstance(event, FireTimeout):
+        return driver.timeout(world)
+    if isinstance(event, driver.COMMANDS):
+        return driver.perform(world, event)
+    raise TypeError(f"not an event: {event!r}")
+
+
+def run(world: World, pid: Pid) -> tuple[World, tuple]:
+    """One slice of `pid`: handle its waiting signals, let its code take messages, repeat."""
+    effects: tuple = ()
+    while True:
+        mine = tuple(s for s in world.in_flight if s.receiver == pid)
+        if not mine:
+            return world, effects
+        world = attrs.evolve(world, in_flight=tuple(s for s in world.in_flight if s.receiver != pid))
+        for sig in mine:
+            world, more = deliver(world, sig)
+            effects += more
+        if pid != DRIVER and world.is_alive(pid):
+            world = behaviours.consume(world, pid)
+
+
+def deliver(world: World, sig: Signal) -> tuple[World, tuple]:
+    """The receiver handles one signal (its code does not run here)."""
+    pid, payload = sig.receiver, sig.payload
+    if pid == DRIVER:
+        return driver.receive(world, sig)
+    if not world.is_alive(pid):
+        if isinstance(payload, AliveRequest):
+            return driver.alive_answer(world, pid, payload), ()
+        return signals.answer_dead(world, pid, sig.sender, payload), ()
+    if isinstance(payload, Message):
+        return signals.deliver_message(world, pid, payload.term), ()
+    if isinstance(payload, ExitSignal):
+        return signals.receive_exit(world, pid, sig.sender, payload.reason, payload.link), ()
+    if isinstance(payload, LinkRequest):
+        return signals.receive_link(world, pid, sig.sender), ()
+    if isinstance(payload, UnlinkRequest):
+        return signals.receive_unlink(world, pid, sig.sender), ()
+    if isinstance(payload, MonitorRequest):
+        return signals.receive_monitor(world, pid, sig.sender, payload.ref, payload.object), ()
+    if isinstance(payload, DemonitorRequest):
+        return signals.receive_demonitor(world, pid, payload.ref), ()
+    if isinstance(payload, Down):
+        return signals.receive_down(world, pid, payload)[0], ()
+    if isinstance(payload, AliveRequest):
+        return driver.alive_answer(world, pid, payload), ()
+    raise TypeError(f"unknown signal payload {payload!r}")
+
+
+class Chooser(Protocol):
+    def choose(self, world: World, choices: tuple) -> int:
+        """The index of the choice to take; `choices` is never empty."""
+
+
+class CanonicalChooser:
+    """Always the first choice: the run-queue order of one BEAM scheduler."""
+
+    def choose(self, world: World, choices: tuple) -> int:
+        return 0
+
+
+class SeededChooser:
+    """A reproducible random choice from a seed."""
+
+    def __init__(self, seed: int):
+        self._random = random.Random(seed)
+
+    def choose(self, world: World, choices: tuple) -> int:
+        return self._random.randrange(len(choices))
+
+
+class FunctionChooser:
+    """Choices from a function `(n) -> index`, e.g. one drawing from Hypothesis data."""
+
+    def __init__(self, fn: Callable[[int], int]):
+        self._fn = fn
+
+    def choose(self, world: World, choices: tuple) -> int:
+        return self._fn(len(choices))
+
+
+def run_until_quiescent(world: World, chooser: Chooser | None = None, limit: int = 100_000) -> tuple[World, tuple]:
+    """Take choices until none is left (SCN-2); returns the world and all effects."""
+    chooser = chooser or CanonicalChooser()
+    effects: tuple = ()
+    for _ in range(limit):
+        choices = enabled(world)
+        if not choices:
+            return world, effects
+        world, more = step(world, choices[chooser.choose(world, choices)])
+        effects += more
+    raise RuntimeError(f"no quiescence after {limit} steps")
+
+
+def run_until_result(world: World, chooser: Chooser | None = None, limit: int = 100_000) -> tuple[World, object]:
+    """Take choices until the blocked driver gets its result."""
+    chooser = chooser or CanonicalChooser()
+    for _ in range(limit):
+        if world.waiting is None:
+            raise RuntimeError("the driver is not waiting")
+        choices = enabled(world)
+        if not choices:
+            raise Stuck(f"the driver waits forever ({world.waiting.kind})")
+        world, effects = step(world, choices[chooser.choose(world, choices)])
+        for e in effects:
+            if isinstance(e, driver.Result):
+                return world, e.value
+    raise RuntimeError(f"no result after {limit} steps")

@@ -1,0 +1,258 @@
+"""The world: every process, the local name table and the signals in flight.
+
+Implements: PROC-1, PROC-2, SCN-1, SCN-3
+
+Invariants:
+- `processes` holds every process ever created, dead ones too, keyed by pid;
+  pids are handed out once, in creation order (PROC-1).
+- `in_flight` is ordered by `seq`, the global send order; signals between
+  one sender and one receiver are delivered in that order (PROC-2).
+- `names` maps each local name to a live process, and a pid appears at most
+  once among its values (REG-LOCAL-2, REG-LOCAL-7).
+- Every record is frozen and hashable; a change is `attrs.evolve`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+import attrs
+
+from regspec.terms import Atom, Pid, Ref
+
+__all__ = [
+    "FrozenMap", "Process", "Signal", "Message", "ExitSignal", "LinkRequest", "UnlinkRequest",
+    "MonitorRequest", "DemonitorRequest", "Down", "Control", "AliveRequest", "SystemStop",
+    "World", "new_world", "DRIVER",
+]
+
+DRIVER = Pid(0)
+
+
+class FrozenMap(Mapping):
+    """An immutable, hashable mapping whose iteration order is sorted by key.
+
+    Sorted order keeps every walk over the world independent of insertion
+    history and of PYTHONHASHSEED.
+    """
+
+    __slots__ = ("_d", "_hash")
+
+    def __init__(self, items=()):
+        self._d = dict(items)
+        self._hash = None
+
+    def __getitem__(self, key):
+        return self._d[key]
+
+    def __iter__(self) -> Iterator:
+        return iter(sorted(self._d))
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._d.items()))
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FrozenMap) and self._d == other._d
+
+    def __repr__(self) -> str:
+        return "FrozenMap({" + ", ".join(f"{k!r}: {self._d[k]!r}" for k in self) + "})"
+
+    def set(self, key, value) -> "FrozenMap":
+        d = dict(self._d)
+        d[key] = value
+        return FrozenMap(d)
+
+    def delete(self, key) -> "FrozenMap":
+        d = dict(self._d)
+        d.pop(key, None)
+        return FrozenMap(d)
+
+
+# -- signal payloads -------------------------------------------------------
+
+@attrs.frozen
+class Message:
+    """An ordinary message."""
+
+    term: object
+
+
+@attrs.frozen
+class ExitSignal:
+    """An exit signal; `link` is True when it travels over a link (not `exit/2`)."""
+
+    reason: object
+    link: bool
+
+
+@attrs.frozen
+class LinkRequest:
+    """The link signal `link/1` sends to the other side."""
+
+
+@attrs.frozen
+class UnlinkRequest:
+    """The unlink signal `unlink/1` sends to the other side."""
+
+
+@attrs.frozen
+class MonitorRequest:
+    """Asks the receiver to report its death to the sender as `ref`, naming itself `object`."""
+
+    ref: Ref
+    object: object
+
+
+@attrs.frozen
+class DemonitorRequest:
+    ref: Ref
+
+
+@attrs.frozen
+class Down:
+    """A monitor's down signal; it becomes a DOWN message if the monitor is still active."""
+
+    ref: Ref
+    object: object
+    reason: object
+
+
+@attrs.frozen
+class Control:
+    """A request from the driver to a collector, sent as a message.
+
+    `request` is a tuple whose first item names the action (messages,
+    monitor, demonitor, link, unlink, trap_exit); `tag` matches the reply.
+    The collector takes it with a selective receive, so it never shows up
+    in `messages`.
+    """
+
+    tag: Ref
+    request: tuple
+
+
+@attrs.frozen
+class AliveRequest:
+    """`is_process_alive/1` from the driver, a signal ordered after its earlier signals (PROC-5)."""
+
+    tag: Ref
+
+
+@attrs.frozen
+class SystemStop:
+    """The system message `sys:terminate/2` sends for `gen_server:stop/2`: exit with `reason`."""
+
+    reason: object
+
+
+@attrs.frozen
+class Signal:
+    """One signal in flight from `sender` to `receiver`; `seq` is its global send order."""
+
+    seq: int
+    sender: Pid
+    receiver: Pid
+    payload: object
+
+
+# -- processes --------------------------------------------------------------
+
+@attrs.frozen
+class Process:
+    """One process, alive or dead.
+
+    `kind` is "driver", "collector" or "chat_room". `state` is the
+    behaviour's own state (a chat room's messages, newest first).
+    """
+
+    pid: Pid
+    kind: str
+    alive: bool = True
+    exit_reason: object = None
+    trap_exit: bool = False
+    links: frozenset = frozenset()          # pids this process is linked to
+    monitors: FrozenMap = FrozenMap()       # ref -> pid: monitors this process holds
+    monitored_by: FrozenMap = FrozenMap()   # ref -> (watcher pid, DOWN object)
+    mailbox: tuple = ()                     # messages delivered, not yet taken by the code
+    kept: tuple = ()                        # messages an eager collector took out
+    mode: str = "eager"                     # collector: "eager" or "mailbox"
+    state: object = ()
+
+
+@attrs.frozen
+class Wait:
+    """What the blocked driver waits for.
+
+    `kind` is "call", "stop", "control" or "alive"; `tag` is the monitor
+    ref or request tag that the awaited reply or DOWN carries.
+    """
+
+    kind: str
+    tag: Ref
+    target: Pid
+    timeout: object = None   # call: ms or "infinity"
+    reason: object = None    # stop: the expected exit reason
+
+
+@attrs.frozen
+class World:
+    """The whole system at one instant."""
+
+    node: Atom
+    processes: FrozenMap
+    names: FrozenMap = FrozenMap()      # Atom -> Pid (local names)
+    in_flight: tuple = ()               # Signal, ordered by seq
+    next_pid: int = 1
+    next_ref: int = 1
+    next_seq: int = 0
+    time: int = 0                       # logical milliseconds, advanced only by timeouts
+    waiting: Wait | None = None         # set while the driver is blocked
+
+    # -- pure helpers (return new worlds) --------------------------------
+    def process(self, pid: Pid) -> Process | None:
+        return self.processes.get(pid)
+
+    def is_alive(self, pid: object) -> bool:
+        p = self.processes.get(pid) if isinstance(pid, Pid) else None
+        return p is not None and p.alive
+
+    def put(self, proc: Process) -> "World":
+        return attrs.evolve(self, processes=self.processes.set(proc.pid, proc))
+
+    def update(self, pid: Pid, **changes) -> "World":
+        return self.put(attrs.evolve(self.processes[pid], **changes))
+
+    def send(self, sender: Pid, receiver: Pid, payload: object) -> "World":
+        sig = Signal(self.next_seq, sender, receiver, payload)
+        return attrs.evolve(self, in_flight=self.in_flight + (sig,), next_seq=self.next_seq + 1)
+
+    def make_ref(self) -> tuple["World", Ref]:
+        return attrs.evolve(self, next_ref=self.next_ref + 1), Ref(self.next_ref)
+
+    def spawn(self, kind: str, **fields) -> tuple["World", Pid]:
+        # SCN-3: pids are numbered in creation order, so a model pid is its printed number.
+        pid = Pid(self.next_pid)
+        world = attrs.evolve(self, next_pid=self.next_pid + 1)
+        return world.put(Process(pid=pid, kind=kind, **fields)), pid
+
+    def name_of(self, pid: Pid) -> Atom | None:
+        for name, holder in self.names.items():
+            if holder == pid:
+                return name
+        return None
+
+
+def new_world(node: str = "a") -> World:
+    """The world before step 0: only the driver P0, which traps exits (SCN-1).
+
+    >>> w = new_world()
+    >>> w.process(DRIVER).trap_exit, w.next_pid
+    (True, 1)
+    """
+    driver = Process(pid=DRIVER, kind="driver", trap_exit=True)
+    return World(node=Atom(node), processes=FrozenMap({DRIVER: driver}))

@@ -1,0 +1,214 @@
+"""The beam target: run a scenario on real Erlang/OTP and read its results.
+
+Real OTP is the ground truth of regspec. This module stays dumb: it turns
+the scenario's JSON document into Erlang term text as is (object -> map
+with binary keys, string -> binary, array -> list, number -> number,
+true/false/null -> atoms), runs ``driver.erl`` in a fresh VM with one
+scheduler (``+S 1:1``: reproducible), and parses the JSON the driver
+prints. DRIVER.md says how the driver executes each op.
+
+Example::
+
+    >>> from regspec import beam
+    >>> beam.run_scenario({"steps": [{"op": "spawn", "kind": "collector"},
+    ...                              {"op": "registered"}]})  # doctest: +SKIP
+    [{'step': 0, 'result': {'pid': 'P1'}}, {'step': 1, 'result': []}]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+__all__ = ["BeamError", "available", "run_scenario"]
+
+_SOURCE_DIR = Path(__file__).resolve().parent
+_DEFAULT_ELIXIR_EBIN = Path("/usr/lib/elixir/lib/elixir/ebin")
+
+
+class BeamError(RuntimeError):
+    """erl or erlc failed, crashed, timed out or printed no valid result."""
+
+
+def available() -> bool:
+    """Whether ``erl`` and ``erlc`` are on PATH."""
+    return shutil.which("erl") is not None and shutil.which("erlc") is not None
+
+
+def run_scenario(scenario: dict, *, timeout: float = 120.0) -> list[dict]:
+    """Run one well-formed scenario document on a fresh BEAM.
+
+    Args:
+        scenario: the parsed JSON document (``steps``, maybe ``nodes``,
+            ``name``, ``doc``); it is not validated here.
+        timeout: seconds the whole VM run may take.
+
+    Returns:
+        ``[{"step": 0, "result": ...}, ...]``, one entry per step, in the
+        canonical output form of the scenario contract.
+
+    Raises:
+        BeamError: erl is missing, compiling failed, or the VM crashed,
+            timed out or printed something that is not the expected JSON.
+    """
+    ebin = _compiled()
+    fd, term_file = tempfile.mkstemp(prefix="regspec-scenario-", suffix=".term")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(_to_erlang(scenario))
+            f.write(".\n")
+        cmd = [
+            "erl", "-noshell", "-noinput",
+            "+S", "1:1",
+            # No busy-waiting schedulers: parallel runs share the cores.
+            "+sbwt", "none", "+sbwtdcpu", "none", "+sbwtdio", "none",
+            "-kernel", "logger_level", "none",
+            "-pa", str(ebin), "-pa", str(_elixir_ebin()),
+            "-run", "driver", "main", term_file,
+        ]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as e:
+            raise BeamError(f"erl timed out after {timeout} s; stderr:\n"
+                            f"{_text(e.stderr)}") from None
+        except OSError as e:
+            raise BeamError(f"cannot run erl: {e}") from None
+    finally:
+        os.unlink(term_file)
+    stdout, stderr = _text(proc.stdout), _text(proc.stderr)
+    if proc.returncode != 0:
+        raise BeamError(f"erl exited with status {proc.returncode}; stderr:\n"
+                        f"{stderr}\nstdout:\n{stdout}")
+    try:
+        results = json.loads(stdout)
+    except ValueError:
+        raise BeamError(f"erl printed no valid JSON; stdout:\n{stdout}\n"
+                        f"stderr:\n{stderr}") from None
+    if not isinstance(results, list) or len(results) != len(scenario["steps"]):
+        raise BeamError(f"erl printed an unexpected result: {stdout}")
+    return results
+
+
+def _to_erlang(value) -> str:
+    """Erlang term text for a JSON value, kept generic (no contract meaning).
+
+    >>> _to_erlang({"op": "send", "msg": ["hi", {"str": "r\\u00e9"}, 1, True, None]})
+    '#{<<"op">> => <<"send">>, <<"msg">> => [<<"hi">>, #{<<"str">> => <<"r\\\\x{e9}"/utf8>>}, 1, true, null]}'
+    """
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"no Erlang term for the number {value!r}")
+        mantissa, e, exponent = repr(value).partition("e")
+        if "." not in mantissa:
+            mantissa += ".0"        # Erlang floats need digits after a point
+        return mantissa + e + exponent
+    if isinstance(value, str):
+        return _binary(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_to_erlang(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "#{" + ", ".join(f"{_binary(k)} => {_to_erlang(v)}"
+                                for k, v in value.items()) + "}"
+    raise TypeError(f"not a JSON value: {value!r}")
+
+
+def _binary(s: str) -> str:
+    out = []
+    ascii_only = True
+    for ch in s:
+        c = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= c < 0x7F:
+            out.append(ch)
+        else:
+            ascii_only = ascii_only and c < 0x80
+            out.append(f"\\x{{{c:x}}}")
+    body = "".join(out)
+    return f'<<"{body}">>' if ascii_only else f'<<"{body}"/utf8>>'
+
+
+def _text(b) -> str:
+    if b is None:
+        return ""
+    return b.decode("utf-8", "replace") if isinstance(b, bytes) else b
+
+
+# Compiling ---------------------------------------------------------------
+
+_compiled_dir: Path | None = None
+
+
+def _compiled() -> Path:
+    """The folder of compiled beams, compiling the sources once per hash."""
+    global _compiled_dir
+    if _compiled_dir is not None and _compiled_dir.is_dir():
+        return _compiled_dir
+    if not available():
+        raise BeamError("erl and erlc are not on PATH")
+    sources = sorted(_SOURCE_DIR.glob("*.erl"))
+    digest = hashlib.sha256()
+    for tool in ("erl", "erlc"):
+        path = os.path.realpath(shutil.which(tool))
+        digest.update(f"{path}:{os.stat(path).st_mtime_ns}\n".encode())
+    for src in sources:
+        digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    root = Path(os.environ.get("REGSPEC_CACHE")
+                or Path.home() / ".cache" / "regspec") / "beam"
+    final = root / digest.hexdigest()[:20]
+    if not final.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+        try:
+            proc = subprocess.run(["erlc", "-o", str(tmp), *map(str, sources)],
+                                  capture_output=True, timeout=300)
+            if proc.returncode != 0:
+                raise BeamError(f"erlc failed:\n{_text(proc.stdout)}{_text(proc.stderr)}")
+            os.chmod(tmp, 0o755)
+            try:
+                os.rename(tmp, final)      # atomic; loses to a concurrent winner
+            except OSError:
+                if not final.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    _compiled_dir = final
+    return final
+
+
+_ebin_cache: Path | None = None
+
+
+def _elixir_ebin() -> Path:
+    """Elixir's ebin folder ($REGSPEC_ELIXIR_EBIN, Debian's, or asked of elixir)."""
+    global _ebin_cache
+    if _ebin_cache is None:
+        env = os.environ.get("REGSPEC_ELIXIR_EBIN")
+        if env:
+            _ebin_cache = Path(env)
+        elif _DEFAULT_ELIXIR_EBIN.is_dir():
+            _ebin_cache = _DEFAULT_ELIXIR_EBIN
+        else:
+            try:
+                out = subprocess.run(
+                    ["elixir", "-e", "IO.puts(:code.lib_dir(:elixir))"],
+                    capture_output=True, timeout=60, check=True).stdout
+            except (OSError, subprocess.SubprocessError) as e:
+                raise BeamError(f"cannot find Elixir's ebin folder: {e}") from None
+            _ebin_cache = Path(out.decode().strip()) / "ebin"
+    return _ebin_cache

@@ -1,0 +1,96 @@
+"""Run a validated scenario on a step-by-step target (the model, the threaded runtime).
+
+The runner owns what every such target shares: `as` bindings, decoding input
+values into terms, and printing results canonically (SCN-3). A target is a
+`Session`: it performs one decoded step and returns its result term.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .canonical import UNBOUND, Encoder, decode, decode_ref
+from .scenario import Scenario
+from .terms import Atom, GlobalName, LocalName, Outcome, Pid, Ref, ViaName
+
+__all__ = ["Session", "run", "decode_name", "decode_step"]
+
+_PROC_FIELDS = ("target", "to", "watcher", "a", "b", "sup", "registry", "pid")
+_TERM_FIELDS = ("msg", "reason")
+
+
+class Session(Protocol):
+    node: str
+
+    def perform(self, op: str, args: dict, nowait: bool) -> object:
+        """Do one step; `args` holds decoded fields. Returns a term or an `Outcome`."""
+
+    def close(self) -> None:
+        """Release everything the session holds (threads, processes)."""
+
+
+def decode_name(value: dict, bindings: dict, encoder: Encoder) -> object:
+    ((form, inner),) = value.items()
+    if form == "local":
+        return LocalName(decode(inner, bindings, encoder) if isinstance(inner, dict) else Atom(inner))
+    if form == "global":
+        return GlobalName(decode(inner, bindings, encoder))
+    return ViaName(inner[0], decode(inner[1], bindings, encoder))
+
+
+def _decode_target(value: dict, bindings: dict, encoder: Encoder) -> object:
+    key = next(iter(value))
+    if key in ("local", "global", "via"):
+        return decode_name(value, bindings, encoder)
+    return decode(value, bindings, encoder)
+
+
+def decode_step(step: dict, bindings: dict, encoder: Encoder) -> dict:
+    """The fields of one step with every value turned into terms."""
+    args: dict = {}
+    for key, value in step.items():
+        if key in ("op", "as", "nowait"):
+            continue
+        if key in _PROC_FIELDS:
+            args[key] = _decode_target(value, bindings, encoder)
+        elif key in _TERM_FIELDS:
+            args[key] = decode(value, bindings, encoder)
+        elif key == "name":
+            args[key] = decode_name(value, bindings, encoder)
+        elif key == "ref":
+            args[key] = decode_ref(value["ref"], bindings, encoder)
+        else:
+            args[key] = value
+    return args
+
+
+def _binding(op: str, result: object) -> object:
+    if op == "spawn" and isinstance(result, Pid):
+        return result
+    if op == "start":
+        if isinstance(result, Outcome) and result.tag == "ok" and isinstance(result.value, Pid):
+            return result.value
+        return UNBOUND
+    if op == "monitor":
+        return result if isinstance(result, Ref) else UNBOUND
+    return result if isinstance(result, (Pid, Ref)) else UNBOUND
+
+
+def run(scenario: Scenario, session: Session) -> list[dict]:
+    """Every step of `scenario` on `session`: `[{"step": i, "result": json}, ...]`.
+
+    The session is closed at the end, also when a step raises.
+    """
+    encoder = Encoder(node=scenario.node)
+    bindings: dict = {}
+    out = []
+    try:
+        for i, step in enumerate(scenario.steps):
+            args = decode_step(step, bindings, encoder)
+            result = session.perform(step["op"], args, bool(step.get("nowait", False)))
+            if "as" in step:
+                bindings[step["as"]] = _binding(step["op"], result)
+            out.append({"step": i, "result": encoder.encode(result)})
+    finally:
+        session.close()
+    return out

@@ -1,0 +1,358 @@
+"""Load and validate scenarios (shared/scenario-format.md, contract v1).
+
+A scenario is checked whole before any target runs it (SCN-6): a malformed
+one raises `ScenarioError` naming the step and the problem, and nothing runs.
+
+>>> s = parse({"steps": [{"op": "spawn", "kind": "collector", "as": "c"},
+...                      {"op": "register", "name": {"local": "box"}, "target": {"proc": "c"}}]})
+>>> [step["op"] for step in s.steps]
+['spawn', 'register']
+>>> parse({"steps": [{"op": "whereis", "name": {"local": 42}}]})
+Traceback (most recent call last):
+  ...
+regspec.scenario.ScenarioError: step 0: 'name': a local name must be an atom (a JSON string), got: 42
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import attrs
+
+__all__ = ["Scenario", "ScenarioError", "UnknownOperation", "parse", "load", "OPS", "KINDS", "BACKENDS"]
+
+
+class ScenarioError(ValueError):
+    """A malformed scenario; `step` is the index of the offending step or None."""
+
+    def __init__(self, reason: str, step: int | None = None):
+        self.reason = reason
+        self.step = step
+        super().__init__(reason if step is None else f"step {step}: {reason}")
+
+
+class UnknownOperation(ScenarioError):
+    """A step whose `op` the contract does not define."""
+
+
+@attrs.frozen
+class Scenario:
+    """A validated scenario: the raw steps (JSON dicts) plus its nodes."""
+
+    steps: tuple
+    nodes: tuple = ("a",)
+    name: str | None = None
+    doc: str | None = None
+
+    @property
+    def node(self) -> str:
+        return self.nodes[0]
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.doc is not None:
+            out["doc"] = self.doc
+        out["nodes"] = list(self.nodes)
+        out["steps"] = [dict(s) for s in self.steps]
+        return out
+
+
+BACKENDS = ("map_registry", "map_registry_nomonitor", "unique_registry")
+KINDS = ("collector", "chat_room", "supervisor", "dynamic_supervisor", "registry_server")
+
+_COMMON = {"op", "as", "nowait"}
+# op -> (required fields, optional fields)
+OPS: dict[str, tuple[frozenset, frozenset]] = {
+    name: (frozenset(req), frozenset(opt))
+    for name, req, opt in [
+        ("spawn", ["kind"], ["trap_exit", "link", "mode"]),
+        ("start", ["kind"], ["name", "link", "trap_exit", "mode", "strategy", "max_restarts", "max_seconds",
+                             "children", "impl", "child", "backend"]),
+        ("stop", ["target"], ["reason"]),
+        ("register", ["name", "target"], []),
+        ("unregister", ["name"], []),
+        ("whereis", ["name"], []),
+        ("registered", [], []),
+        ("send", ["to", "msg"], []),
+        ("call", ["to", "msg"], ["timeout"]),
+        ("cast", ["to", "msg"], []),
+        ("kill", ["target"], ["reason"]),
+        ("monitor", ["watcher", "target"], []),
+        ("demonitor", ["watcher", "ref"], ["flush"]),
+        ("link", ["a", "b"], []),
+        ("unlink", ["a", "b"], []),
+        ("trap_exit", ["target", "value"], []),
+        ("messages", ["target"], []),
+        ("alive", ["target"], []),
+        ("start_child", ["sup", "spec"], []),
+        ("terminate_child", ["sup"], ["id", "pid"]),
+        ("which_children", ["sup"], []),
+        ("count_children", ["sup"], []),
+        ("global_register", ["name", "target"], []),
+        ("global_unregister", ["name"], []),
+        ("global_send", ["name", "msg"], []),
+        ("registry_keys", ["registry", "target"], []),
+        ("partition", ["nodes"], []),
+        ("heal", ["nodes"], []),
+    ]
+}
+
+_CHILD_FIELDS = {"id", "kind", "name", "restart", "shutdown", "as", "link", "trap_exit", "mode", "strategy",
+                 "max_restarts", "max_seconds", "children", "impl", "child", "backend"}
+_PID_RE = re.compile(r"^P\d+$")
+
+
+class _Checker:
+    """Validates one scenario, tracking `as` labels bound so far."""
+
+    def __init__(self) -> None:
+        self.procs: set[str] = set()  # labels bound to processes
+        self.refs: set[str] = set()   # labels bound to monitor refs
+
+    # -- values -----------------------------------------------------------
+    def value(self, v: Any, where: str, template: bool = False) -> None:
+        if isinstance(v, bool) or isinstance(v, int) or isinstance(v, str):
+            return
+        if isinstance(v, float):
+            raise ScenarioError(f"{where}: floats are not supported, got: {v!r}")
+        if isinstance(v, list):
+            for i, item in enumerate(v):
+                self.value(item, f"{where}[{i}]", template)
+            return
+        if isinstance(v, dict):
+            if len(v) != 1:
+                raise ScenarioError(f"{where}: a tagged value has exactly one key (str, list, atom, proc, pid, ref, arg), got: {json.dumps(v)}")
+            ((key, inner),) = v.items()
+            if key in ("str", "atom"):
+                if not isinstance(inner, str):
+                    raise ScenarioError(f"{where}: {{{key!r}: ...}} needs a string, got: {json.dumps(inner)}")
+            elif key == "list":
+                if not isinstance(inner, list):
+                    raise ScenarioError(f"{where}: {{'list': ...}} needs an array, got: {json.dumps(inner)}")
+                self.value(inner, where, template)
+            elif key == "proc":
+                self.proc_label(inner, where)
+            elif key == "pid":
+                if not isinstance(inner, str) or not _PID_RE.match(inner):
+                    raise ScenarioError(f"{where}: {{'pid': ...}} needs a string like 'P3', got: {json.dumps(inner)}")
+            elif key == "ref":
+                self.ref_label(inner, where)
+            elif key == "arg":
+                if not template:
+                    raise ScenarioError(f"{where}: {{'arg': n}} is allowed only inside a dynamic supervisor's child template")
+                if isinstance(inner, bool) or not isinstance(inner, int) or inner < 0:
+                    raise ScenarioError(f"{where}: {{'arg': n}} needs a non-negative integer, got: {json.dumps(inner)}")
+            else:
+                raise ScenarioError(f"{where}: unknown tagged value {key!r} (expected str, list, atom, proc, pid, ref or arg)")
+            return
+        raise ScenarioError(f"{where}: not a scenario value: {json.dumps(v)}")
+
+    def proc_label(self, label: Any, where: str) -> None:
+        if not isinstance(label, str):
+            raise ScenarioError(f"{where}: {{'proc': ...}} needs a label string, got: {json.dumps(label)}")
+        if label not in self.procs:
+            raise ScenarioError(f"{where}: unbound proc {label!r} (no earlier step binds it with \"as\")")
+
+    def ref_label(self, label: Any, where: str) -> None:
+        if not isinstance(label, str):
+            raise ScenarioError(f"{where}: {{'ref': ...}} needs a label or 'R<n>', got: {json.dumps(label)}")
+        if label not in self.refs and not re.match(r"^R\d+$", label):
+            raise ScenarioError(f"{where}: unbound ref {label!r} (no earlier monitor binds it with \"as\")")
+
+    def name(self, v: Any, where: str, template: bool = False) -> None:
+        if not isinstance(v, dict) or len(v) != 1 or next(iter(v)) not in ("local", "global", "via"):
+            raise ScenarioError(f"{where}: expected a name {{'local': atom}}, {{'global': term}} or {{'via': [backend, term]}}, got: {json.dumps(v)}")
+        ((form, inner),) = v.items()
+        if form == "local":
+            if isinstance(inner, dict) and set(inner) == {"atom"} and isinstance(inner["atom"], str):
+                return
+            if not isinstance(inner, str):
+                raise ScenarioError(f"{where}: a local name must be an atom (a JSON string), got: {json.dumps(inner)}")
+        elif form == "global":
+            self.value(inner, where, template)
+        else:
+            if not isinstance(inner, list) or len(inner) != 2:
+                raise ScenarioError(f"{where}: a via name is [backend, term], got: {json.dumps(inner)}")
+            if inner[0] not in BACKENDS:
+                raise ScenarioError(f"{where}: unknown via backend {json.dumps(inner[0])} (expected one of {', '.join(BACKENDS)})")
+            self.value(inner[1], where, template)
+
+    def target(self, v: Any, where: str) -> None:
+        """A process (proc or pid) or a name."""
+        if isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("proc", "pid"):
+            self.value(v, where)
+        elif isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("local", "global", "via"):
+            self.name(v, where)
+        else:
+            raise ScenarioError(f"{where}: expected a proc, pid or name, got: {json.dumps(v)}")
+
+    # -- steps ------------------------------------------------------------
+    def step(self, step: Any) -> None:
+        if not isinstance(step, dict):
+            raise ScenarioError(f"a step is a JSON object, got: {json.dumps(step)}")
+        op = step.get("op")
+        if op is None:
+            raise ScenarioError("missing field 'op'")
+        if not isinstance(op, str) or op not in OPS:
+            raise UnknownOperation(f"unknown op {json.dumps(op)}")
+        required, optional = OPS[op]
+        for f in sorted(required):
+            if f not in step:
+                raise ScenarioError(f"{op}: missing field {f!r}")
+        extra = set(step) - required - optional - _COMMON
+        if extra:
+            raise ScenarioError(f"{op}: unknown field {sorted(extra)[0]!r}")
+        for flag in ("nowait", "trap_exit", "link", "value", "flush"):
+            if flag in step and not isinstance(step[flag], bool):
+                raise ScenarioError(f"'{flag}' must be true or false, got: {json.dumps(step[flag])}")
+        if "as" in step and not isinstance(step["as"], str):
+            raise ScenarioError(f"'as' must be a label string, got: {json.dumps(step['as'])}")
+        getattr(self, f"op_{op}", self.op_generic)(step)
+        if "as" in step:
+            (self.refs if op == "monitor" else self.procs).add(step["as"])
+
+    def op_generic(self, step: dict) -> None:
+        for f in ("target", "to", "watcher", "a", "b", "sup", "registry"):
+            if f in step:
+                self.target(step[f], f"{f!r}")
+        for f in ("msg", "reason"):
+            if f in step:
+                self.value(step[f], f"{f!r}")
+        if "name" in step:
+            self.name(step["name"], "'name'")
+
+    def op_spawn(self, step: dict) -> None:
+        if step["kind"] != "collector":
+            raise ScenarioError(f"spawn: 'kind' must be \"collector\", got: {json.dumps(step['kind'])}")
+        self.mode(step)
+
+    def mode(self, step: dict) -> None:
+        if "mode" in step and step["mode"] not in ("eager", "mailbox"):
+            raise ScenarioError(f"'mode' must be \"eager\" or \"mailbox\", got: {json.dumps(step['mode'])}")
+
+    def op_start(self, step: dict) -> None:
+        self.kind(step, "'kind'")
+        if "name" in step:
+            self.name(step["name"], "'name'")
+        self.mode(step)
+        if "children" in step:
+            if not isinstance(step["children"], list):
+                raise ScenarioError(f"'children' must be an array of child specs, got: {json.dumps(step['children'])}")
+            for i, child in enumerate(step["children"]):
+                self.child_spec(child, f"'children'[{i}]")
+        if "child" in step:
+            self.child_spec(step["child"], "'child'", template=True)
+        if "backend" in step and step["backend"] not in BACKENDS:
+            raise ScenarioError(f"unknown backend {json.dumps(step['backend'])} (expected one of {', '.join(BACKENDS)})")
+        for f in ("max_restarts", "max_seconds"):
+            if f in step and (isinstance(step[f], bool) or not isinstance(step[f], int) or step[f] < 0):
+                raise ScenarioError(f"'{f}' must be a non-negative integer, got: {json.dumps(step[f])}")
+
+    def kind(self, spec: dict, where: str) -> None:
+        if spec.get("kind") not in KINDS:
+            raise ScenarioError(f"{where}: unknown kind {json.dumps(spec.get('kind'))} (expected one of {', '.join(KINDS)})")
+
+    def child_spec(self, spec: Any, where: str, template: bool = False) -> None:
+        if not isinstance(spec, dict):
+            raise ScenarioError(f"{where}: a child spec is a JSON object, got: {json.dumps(spec)}")
+        if "kind" not in spec:
+            raise ScenarioError(f"{where}: missing field 'kind'")
+        self.kind(spec, f"{where}.kind")
+        extra = set(spec) - _CHILD_FIELDS
+        if extra:
+            raise ScenarioError(f"{where}: unknown field {sorted(extra)[0]!r}")
+        if "name" in spec:
+            self.name(spec["name"], f"{where}.name", template)
+        if spec.get("restart", "permanent") not in ("permanent", "transient", "temporary"):
+            raise ScenarioError(f"{where}.restart: expected permanent, transient or temporary, got: {json.dumps(spec['restart'])}")
+        if "children" in spec:
+            for i, child in enumerate(spec["children"]):
+                self.child_spec(child, f"{where}.children[{i}]")
+        if "as" in spec:
+            self.procs.add(spec["as"])
+
+    def op_call(self, step: dict) -> None:
+        self.op_generic(step)
+        t = step.get("timeout", 5000)
+        if t != "infinity" and (isinstance(t, bool) or not isinstance(t, int) or t < 0):
+            raise ScenarioError(f"'timeout' must be a non-negative integer (ms) or \"infinity\", got: {json.dumps(t)}")
+
+    def op_monitor(self, step: dict) -> None:
+        self.op_generic(step)
+
+    def op_demonitor(self, step: dict) -> None:
+        self.target(step["watcher"], "'watcher'")
+        self.value(step["ref"], "'ref'")
+        if not (isinstance(step["ref"], dict) and set(step["ref"]) == {"ref"}):
+            raise ScenarioError(f"'ref' must be {{'ref': label}}, got: {json.dumps(step['ref'])}")
+
+    def op_terminate_child(self, step: dict) -> None:
+        self.target(step["sup"], "'sup'")
+        if ("id" in step) == ("pid" in step):
+            raise ScenarioError("terminate_child: give exactly one of 'id' and 'pid'")
+        if "pid" in step:
+            self.target(step["pid"], "'pid'")
+
+    def op_start_child(self, step: dict) -> None:
+        self.target(step["sup"], "'sup'")
+        spec = step["spec"]
+        if isinstance(spec, list):
+            self.value(spec, "'spec'")
+        else:
+            self.child_spec(spec, "'spec'")
+
+    def op_partition(self, step: dict) -> None:
+        nodes = step["nodes"]
+        if not (isinstance(nodes, list) and len(nodes) == 2 and all(isinstance(g, list) and all(isinstance(n, str) for n in g) for g in nodes)):
+            raise ScenarioError(f"'nodes' must be two lists of node names, got: {json.dumps(nodes)}")
+
+    op_heal = op_partition
+
+
+def parse(doc: Any) -> Scenario:
+    """Validate a parsed JSON document and return a `Scenario`.
+
+    Raises:
+        ScenarioError: naming the step (when there is one) and the problem.
+    """
+    if not isinstance(doc, dict):
+        raise ScenarioError(f"a scenario is a JSON object, got: {json.dumps(doc)[:60]}")
+    extra = set(doc) - {"name", "doc", "nodes", "steps"}
+    if extra:
+        raise ScenarioError(f"unknown top-level field {sorted(extra)[0]!r}")
+    if "steps" not in doc:
+        raise ScenarioError("missing top-level field 'steps'")
+    steps = doc["steps"]
+    if not isinstance(steps, list):
+        raise ScenarioError("'steps' must be an array")
+    nodes = doc.get("nodes", ["a"])
+    if not isinstance(nodes, list) or not nodes or not all(isinstance(n, str) and n for n in nodes):
+        raise ScenarioError(f"'nodes' must be a non-empty array of node names, got: {json.dumps(nodes)}")
+    for f in ("name", "doc"):
+        if f in doc and not isinstance(doc[f], str):
+            raise ScenarioError(f"'{f}' must be a string")
+    checker = _Checker()
+    for i, step in enumerate(steps):
+        try:
+            checker.step(step)
+        except ScenarioError as e:
+            raise type(e)(e.reason, step=i) from None
+    return Scenario(steps=tuple(steps), nodes=tuple(nodes), name=doc.get("name"), doc=doc.get("doc"))
+
+
+def load(path: str) -> Scenario:
+    """Read and validate a scenario file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ScenarioError(f"cannot read: {e.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ScenarioError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    return parse(doc)

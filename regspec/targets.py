@@ -1,0 +1,48 @@
+"""The targets a scenario runs on: `model`, `impl` and `beam`, behind one function.
+
+>>> from regspec.scenario import parse
+>>> run(parse({"steps": [{"op": "whereis", "name": {"local": "nobody"}}]}), "model")
+[{'step': 0, 'result': 'undefined'}]
+"""
+
+from __future__ import annotations
+
+from .scenario import Scenario
+
+__all__ = ["TARGETS", "TargetUnavailable", "run", "available"]
+
+TARGETS = ("model", "impl", "beam")
+
+
+class TargetUnavailable(RuntimeError):
+    """The target cannot run here (for example `erl` is not installed)."""
+
+
+def available(target: str) -> bool:
+    if target == "beam":
+        from . import beam
+        return beam.available()
+    if target == "impl":
+        try:
+            from regspec.impl import ImplSession  # noqa: F401
+        except ImportError:
+            return False
+    return target in TARGETS
+
+
+def run(scenario: Scenario, target: str) -> list[dict]:
+    """Canonical results of `scenario` on `target`."""
+    if target == "model":
+        from regspec.model import run_scenario
+        return run_scenario(scenario)
+    if target == "impl":
+        if not available("impl"):
+            raise TargetUnavailable("the impl target is not built yet")
+        from regspec.impl import run_scenario as run_impl
+        return run_impl(scenario)
+    if target == "beam":
+        from . import beam
+        if not beam.available():
+            raise TargetUnavailable("the beam target needs erl and erlc on PATH (Debian: apt-get install erlang-base erlang-dev elixir)")
+        return beam.run_scenario(scenario.to_json())
+    raise ValueError(f"unknown target {target!r} (expected one of {', '.join(TARGETS)})")

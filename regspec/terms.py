@@ -1,0 +1,127 @@
+"""Erlang terms as frozen Python values, shared by the model and the threaded runtime.
+
+A JSON string in a scenario is an atom, an array a tuple; the other term
+types are explicit records. Every term is hashable, so worlds that hold them
+can be compared and hashed.
+
+>>> Atom("undefined") == Atom("undefined")
+True
+>>> ErlList((Atom("alias"),), tail=Ref(3)).is_proper
+False
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["Atom", "Binary", "Pid", "Ref", "ErlList", "Term", "Outcome", "LocalName", "GlobalName", "ViaName", "Name",
+           "TRUE", "FALSE", "UNDEFINED", "is_term"]
+
+
+@attrs.frozen(order=True)
+class Atom:
+    """An atom; `true` and `false` are atoms too, printed as JSON booleans."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@attrs.frozen
+class Binary:
+    """A binary holding UTF-8 text (Elixir's string)."""
+
+    value: str
+
+
+@attrs.frozen(order=True)
+class Pid:
+    """A process identifier. `n` is the creation number: P0 is the driver."""
+
+    n: int
+
+    def __repr__(self) -> str:
+        return f"P{self.n}"
+
+
+@attrs.frozen(order=True)
+class Ref:
+    """A reference; `n` is its creation number inside one world or runtime.
+
+    Printed numbers (R1, R2, ...) are given by first appearance in a result,
+    not by creation (SCN-3).
+    """
+
+    n: int
+
+    def __repr__(self) -> str:
+        return f"#Ref<{self.n}>"
+
+
+@attrs.frozen
+class ErlList:
+    """A list; `tail` is None for a proper list, else the improper tail."""
+
+    items: tuple = ()
+    tail: object = None
+
+    @property
+    def is_proper(self) -> bool:
+        return self.tail is None
+
+
+Term = object  # Atom | Binary | Pid | Ref | ErlList | int | tuple of Term
+
+
+TRUE = Atom("true")
+FALSE = Atom("false")
+UNDEFINED = Atom("undefined")
+
+
+def is_term(value: object) -> bool:
+    """True when `value` is built only from term types (so it is hashable)."""
+    if isinstance(value, (Atom, Binary, Pid, Ref)):
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, tuple):
+        return all(is_term(v) for v in value)
+    if isinstance(value, ErlList):
+        return all(is_term(v) for v in value.items) and (value.tail is None or is_term(value.tail))
+    return False
+
+
+@attrs.frozen
+class Outcome:
+    """A step result wrapped in one tag: `{"ok": v}`, `{"error": v}`, `{"exit": v}`, `{"unsupported": op}`."""
+
+    tag: str
+    value: object
+
+
+@attrs.frozen
+class LocalName:
+    """`{local, Atom}`: a name in the node's local name table."""
+
+    name: Atom
+
+
+@attrs.frozen
+class GlobalName:
+    """`{global, Term}`."""
+
+    name: object
+
+
+@attrs.frozen
+class ViaName:
+    """`{via, Backend, Term}`."""
+
+    backend: str
+    name: object
+
+
+Name = LocalName | GlobalName | ViaName

@@ -1,0 +1,120 @@
+"""The command line: good input prints one result per step; bad input is refused clearly (SCN-6)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from support import needs_erl
+
+
+def regspec(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "regspec.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def write(tmp_path, text, name="s.json"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+CHAT = {"steps": [
+    {"op": "start", "kind": "chat_room", "name": {"local": "room1"}},
+    {"op": "cast", "to": {"local": "room1"}, "msg": ["add_message", {"str": "hi"}]},
+    {"op": "call", "to": {"local": "room1"}, "msg": "get_messages"},
+]}
+
+
+@pytest.mark.spec("SCN-3")
+def test_run_on_model_prints_canonical_results(tmp_path):
+    path = write(tmp_path, json.dumps(CHAT))
+    proc = regspec("run", path, "--on", "model")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [
+        {"step": 0, "result": {"ok": {"pid": "P1"}}},
+        {"step": 1, "result": "ok"},
+        {"step": 2, "result": [{"str": "hi"}]},
+    ]
+
+
+BAD = [
+    ("{not json", r"^FILE: invalid JSON at line 1 column 2: .+$"),
+    ('{"steps": [{"op": "teleport"}]}', r'^FILE: step 0: unknown op "teleport"$'),
+    ('{"steps": [{"op": "whereis"}]}', r"^FILE: step 0: whereis: missing field 'name'$"),
+    ('{"steps": [{"op": "kill", "target": {"proc": "ghost"}}]}',
+     r"^FILE: step 0: 'target': unbound proc 'ghost' \(no earlier step binds it with \"as\"\)$"),
+    ('{"steps": [{"op": "registered"}, {"op": "register", "name": {"local": ["a", 1]}, "target": {"pid": "P0"}}]}',
+     r"^FILE: step 1: 'name': a local name must be an atom \(a JSON string\), got: \[\"a\", 1\]$"),
+    ('{"steps": [{"op": "spawn", "kind": "collector", "mode": "lazy"}]}',
+     r"^FILE: step 0: 'mode' must be \"eager\" or \"mailbox\", got: \"lazy\"$"),
+    ('{"steps": [], "extra": 1}', r"^FILE: unknown top-level field 'extra'$"),
+    ('{"steps": [{"op": "start", "kind": "rocket"}]}', r"^FILE: step 0: 'kind': unknown kind \"rocket\" .+$"),
+    ('{"steps": [{"op": "send", "to": 42, "msg": "x"}]}', r"^FILE: step 0: 'to': expected a proc, pid or name, got: 42$"),
+    ('[1, 2]', r"^FILE: a scenario is a JSON object, got: \[1, 2\]$"),
+]
+
+
+@pytest.mark.spec("SCN-6")
+@pytest.mark.parametrize("text, pattern", BAD)
+@pytest.mark.parametrize("command", [["run", "--on", "model"], ["diff", "--on", "model", "--against", "model"]])
+def test_malformed_scenario_is_refused_with_exit_2(tmp_path, text, pattern, command):
+    import re
+    path = write(tmp_path, text)
+    proc = regspec(command[0], path, *command[1:])
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert re.match(pattern.replace("FILE", re.escape(path)), proc.stderr.strip()), proc.stderr
+
+
+def test_missing_file_is_refused_with_exit_2(tmp_path):
+    proc = regspec("run", str(tmp_path / "nope.json"))
+    assert proc.returncode == 2 and "cannot read" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_target_is_refused_with_exit_2(tmp_path):
+    proc = regspec("run", write(tmp_path, json.dumps(CHAT)), "--on", "mars")
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+@pytest.mark.spec("SCN-7")
+def test_steps_beyond_the_model_answer_unsupported(tmp_path):
+    doc = {"steps": [{"op": "global_register", "name": {"global": "g"}, "target": {"pid": "P0"}},
+                     {"op": "whereis", "name": {"via": ["map_registry", "x"]}},
+                     {"op": "whereis", "name": {"local": "x"}}]}
+    proc = regspec("run", write(tmp_path, json.dumps(doc)))
+    assert proc.returncode == 0, proc.stderr
+    assert [r["result"] for r in json.loads(proc.stdout)] == [
+        {"unsupported": "global_register"}, {"unsupported": "whereis"}, "undefined"]
+
+
+def test_diff_of_a_target_with_itself_agrees(tmp_path):
+    proc = regspec("diff", write(tmp_path, json.dumps(CHAT)), "--on", "model", "--against", "model")
+    assert proc.returncode == 0 and "agree on all 3 steps" in proc.stdout
+
+
+@needs_erl
+def test_diff_reports_a_disagreement_with_exit_1(tmp_path):
+    # The model answers `unsupported` for a global name; the BEAM does not.
+    doc = {"steps": [{"op": "whereis", "name": {"global": "g"}}]}
+    proc = regspec("diff", write(tmp_path, json.dumps(doc)), "--on", "model", "--against", "beam")
+    assert proc.returncode == 1
+    assert 'step 0 (whereis): model: {"unsupported": "whereis"}  beam: "undefined"' in proc.stdout
+
+
+REFUSED = sorted((__import__("support").ROOT / "tests" / "refused").glob("*.json"))
+
+
+@pytest.mark.spec("SCN-6")
+@pytest.mark.parametrize("path", REFUSED, ids=lambda p: p.stem)
+def test_refused_corpus_files_are_refused_before_running(path):
+    doc = json.loads(path.read_text())
+    step = re.search(r"step (\d+)", doc["doc"]).group(1)
+    for command in (["run", str(path), "--on", "model"], ["diff", str(path)]):
+        proc = regspec(*command)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.startswith(f"{path}: step {step}: ")
