@@ -90,7 +90,15 @@ def step(world: World, event: object) -> tuple[World, tuple]:
 
 
 def run(world: World, pid: Pid) -> tuple[World, tuple]:
-    """One slice of `pid`: handle its waiting signals, let its code take messages, repeat."""
+    """One slice of `pid`: handle every signal waiting for it, then let its code run; repeat.
+
+    All signals already in its queue are handled first, in arrival order:
+    exit, link and monitor signals act at once, messages go to the end of
+    the mailbox. Only then does its code take messages. This is how erts
+    handles a process's signal queue before it resumes in `receive`: an exit
+    signal that arrived after a message can kill the process before its code
+    ever sees that message.
+    """
     effects: tuple = ()
     while True:
         mine = tuple(s for s in world.in_flight if s.receiver == pid)

@@ -15,7 +15,7 @@
          start_template/7, start_template/8, start_template/9]).
 
 -define(ENV, regspec_env).
--import(regspec_val, [val/1, val/2, atom/1]).
+-import(regspec_val, [val/1, atom/1]).
 
 %% J: a start step or a child spec (JSON map); Args: template arguments.
 start(J, Args) ->

@@ -5,7 +5,7 @@
 %% Bindings and numbers live in the public table regspec_env, so children
 %% started inside supervisors can read them too.
 -module(regspec_val).
--export([val/1, val/2, name/2, target/1, opt_name/2, atom/1, get/3]).
+-export([val/1, val/2, name/2, target/1, opt_name/2, atom/1]).
 
 -define(ENV, regspec_env).
 
@@ -46,8 +46,6 @@ opt_name(J, Args) ->
 
 atom(B) when is_binary(B) -> binary_to_atom(B, utf8);
 atom(A) when is_atom(A) -> A.
-
-get(Key, J, Default) -> maps:get(Key, J, Default).
 
 %% A label bound by "as"; a failed creating step bound it to undefined, and
 %% a child spec's "as" that never started is undefined too.
