@@ -1,1 +1,148 @@
-"""regspec.impl: the threaded runtime; it arrives with issue 3."""
+"""regspec.impl: the threaded runtime, a thread per process, that must print what the model prints.
+
+Implements: SCN-2, SCN-6, SCN-7 (the scenario-facing entry point)
+
+>>> from regspec.scenario import parse
+>>> s = parse({"steps": [
+...     {"op": "start", "kind": "chat_room", "name": {"local": "room1"}},
+...     {"op": "cast", "to": {"local": "room1"}, "msg": ["add_message", {"str": "hi"}]},
+...     {"op": "kill", "target": {"local": "room1"}, "nowait": True},
+...     {"op": "whereis", "name": {"local": "room1"}}]})
+>>> [r["result"] for r in run_scenario(s)]
+[{'ok': {'pid': 'P1'}}, 'ok', True, {'pid': 'P1'}]
+"""
+
+from __future__ import annotations
+
+import functools
+
+from regspec import runner
+from regspec.scenario import Scenario, parse
+from regspec.terms import Atom, GlobalName, LocalName, Outcome, ViaName
+
+from . import invariants
+from .driver import Driver
+from .runtime import DRIVER, LeakedThreads, Runtime, Statistics
+
+__all__ = ["Runtime", "Driver", "ImplSession", "run_scenario", "LeakedThreads", "Statistics", "DRIVER"]
+
+# Operations of the contract the runtime does not cover in this release, as in the model (SCN-7).
+UNSUPPORTED_OPS = frozenset({
+    "start_child", "terminate_child", "which_children", "count_children", "global_register",
+    "global_unregister", "global_send", "registry_keys", "partition", "heal",
+})
+IMPL_KINDS = frozenset({"collector", "chat_room"})
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _local(target: object) -> object:
+    """A process or local name as the driver takes it; other names are unsupported."""
+    if isinstance(target, (GlobalName, ViaName)):
+        raise _Unsupported
+    return target
+
+
+def _name_atom(name: object) -> object:
+    if not isinstance(name, LocalName):
+        raise _Unsupported
+    return name.name
+
+
+def to_command(op: str, a: dict):
+    """The driver action for one decoded scenario step, as `fn(driver)` (raises _Unsupported).
+
+    The same translation as `regspec.model.to_command`.
+    """
+    if op in UNSUPPORTED_OPS:
+        raise _Unsupported
+    call = functools.partial
+    if op == "spawn":
+        return call(Driver.spawn, trap_exit=a.get("trap_exit", False), link=a.get("link", False),
+                    mode=a.get("mode", "eager"))
+    if op == "start":
+        if a["kind"] not in IMPL_KINDS:
+            raise _Unsupported
+        name = _name_atom(a["name"]) if "name" in a else None
+        return call(Driver.start, kind=a["kind"], name=name, link=a.get("link", True),
+                    trap_exit=a["kind"] == "collector" and a.get("trap_exit", False),
+                    mode=a.get("mode", "eager"))
+    if op == "register":
+        return call(Driver.register, name=_name_atom(a["name"]), target=_local(a["target"]))
+    if op == "unregister":
+        return call(Driver.unregister, name=_name_atom(a["name"]))
+    if op == "whereis":
+        return call(Driver.whereis, name=_name_atom(a["name"]))
+    if op == "registered":
+        return Driver.registered
+    if op == "send":
+        return call(Driver.send, to=_local(a["to"]), msg=a["msg"])
+    if op == "call":
+        return call(Driver.call, to=_local(a["to"]), msg=a["msg"], timeout=a.get("timeout", 5000))
+    if op == "cast":
+        return call(Driver.cast, to=_local(a["to"]), msg=a["msg"])
+    if op == "kill":
+        return call(Driver.kill, target=_local(a["target"]), reason=a.get("reason", Atom("kill")))
+    if op == "stop":
+        return call(Driver.stop, target=_local(a["target"]), reason=a.get("reason", Atom("normal")))
+    if op == "alive":
+        return call(Driver.alive, target=_local(a["target"]))
+    if op == "monitor":
+        target = _local(a["target"])
+        target = target.name if isinstance(target, LocalName) else target
+        return call(Driver.ask, target=a["watcher"], request=("monitor", target))
+    if op == "demonitor":
+        return call(Driver.ask, target=a["watcher"], request=("demonitor", a["ref"], a.get("flush", False)))
+    if op in ("link", "unlink"):
+        return call(Driver.ask, target=_local(a["a"]), request=(op, _local(a["b"])))
+    if op == "trap_exit":
+        return call(Driver.ask, target=a["target"], request=("trap_exit", a["value"]))
+    if op == "messages":
+        return call(Driver.ask, target=a["target"], request=("messages",))
+    raise _Unsupported  # pragma: no cover - every op of the contract is listed above
+
+
+class ImplSession:
+    """A scenario session on a fresh threaded runtime; use it from one thread.
+
+    After each step that is not `nowait` the session waits for quiescence
+    (SCN-2); a `nowait` step returns as soon as the driver's own action is
+    done, and the next step sees whatever state that left (the gate stayed
+    closed, so: exactly that state).
+    """
+
+    def __init__(self, node: str = "a", **runtime_options):
+        self.node = node
+        self.runtime = Runtime(node, **runtime_options)
+        self.driver = Driver(self.runtime)
+
+    def perform(self, op: str, args: dict, nowait: bool) -> object:
+        try:
+            action = to_command(op, args)
+        except _Unsupported:
+            return Outcome("unsupported", Atom(op))
+        result = action(self.driver)
+        if not nowait:
+            self.runtime.wait_quiescent()
+        return result
+
+    def invariant_violations(self) -> tuple[str, ...]:
+        """The model's invariants on the runtime's state (REG-LOCAL-2, REG-LOCAL-7, PROC-1),
+        and one thread per live process."""
+        return invariants.check(self.runtime) + invariants.threads_match_processes(self.runtime)
+
+    def close(self) -> None:
+        self.runtime.shutdown()
+
+
+def run_scenario(scenario: Scenario | dict, **runtime_options) -> list[dict]:
+    """Canonical results of every step of `scenario` on a fresh threaded runtime.
+
+    A plain JSON document is validated first (SCN-6): a malformed one raises
+    `ScenarioError` and no step runs.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = parse(scenario)
+    return runner.run(scenario, ImplSession(scenario.node, **runtime_options))

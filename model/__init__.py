@@ -69,7 +69,8 @@ def to_command(op: str, a: dict) -> object:
             raise _Unsupported
         name = _name_atom(a["name"]) if "name" in a else None
         return driver.Start(kind=a["kind"], name=name, link=a.get("link", True),
-                            trap_exit=a.get("trap_exit", False), mode=a.get("mode", "eager"))
+                            trap_exit=a["kind"] == "collector" and a.get("trap_exit", False),
+                            mode=a.get("mode", "eager"))
     if op == "register":
         return driver.Register(_name_atom(a["name"]), _local(a["target"]))
     if op == "unregister":

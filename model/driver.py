@@ -277,10 +277,10 @@ def _alive(world: World, cmd: Alive):
 
 def _ask(world: World, cmd: Ask):
     pid = cmd.target if isinstance(cmd.target, Pid) else None
-    if pid is None or world.processes[pid].kind != "collector":
-        return world, Outcome("error", Atom("not_a_collector"))
     if not world.is_alive(pid):
-        return world, Outcome("error", NOPROC)
+        return world, Outcome("error", NOPROC)  # a dead, unbound or never created collector
+    if world.processes[pid].kind != "collector":
+        return world, Outcome("error", Atom("not_a_collector"))
     # The driver monitors the collector while it waits, as gen:call does, so
     # a collector that dies first ends the wait instead of hanging it.
     world, tag = _monitor_for_wait(world, pid)

@@ -1,0 +1,272 @@
+"""The driver P0: the scenario's shell, run by the thread that owns the runtime.
+
+Implements: SCN-1, SCN-2, PROC-3, PROC-4, PROC-5, SIG-4, GS-1, GS-3, GS-4, GS-6, GS-7
+
+Each method is one scenario action, with the model's semantics
+(`model/driver.py`). The action itself is atomic (it holds the runtime
+lock) and runs with the gate closed, so no process moves meanwhile; an
+action that waits (call, stop, a control request, the alive barrier) opens
+the gate and schedules until its answer arrives. The answer lands in P0's
+mailbox, which the driver reads.
+
+Invariants:
+- the driver traps exits; exit signals and stray messages reaching it are
+  dropped (SCN-1);
+- while the driver waits it performs no other action.
+
+Results are terms or `Outcome`s: `Outcome("error", badarg)` for a BIF that
+raised badarg, `Outcome("exit", Reason)` for a call that exited.
+
+Thread safety: use a driver only from its runtime's thread. A pid a method
+returns may already be dead.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid, Ref
+
+from . import signals
+from .behaviours import Control, body_for
+from .gen_server import GEN_CAST, call_message, reply_tag
+from .runtime import CLOSED, DONE, DRIVER, TIMER, Runtime
+
+__all__ = ["Driver", "Wait", "Result"]
+
+TRUE = Atom("true")
+FALSE = Atom("false")
+OK = Atom("ok")
+NOPROC = Atom("noproc")
+BADARG = Outcome("error", Atom("badarg"))
+
+
+@attrs.frozen
+class Wait:
+    """What the blocked driver waits for: `kind` is call, stop, control or alive."""
+
+    kind: str
+    tag: Ref
+    target: Pid
+    timeout: object = None
+    reason: object = None
+
+
+@attrs.frozen
+class Result:
+    """The answer that ends the driver's wait, as it lands in P0's mailbox."""
+
+    value: object
+
+
+def _is_result(msg: object) -> bool:
+    return isinstance(msg, Result)
+
+
+class Driver:
+    """The driver P0 of one runtime."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.proc = rt.process(DRIVER)
+        self._wait: Wait | None = None
+        rt.set_driver_receiver(self.receive)
+
+    def resolve(self, target: object) -> Pid | None:
+        """A pid, or the holder of a local name; None for a free name or `undefined`."""
+        if isinstance(target, Pid):
+            return target
+        if isinstance(target, LocalName):
+            holder = self.rt.names.whereis(target.name)
+            return holder if isinstance(holder, Pid) else None
+        return None
+
+    # -- actions that answer at once --------------------------------------------
+    def spawn(self, trap_exit: bool = False, link: bool = False, mode: str = "eager") -> Pid:
+        """`spawn_link` (or `spawn`) of a collector."""
+        return self.rt.spawn("collector", body_for("collector", mode), trap_exit=trap_exit, link=link)
+
+    def start(self, kind: str, name: Atom | None = None, link: bool = True, trap_exit: bool = False,
+              mode: str = "eager", body=None) -> Outcome:
+        """`gen_server:start_link` of a kind (or of `body`), optionally with a local name."""
+        with self.rt.atomic:
+            if name is not None:
+                holder = self.rt.names.whereis(name)
+                if isinstance(holder, Pid):
+                    # GS-1: gen checks the name before spawning; no process, no pid number.
+                    return Outcome("error", (Atom("already_started"), holder))
+            # GS-2: the server is registered before its init runs.
+            pid = self.rt.spawn(kind, body or body_for(kind, mode), trap_exit=trap_exit, link=link, name=name)
+        return Outcome("ok", pid)
+
+    def register(self, name: object, target: object) -> object:
+        with self.rt.atomic:
+            return _bif(self.rt.names.register(name, target, alive=self.rt.is_alive(target)))
+
+    def unregister(self, name: object) -> object:
+        with self.rt.atomic:
+            return _bif(self.rt.names.unregister(name))
+
+    def whereis(self, name: object) -> object:
+        return self.rt.names.whereis(name)
+
+    def registered(self) -> object:
+        return self.rt.names.registered()
+
+    def send(self, to: object, msg: object) -> object:
+        with self.rt.atomic:
+            pid = self.resolve(to)
+            if pid is None:
+                return BADARG  # PROC-4: `Name ! Msg` to a free name raises badarg
+            # PROC-3: a dead pid takes the message silently; it is dropped on arrival.
+            self.rt.send(DRIVER, pid, signals.Message(msg))
+            return OK
+
+    def cast(self, to: object, msg: object) -> object:
+        with self.rt.atomic:
+            pid = self.resolve(to)
+            if pid is not None:  # GS-6: cast is ok whatever the destination
+                self.rt.send(DRIVER, pid, signals.Message((GEN_CAST, msg)))
+            return OK
+
+    def kill(self, target: object, reason: object = Atom("kill")) -> object:
+        """`exit(Target, Reason)`; returns before the target handles it (SIG-4)."""
+        with self.rt.atomic:
+            pid = self.resolve(target)
+            if pid is None:
+                return BADARG
+            self.rt.send(DRIVER, pid, signals.ExitSignal(reason, link=False))
+            return TRUE
+
+    # -- actions that wait ---------------------------------------------------------
+    def call(self, to: object, msg: object, timeout: object = 5000) -> object:
+        """`gen_server:call`: the reply, or `Outcome("exit", Reason)` (GS-3, GS-4, GS-5)."""
+        with self.rt.atomic:
+            pid = self.resolve(to)
+            if pid is None:
+                return Outcome("exit", NOPROC)  # GS-3: nothing to call
+            mref = self._monitor_for_wait(pid)
+            self.rt.send(DRIVER, pid, signals.Message(call_message(DRIVER, mref, msg)))
+            self._wait = Wait("call", mref, pid, timeout=timeout)
+            finite = isinstance(timeout, int)
+            timer = self.rt.time + timeout if finite else None
+        return self._await(timer, timeout / 1000 if finite else None)
+
+    def stop(self, target: object, reason: object = Atom("normal")) -> object:
+        """`gen_server:stop(Target, Reason, infinity)` (GS-7)."""
+        with self.rt.atomic:
+            pid = self.resolve(target)
+            if pid is None:
+                return Outcome("exit", NOPROC)
+            mref = self._monitor_for_wait(pid)
+            self.rt.send(DRIVER, pid, signals.Message(signals.SystemStop(reason)))
+            self._wait = Wait("stop", mref, pid, reason=reason)
+        return self._await()
+
+    def alive(self, target: object) -> object:
+        """`is_process_alive(Target)`, answered after the driver's earlier signals to it (PROC-5)."""
+        pid = target if isinstance(target, Pid) else None
+        if pid is None:
+            return FALSE
+        with self.rt.atomic:
+            if not self.rt.in_flight(DRIVER, pid):
+                return TRUE if self.rt.is_alive(pid) else FALSE
+            tag = self.rt.make_ref()
+            self.rt.send(DRIVER, pid, signals.AliveRequest(tag))
+            self._wait = Wait("alive", tag, pid)
+        return self._await()
+
+    def ask(self, target: object, request: tuple) -> object:
+        """A request the collector `target` performs itself (monitor, link, trap_exit, ...)."""
+        proc = self.rt.process(target)
+        if proc is None:
+            return Outcome("error", NOPROC)  # unbound or never created, as a dead collector
+        with self.rt.atomic:
+            if not proc.alive:
+                return Outcome("error", NOPROC)
+            if proc.kind != "collector":
+                return Outcome("error", Atom("not_a_collector"))
+            # Monitored while it answers, as gen:call does: a collector that
+            # dies first ends the wait instead of hanging it.
+            tag = self._monitor_for_wait(proc.pid)
+            self.rt.send(DRIVER, proc.pid, signals.Message(Control(tag, request, DRIVER)))
+            self._wait = Wait("control", tag, proc.pid)
+        return self._await()
+
+    def _monitor_for_wait(self, pid: Pid) -> Ref:
+        ref = self.rt.make_ref()
+        self.proc.monitors[ref] = pid
+        self.rt.send(DRIVER, pid, signals.MonitorRequest(ref, pid))
+        return ref
+
+    def _await(self, timer: int | None = None, timer_real: float | None = None) -> object:
+        outcome = self.rt.run_until(lambda: self.proc.mailbox.has(_is_result), timer=timer, timer_real=timer_real)
+        with self.rt.atomic:
+            if outcome == DONE:
+                return self.proc.mailbox.take(_is_result)[1].value
+            wait, self._wait = self._wait, None
+            if outcome == TIMER:
+                # GS-4: the call exits timeout; its late reply is dropped.
+                self._demonitor(wait)
+                return Outcome("exit", Atom("timeout"))
+            if outcome == CLOSED:
+                return Outcome("exit", Atom("shutdown"))
+            # Quiescent and no answer: it can never come (the model's Stuck).
+            return Outcome("exit", Atom("deadlock"))
+
+    # -- the waiting half: signals reaching P0 (runtime lock held) ---------------------
+    def receive(self, sig: signals.Signal) -> None:
+        """A signal reaches the driver; an answer to its wait goes to P0's mailbox."""
+        payload, wait = sig.payload, self._wait
+        if isinstance(payload, signals.Down):
+            if payload.ref not in self.proc.monitors:
+                return
+            del self.proc.monitors[payload.ref]
+            if wait is not None and wait.tag == payload.ref:
+                if wait.kind == "stop":
+                    self._done(_stop_result(wait, payload.reason))
+                elif wait.kind == "control":
+                    self._done(Outcome("error", NOPROC))  # the collector died first
+                else:
+                    self._done(Outcome("exit", payload.reason))  # GS-3, GS-5: the callee is gone
+            return
+        if isinstance(payload, signals.Message) and wait is not None and isinstance(payload.term, tuple) \
+                and len(payload.term) == 2:
+            tag, value = payload.term
+            if wait.kind == "call" and tag == reply_tag(wait.tag):
+                self._demonitor(wait)
+                self._done(value)
+            elif wait.kind in ("control", "alive") and tag == wait.tag:
+                if wait.kind == "control":
+                    self._demonitor(wait)
+                self._done(value)
+        # SCN-1: exit signals and stray messages reaching the driver are dropped.
+
+    def _demonitor(self, wait: Wait) -> None:
+        self.proc.monitors.pop(wait.tag, None)
+        self.rt.send(DRIVER, wait.target, signals.DemonitorRequest(wait.tag))
+
+    def _done(self, value: object) -> None:
+        self._wait = None
+        self.proc.mailbox.put(Result(value))
+
+
+def _stop_result(wait: Wait, reason: object) -> object:
+    """What `gen_server:stop/3` returns once the server is down (GS-7).
+
+    `proc_lib:stop` waits in `sys:terminate`, a call: a server already gone
+    is `noproc`; one that died of something else exits with that reason
+    wrapped in the failed `sys:terminate` call.
+    """
+    if reason == wait.reason:
+        return OK
+    if reason == NOPROC:
+        return Outcome("exit", NOPROC)
+    call = (Atom("sys"), Atom("terminate"), ErlList((wait.target, wait.reason, Atom("infinity"))))
+    return Outcome("exit", (reason, call))
+
+
+def _bif(result: object) -> object:
+    if isinstance(result, tuple) and len(result) == 2 and result[0] == "error":
+        return Outcome("error", result[1])
+    return result

@@ -1,0 +1,55 @@
+"""Invariants the runtime's state satisfies between steps, as in `model/invariants.py`.
+
+Implements: REG-LOCAL-2, REG-LOCAL-7, PROC-1
+
+Checked with the runtime lock held, so the state cannot move meanwhile;
+`check` lists the violations.
+
+>>> from regspec.impl.runtime import Runtime
+>>> with Runtime() as rt:
+...     check(rt)
+()
+"""
+
+from __future__ import annotations
+
+import threading
+
+__all__ = ["check", "threads_match_processes"]
+
+
+def check(rt) -> tuple[str, ...]:
+    """Every violation in `rt`'s current state; an empty tuple when it is sound."""
+    with rt.atomic:
+        procs = rt.processes()
+        registered = rt.names.registered().items
+        holders = [rt.names.whereis(n) for n in registered]
+        out = [f"name {n!r} maps to dead {p!r}" for n, p in zip(registered, holders)
+               if not rt.is_alive(p)]                                                    # REG-LOCAL-7
+        out += [f"{p!r} holds several names" for p in sorted(set(holders)) if holders.count(p) > 1]  # REG-LOCAL-2
+        if [p.pid.n for p in procs] != list(range(len(procs))):                          # PROC-1
+            out.append(f"pids {[p.pid.n for p in procs]} are not 0..{len(procs) - 1}")
+        out += [f"dead {p.pid!r} still holds links, monitors or messages" for p in procs
+                if not p.alive and (p.links or p.monitors or p.monitored_by or len(p.mailbox))]
+        return tuple(out)
+
+
+def threads_match_processes(rt, join_timeout: float = 5.0) -> tuple[str, ...]:
+    """The runtime runs one thread per live process, and none for a dead one.
+
+    A dead process's thread may still be unwinding when its step ends, so it
+    is joined first (a real barrier, with a deadline); call this without
+    holding the runtime lock.
+    """
+    procs = [p for p in rt.processes() if p.thread is not None]
+    for p in procs:
+        if not p.alive:
+            p.thread.join(join_timeout)
+    running = {t for t in threading.enumerate() if t.name.startswith("regspec-")}
+    mine = {p.thread for p in procs}
+    live = [p for p in procs if p.alive]
+    out = [f"live {p.pid!r} has no running thread" for p in live if not p.thread.is_alive()]
+    out += [f"dead {p.pid!r} still has a running thread" for p in procs if not p.alive and p.thread.is_alive()]
+    if len(running & mine) != len(live):
+        out.append(f"{len(running & mine)} threads run for {len(live)} live processes")
+    return tuple(out)

@@ -1,0 +1,151 @@
+"""A process's mailbox: a thread-safe message queue with selective receive (erts message queue).
+
+Implements: PROC-2 (messages are taken in arrival order), MON-5 (flush)
+
+A mailbox has two lanes. The *message* lane holds what the process's code
+takes with selective receive: the oldest message a `match` predicate
+accepts, the others staying in place. The *signal* lane is the runtime's:
+it hands a blocked process the next signal to handle, or tells it that it
+may run again or that its receive timed out. A waiting process always sees
+the signal lane first, as ERTS handles a process's signals before it looks
+at its messages.
+
+Thread safety: every method may be called from any thread. The lock may be
+shared with its owner (the runtime passes its own lock, so a mailbox change
+and the scheduler's counters change together); it must then be reentrant.
+
+>>> box = Mailbox()
+>>> box.put("a"); box.put("b")
+>>> box.receive(lambda m: m == "b")
+('message', 'b')
+>>> box.messages()
+('a',)
+>>> box.receive(lambda m: m == "z", timeout=0.01)
+('timeout', None)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+__all__ = ["Mailbox", "MailboxClosed", "ANY", "NOTHING"]
+
+
+def ANY(msg: object) -> bool:
+    """Match every message."""
+    return True
+
+
+def NOTHING(msg: object) -> bool:
+    """Match no message: wait for the signal lane only."""
+    return False
+
+
+class MailboxClosed(Exception):
+    """The mailbox was closed (its process is dead) while someone waited on it."""
+
+
+class Mailbox:
+    """Messages of one process, taken by selective receive; plus the runtime's signal lane.
+
+    Values put in a mailbox are frozen terms (or frozen runtime records), so
+    the receiving thread never needs to copy them.
+    """
+
+    def __init__(self, lock: threading.RLock | None = None):
+        self._cond = threading.Condition(lock if lock is not None else threading.RLock())
+        self._messages: deque = deque()   # in arrival order
+        self._signals: deque = deque()    # the runtime's lane, FIFO, always served first
+        self._closed = False
+
+    # -- producers ---------------------------------------------------------
+    def put(self, msg: object) -> None:
+        """Append a message; a closed mailbox drops it (a dead process takes nothing)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._messages.append(msg)
+            self._cond.notify_all()
+
+    def put_signal(self, item: object) -> None:
+        """Give the owner one item on the signal lane (runtime use)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._signals.append(item)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Drop every message; waiters and later receives raise `MailboxClosed`."""
+        with self._cond:
+            self._closed = True
+            self._messages.clear()
+            self._signals.clear()
+            self._cond.notify_all()
+
+    # -- consumers ---------------------------------------------------------
+    def take(self, match: Callable[[object], bool] = ANY) -> tuple[bool, object]:
+        """Without blocking: `(True, msg)` for the oldest match, removed; else `(False, None)`."""
+        with self._cond:
+            for i, msg in enumerate(self._messages):
+                if match(msg):
+                    del self._messages[i]
+                    return True, msg
+            return False, None
+
+    def has(self, match: Callable[[object], bool] = ANY) -> bool:
+        with self._cond:
+            return any(match(m) for m in self._messages)
+
+    def receive(self, match: Callable[[object], bool] = ANY, timeout: float | None = None) -> tuple[str, object]:
+        """Block until a signal-lane item or a matching message; `timeout` in seconds of real time.
+
+        Returns `("signal", item)`, `("message", msg)` or `("timeout", None)`.
+        Raises `MailboxClosed` if the mailbox is or becomes closed.
+        `match` runs with the mailbox lock held: it must be a pure predicate.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise MailboxClosed
+                if self._signals:
+                    return "signal", self._signals.popleft()
+                found, msg = self.take(match)
+                if found:
+                    return "message", msg
+                if deadline is None:
+                    self._cond.wait()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return "timeout", None
+                    self._cond.wait(left)
+
+    def next_signal(self) -> object:
+        """Block until the signal lane has an item and return it (raises `MailboxClosed`)."""
+        return self.receive(NOTHING)[1]
+
+    def remove(self, match: Callable[[object], bool]) -> int:
+        """Remove every matching message (`demonitor(Ref, [flush])`); returns how many."""
+        with self._cond:
+            kept = [m for m in self._messages if not match(m)]
+            removed = len(self._messages) - len(kept)
+            self._messages = deque(kept)
+            return removed
+
+    def messages(self) -> tuple:
+        """A snapshot of the messages not yet taken, oldest first."""
+        with self._cond:
+            return tuple(self._messages)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._messages)

@@ -1,0 +1,145 @@
+"""One process of the threaded runtime: its state record and the handle its own code uses.
+
+Implements: PROC-1 (pids in creation order, given by the runtime)
+
+Invariants (each field is read and written only with the runtime lock held,
+except where a comment says otherwise):
+- `alive` goes from True to False once, in `signals.exit_process` (or at
+  shutdown); from then on `links`, `monitors` and `monitored_by` are empty
+  and the mailbox is closed;
+- `status` tells the scheduler where the process's thread is (see STATUS);
+- `killed` is set when the process dies while its thread may still be
+  running; the thread then never performs another BIF.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import attrs
+
+from regspec.terms import Atom, Pid, Ref
+
+from . import signals
+from .mailbox import ANY, Mailbox
+from .signals import ErlangError
+
+__all__ = ["Process", "Context", "ProcessExit", "ProcessKilled", "ErlangError", "TIMEOUT",
+           "READY", "RUNNING", "BUSY", "WAITING", "EXITED"]
+
+# STATUS of a process's thread, as the scheduler sees it:
+READY = "ready"       # wants the run token: new, or back in receive with a message it can take
+RUNNING = "running"   # holds the run token (it is the runtime's `current`)
+BUSY = "busy"         # was preempted after a full slice; its code still runs, outside the token
+WAITING = "waiting"   # blocked in receive with nothing it can take
+EXITED = "exited"     # dead; its thread is unwinding or gone
+
+
+class ProcessExit(BaseException):
+    """Unwinds a process's thread once the process is dead.
+
+    A BaseException, so that `except Exception` in a process's own code
+    cannot swallow it.
+    """
+
+
+class ProcessKilled(ProcessExit):
+    """Raised asynchronously in a thread busy in its own code when its process is killed."""
+
+
+class _Timeout:
+    def __repr__(self) -> str:
+        return "TIMEOUT"
+
+
+TIMEOUT = _Timeout()
+"""What `Context.receive` returns when its `after` timeout fires."""
+
+
+@attrs.define(eq=False)
+class Process:
+    """The runtime's record of one process, alive or dead (guarded by the runtime lock)."""
+
+    pid: Pid
+    kind: str                               # "driver", "collector", "chat_room", or a test's own kind
+    mailbox: Mailbox
+    trap_exit: bool = False
+    alive: bool = True
+    exit_reason: object = None
+    links: set = attrs.Factory(set)         # pids this process is linked to
+    monitors: dict = attrs.Factory(dict)    # ref -> target pid (None for a free name): monitors it holds
+    monitored_by: dict = attrs.Factory(dict)  # ref -> (watcher pid, DOWN object)
+    status: str = READY
+    thread: threading.Thread | None = None
+    in_user: bool = False                   # its thread runs its own code (not inside a BIF)
+    killed: bool = False                    # dead while its thread may still run
+    async_sent: bool = False                # ProcessKilled was raised in its thread (at most once)
+    timer: int | None = None                # logical deadline of its pending receive timeout
+    in_slice: bool = False                  # it runs because it was handed its signals (not to resume)
+    thread_done: bool = False               # its thread has finished
+
+
+class Context:
+    """What a process's own code may do: the BIFs, acting as that process.
+
+    Use a context only from the thread of the process it belongs to. Every
+    method raises `ProcessExit` if the process has died meanwhile, so a dead
+    process never sends, links or receives again.
+    """
+
+    __slots__ = ("_rt", "_proc")
+
+    def __init__(self, runtime, proc: Process):
+        self._rt = runtime
+        self._proc = proc
+
+    @property
+    def pid(self) -> Pid:
+        """`self()`."""
+        return self._proc.pid
+
+    def receive(self, match: Callable[[object], bool] = ANY, timeout: int | None = None) -> object:
+        """Selective receive: the oldest message `match` accepts; blocks until there is one.
+
+        `timeout` is in logical milliseconds: it fires only when nothing else
+        in the system can happen (as the model fires a call timeout); then
+        `TIMEOUT` is returned. 0 returns at once.
+        """
+        return self._rt.bif_receive(self._proc, match, timeout)
+
+    def send(self, to: object, msg: object) -> None:
+        """`To ! Msg`; `to` is a pid or a registered name (a free name raises badarg)."""
+        self._rt.bif(self._proc, signals.send, to, msg)
+
+    def exit(self, reason: object):
+        """The process ends itself with `reason` (never returns)."""
+        self._rt.bif_exit(self._proc, reason)
+
+    def exit_signal(self, to: Pid, reason: object) -> None:
+        """`exit(To, Reason)`: send an exit signal."""
+        self._rt.bif(self._proc, signals.exit_signal, to, reason)
+
+    def link(self, other: object) -> Atom:
+        return self._rt.bif(self._proc, signals.link, other)
+
+    def unlink(self, other: object) -> Atom:
+        return self._rt.bif(self._proc, signals.unlink, other)
+
+    def monitor(self, target: object) -> Ref:
+        """`monitor(process, Target)`: a pid, or a local name resolved now (MON-3)."""
+        return self._rt.bif(self._proc, signals.monitor, target)
+
+    def demonitor(self, ref: Ref, flush: bool = False) -> Atom:
+        return self._rt.bif(self._proc, signals.demonitor, ref, flush)
+
+    def trap_exit(self, value: bool) -> bool:
+        """`process_flag(trap_exit, Value)`; returns the previous value."""
+        return self._rt.bif(self._proc, signals.trap_exit, value)
+
+    def mailbox_messages(self) -> tuple:
+        """`process_info(self(), messages)`: what is still in the mailbox, oldest first."""
+        return self._proc.mailbox.messages()
+
+    def whereis(self, name: Atom) -> object:
+        return self._rt.names.whereis(name)

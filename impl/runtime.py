@@ -1,0 +1,500 @@
+"""The threaded runtime: a thread per process, run one at a time like one BEAM scheduler.
+
+Implements: PROC-1, PROC-2, SCN-1, SCN-2, SIG-1 (a kill stops a process even while it runs)
+
+Design. Each process has a thread, a mailbox and a state record; its code
+(a behaviour loop) runs in its thread. A signal goes into one queue, in
+send order, the moment it is sent. The *gate* is open only while the driver
+(P0: the thread that made the runtime) is blocked; that thread then
+schedules as the model's canonical chooser does: the *run queue* is the
+receivers ordered by their oldest waiting signal, and the first gets the
+*run token* with all its waiting signals. In its own thread it handles them
+in order (`signals.handle`: exits, links and monitors act at once, messages
+go to its mailbox), its code takes every message it can, it handles what
+its own actions sent it, and it blocks in receive, giving the token back.
+Quiescence (`wait_quiescent`) is: queue empty, no token out, nobody ready,
+nobody preempted, no timer left.
+
+Preemption and kills. A process that keeps the token longer than
+`time_slice` seconds (busy in its own code) is preempted: it runs on outside
+the token and the scheduler handles its signals on its behalf. If one kills
+it, it dies at once (name released, links then monitors signalled) and its
+thread gets `ProcessKilled` raised asynchronously (`PyThreadState_SetAsyncExc`)
+so it stops even in a loop that never calls the runtime. The exception is
+aimed only at a thread in its own code (`in_user`), never inside the
+runtime, and at most once; any BIF a dead process calls raises
+`ProcessExit`, so it never runs another callback. LIMITATION: a thread
+blocked in C (a lock without timeout) sees it only when it returns;
+shutdown then reports it in `LeakedThreads`.
+
+Time is logical: a call or receive timeout fires only when nothing else can
+happen (as in the model), earliest deadline first. While a preempted
+process runs, a driver call also times out after its timeout in real time.
+
+Lock order: `Runtime._lock` (an RLock; every process mailbox shares it, so
+a mailbox change and the scheduler's counters move together), then
+`NameTable._lock`. Nothing holding the name lock takes another lock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+import attrs
+
+from regspec.terms import Atom, Pid, Ref
+
+from . import signals
+from .mailbox import Mailbox, MailboxClosed
+from .process import BUSY, EXITED, READY, RUNNING, TIMEOUT, WAITING, Context, Process, ProcessExit, ProcessKilled
+from .registry_local import NameTable
+
+__all__ = ["Runtime", "LeakedThreads", "Statistics", "DRIVER", "DONE", "QUIESCENT", "TIMER", "CLOSED"]
+
+DRIVER = Pid(0)
+NORMAL = Atom("normal")
+KILLED = Atom("killed")
+
+# What `run_until` returns.
+DONE, QUIESCENT, TIMER, CLOSED = "done", "quiescent", "timer", "closed"
+
+_RESUME = "resume"   # signal-lane items besides signals: run again / your receive timed out
+_TIMER = "timer"
+
+
+class LeakedThreads(RuntimeError):
+    """Process threads still running after shutdown's deadline; `threads` lists them."""
+
+    def __init__(self, threads: list[threading.Thread]):
+        self.threads = threads
+        super().__init__("threads still running after shutdown: " + ", ".join(t.name for t in threads))
+
+
+@attrs.frozen
+class Statistics:
+    """A snapshot of the scheduler, for debugging and for `TimeoutError` messages."""
+
+    gate_open: bool
+    in_flight: int            # signals queued, not yet handed to their receiver
+    current: Pid | None       # holder of the run token
+    ready: tuple
+    busy: tuple               # preempted, still running their own code
+    waiting: tuple            # blocked in receive
+    live_threads: tuple       # pids whose thread has not finished
+    time: int                 # logical milliseconds
+    crashes: tuple            # (pid, exception repr) of process code that raised
+
+
+def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
+    """Raise `exc` in `thread` at its next bytecode (CPython only)."""
+    n = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc))
+    if n > 1:  # pragma: no cover - the C API asks to undo when more than one thread matched
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), None)
+
+
+class Runtime:
+    """One node: processes, the local name table and the scheduler. A context manager.
+
+    Args:
+        node: the node's name (monitor objects name it).
+        time_slice: seconds a process may keep the run token before it is preempted.
+        wait_timeout: default real-time bound of every blocking wait.
+        join_timeout: how long shutdown waits for process threads.
+
+    Thread safety: the scheduling methods (`run_until`, `wait_quiescent`) and
+    the driver's actions must be called from the thread that created the
+    runtime; `statistics`, `shutdown` and the name table from any thread.
+    """
+
+    def __init__(self, node: str = "a", *, time_slice: float = 1.0, wait_timeout: float = 30.0,
+                 join_timeout: float = 5.0):
+        self.node = Atom(node)
+        self.time_slice = time_slice
+        self.wait_timeout = wait_timeout
+        self.join_timeout = join_timeout
+        self.names = NameTable()
+        self.time = 0                       # logical ms, advanced only by timeouts
+        self.crashes: list = []             # (pid, exception) of process code that raised
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)   # the scheduler waits here
+        self._procs: dict[Pid, Process] = {}            # every process ever, dead ones too
+        self._active: dict[Pid, Process] = {}           # processes whose thread the scheduler tracks
+        self._queue: deque = deque()                    # signals in global send order
+        self._next_pid, self._next_ref, self._next_seq = 1, 1, 0
+        self._gate_open = False
+        self._current: Process | None = None           # holder of the run token
+        self._slice_owner: Process | None = None       # whose slice ran last (cleared once seen over)
+        self._slice_end = 0.0
+        self._closing = False
+        self._driver_thread = threading.current_thread()
+        self._driver_receiver: Callable = lambda sig: None   # SCN-1: by default P0 drops all
+        self._procs[DRIVER] = Process(DRIVER, "driver", Mailbox(self._lock), trap_exit=True, status=RUNNING)
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+    @property
+    def atomic(self):
+        """The runtime lock: the driver holds it for each of its actions, which are then atomic."""
+        return self._lock
+
+    # -- state helpers (runtime lock held) ---------------------------------
+    def process(self, pid: object) -> Process | None:
+        return self._procs.get(pid) if isinstance(pid, Pid) else None
+
+    def processes(self) -> list[Process]:
+        """Every process ever created, in pid order (read their fields holding `atomic`)."""
+        with self._lock:
+            return [self._procs[p] for p in sorted(self._procs)]
+
+    def is_alive(self, pid: object) -> bool:
+        """Thread safety: the answer may be stale as soon as the lock is released."""
+        proc = self.process(pid)
+        return proc is not None and proc.alive
+
+    def send(self, sender: Pid, receiver: Pid, payload: object) -> None:
+        """Queue a signal behind every signal sent before it (PROC-2). Lock held."""
+        self._queue.append(signals.Signal(self._next_seq, sender, receiver, payload))
+        self._next_seq += 1
+        self._cond.notify_all()
+
+    def make_ref(self) -> Ref:
+        with self._lock:
+            self._next_ref += 1
+            return Ref(self._next_ref - 1)
+
+    def in_flight(self, sender: Pid, receiver: Pid) -> bool:
+        """Whether a signal from `sender` to `receiver` is queued and not yet handled."""
+        with self._lock:
+            return any(s.sender == sender and s.receiver == receiver for s in self._queue)
+
+    def set_driver_receiver(self, fn: Callable) -> None:
+        """`fn(signal)` handles every signal to P0, with the lock held, in the driver's thread."""
+        self._driver_receiver = fn
+
+    def process_exited(self, proc: Process) -> None:
+        """Called by `signals.exit_process`: stop the dead process's thread if it may still run."""
+        proc.status = EXITED
+        proc.timer = None
+        proc.killed = True
+        proc.mailbox.close()   # a thread waiting for its next signal wakes with ProcessExit
+        self._active.pop(proc.pid, None)
+        if self._current is proc:
+            self._current = None
+        thread = proc.thread
+        if thread is not None and thread is not threading.current_thread() and proc.in_user \
+                and not proc.async_sent:
+            proc.async_sent = True
+            _raise_in(thread, ProcessKilled)
+        self._cond.notify_all()
+
+    # -- spawning -----------------------------------------------------------
+    def spawn(self, kind: str, body: Callable[[Context], None], *, trap_exit: bool = False, link: bool = False,
+              name: Atom | None = None) -> Pid:
+        """Create a process running `body(ctx)`, linked to the driver if `link`, registered as `name`.
+
+        The link and the name exist before the process runs (spawn_link is
+        atomic; GS-2). Its code first runs when the scheduler gives it the
+        token. Returns a pid that may already be dead.
+        """
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the runtime is shut down")
+            pid = Pid(self._next_pid)
+            self._next_pid += 1
+            proc = Process(pid, kind, Mailbox(self._lock), trap_exit=trap_exit, status=READY)
+            self._procs[pid] = self._active[pid] = proc
+            if link:
+                proc.links.add(DRIVER)
+                self._procs[DRIVER].links.add(pid)
+            if name is not None:
+                self.names.register(name, pid, alive=True)
+            proc.thread = threading.Thread(target=self._main, args=(proc, body), daemon=True,
+                                           name=f"regspec-{pid!r}-{kind}")
+            proc.thread.start()
+            return pid
+
+    def _main(self, proc: Process, body: Callable[[Context], None]) -> None:
+        try:
+            with self._lock:
+                self._await_grant(proc)   # _RESUME: a new process starts before it gets any signal
+                proc.in_user = True
+            body(Context(self, proc))
+            self.bif_exit(proc, NORMAL)
+        except ProcessExit:
+            pass
+        except BaseException as exc:  # a crash in the process's own code: it exits, as on the BEAM
+            self._crashed(proc, exc)
+        finally:
+            self._thread_finished(proc)
+
+    def _crashed(self, proc: Process, exc: BaseException) -> None:
+        with self._lock:
+            proc.in_user = False
+            self.crashes.append((proc.pid, repr(exc)))
+            signals.exit_process(self, proc, (Atom("error"), Atom(type(exc).__name__)))
+
+    def _thread_finished(self, proc: Process) -> None:
+        while True:  # a late ProcessKilled may land here once; the bookkeeping is idempotent
+            try:
+                with self._lock:
+                    proc.in_user, proc.thread_done = False, True
+                    self._cond.notify_all()
+                return
+            except ProcessExit:
+                continue
+
+    # -- the process side of scheduling (runtime lock held) --------------------
+    def _await_grant(self, proc: Process) -> object:
+        try:
+            return proc.mailbox.next_signal()
+        except MailboxClosed:
+            raise ProcessExit from None
+
+    def _park(self, proc: Process, status: str, deadline: int | None) -> None:
+        proc.status = status
+        proc.timer = deadline if status == WAITING else None
+        proc.in_slice = False
+        if self._current is proc:
+            self._current = None
+        self._cond.notify_all()
+
+    def _take_signals(self, pid: Pid) -> list:
+        """Every signal waiting for `pid`, in arrival order, out of the queue."""
+        mine = [s for s in self._queue if s.receiver == pid]
+        if mine:
+            self._queue = deque(s for s in self._queue if s.receiver != pid)
+        return mine
+
+    def _handle_batch(self, proc: Process, batch: list) -> None:
+        """`proc` handles its signals in order; once it is dead the rest are answered as dead."""
+        for sig in batch:
+            if proc.alive:
+                signals.handle(self, proc, sig)
+            else:
+                signals.answer_dead(self, proc.pid, sig)
+
+    def _handle_own(self, proc: Process, batch: list) -> None:
+        self._handle_batch(proc, batch)
+        if not proc.alive:
+            raise ProcessExit
+
+    def _grant(self, proc: Process, item: object) -> None:
+        proc.status = RUNNING
+        proc.timer = None
+        proc.in_slice = isinstance(item, list)
+        self._current = self._slice_owner = proc
+        self._slice_end = time.monotonic() + self.time_slice
+        proc.mailbox.put_signal(item)
+
+    # -- BIFs: called by a process's own thread through its Context ----------------
+    def _enter(self, proc: Process) -> None:
+        proc.in_user = False
+        if proc.killed:
+            raise ProcessExit
+
+    def _leave(self, proc: Process) -> None:
+        if proc.killed:
+            raise ProcessExit
+        proc.in_user = True
+
+    def bif_receive(self, proc: Process, match: Callable, timeout: object) -> object:
+        with self._lock:
+            self._enter(proc)
+            try:
+                deadline = self.time + timeout if isinstance(timeout, int) else None
+                while True:
+                    if proc.status == BUSY:
+                        # Preempted code is back in receive: it runs again only with the token.
+                        can_run = proc.mailbox.has(match) or timeout == 0
+                        self._park(proc, READY if can_run else WAITING, deadline)
+                    else:
+                        found, msg = proc.mailbox.take(match)
+                        if found:
+                            return msg
+                        if proc.in_slice:
+                            # Signals its own actions sent it during this slice (the model's run loop).
+                            batch = self._take_signals(proc.pid)
+                            if batch:
+                                self._handle_own(proc, batch)
+                                continue
+                        if timeout == 0:
+                            return TIMEOUT
+                        self._park(proc, WAITING, deadline)
+                    item = self._await_grant(proc)
+                    if item is _TIMER:
+                        return TIMEOUT
+                    if item is not _RESUME:
+                        self._handle_own(proc, item)
+            finally:
+                self._leave(proc)
+
+    def bif_exit(self, proc: Process, reason: object):
+        with self._lock:
+            self._enter(proc)
+            signals.exit_process(self, proc, reason)
+            raise ProcessExit
+
+    def bif(self, proc: Process, fn: Callable, *args) -> object:
+        """Run `fn(runtime, proc, *args)` as a BIF of `proc`, from `proc`'s own thread, atomically."""
+        with self._lock:
+            self._enter(proc)
+            try:
+                return fn(self, proc, *args)
+            finally:
+                self._leave(proc)
+
+    # -- the scheduler: runs in the driver's thread while the driver is blocked ----
+    def run_until(self, done: Callable[[], bool], *, timer: int | None = None, timer_real: float | None = None,
+                  timeout: float | None = None) -> str:
+        """Open the gate and run the system until `done()`; returns DONE, QUIESCENT, TIMER or CLOSED.
+
+        `done` is checked with the lock held before each scheduling step, so
+        the run stops right after the signal that satisfied it, as the
+        model's `run_until_result` does. `timer` is the driver's own logical
+        deadline (a call timeout); it fires, returning TIMER, when nothing
+        else can happen (or, while a preempted process runs, after
+        `timer_real` seconds). Raises `TimeoutError` (with a `statistics()`
+        snapshot) when `timeout` real seconds pass first.
+        """
+        if threading.current_thread() is not self._driver_thread:
+            raise RuntimeError("only the driver's thread (the one that made the runtime) may schedule")
+        now = time.monotonic()
+        real_deadline = now + (self.wait_timeout if timeout is None else timeout)
+        timer_deadline = None if timer_real is None else now + timer_real
+        with self._lock:
+            self._gate_open = True
+            try:
+                while True:
+                    if self._closing:
+                        return CLOSED
+                    if done():
+                        return DONE
+                    now = time.monotonic()
+                    if self._current is None and self._slice_owner is not None:
+                        owner, self._slice_owner = self._slice_owner, None
+                        if not owner.alive:   # it died in its slice: what it sent itself is answered now
+                            self._dispatch(owner.pid)
+                            continue
+                    if self._current is not None:
+                        if now >= real_deadline:
+                            raise self._timeout_error(timeout)
+                        if now < self._slice_end:
+                            self._cond.wait(min(self._slice_end, real_deadline) - now)
+                        else:  # it kept the token a whole slice: preempt it
+                            self._current.status = BUSY
+                            self._current = None
+                        continue
+                    ready = min((p for p in self._active.values() if p.status == READY),
+                                key=lambda p: p.pid, default=None)
+                    if ready is not None:
+                        self._grant(ready, _RESUME)
+                    elif self._queue:
+                        self._dispatch(self._queue[0].receiver)
+                    elif any(p.status == BUSY for p in self._active.values()):
+                        if timer is not None and timer_deadline is not None and now >= timer_deadline:
+                            self.time = max(self.time, timer)
+                            return TIMER
+                        if now >= real_deadline:
+                            raise self._timeout_error(timeout)
+                        self._cond.wait(min(real_deadline, timer_deadline or real_deadline) - now)
+                    else:
+                        fired = self._fire_timer(timer)
+                        if fired is not None:
+                            return fired
+            finally:
+                self._gate_open = False
+
+    def _fire_timer(self, timer: int | None) -> str | None:
+        """Nothing else can happen: fire the earliest timer (logical time); None if it was a process's."""
+        timers = [(p.timer, p.pid.n, p) for p in self._active.values() if p.status == WAITING and p.timer is not None]
+        if timer is not None:
+            timers.append((timer, DRIVER.n, None))
+        if not timers:
+            return QUIESCENT
+        deadline, _, proc = min(timers, key=lambda t: t[:2])
+        self.time = max(self.time, deadline)
+        if proc is None:
+            return TIMER
+        self._grant(proc, _TIMER)
+        return None
+
+    def _dispatch(self, pid: Pid) -> None:
+        """Run the process first in the run queue: hand it every signal waiting for it."""
+        proc = self._procs.get(pid)
+        if pid != DRIVER and proc is not None and proc.alive and proc.status == WAITING:
+            self._grant(proc, self._take_signals(pid))   # it handles them in its own thread
+            return
+        while batch := self._take_signals(pid):
+            if pid == DRIVER:
+                for sig in batch:
+                    self._driver_receiver(sig)
+            elif proc is None or not proc.alive:
+                for sig in batch:
+                    signals.answer_dead(self, pid, sig)
+            else:
+                # BUSY in its own code: handle its signals on its behalf, as ERTS
+                # does between a running process's reductions; a kill stops its thread.
+                self._handle_batch(proc, batch)
+
+    def wait_quiescent(self, timeout: float | None = None) -> None:
+        """Run until no process is runnable, no signal is in flight and no timer is due (SCN-2).
+
+        A real barrier: it returns only when every process thread is blocked
+        in receive with nothing it can take. Raises `TimeoutError` with a
+        `statistics()` snapshot if that takes more than `timeout` seconds.
+        """
+        self.run_until(lambda: False, timeout=timeout)
+
+    def _timeout_error(self, timeout: float | None) -> TimeoutError:
+        stats = self.statistics()
+        err = TimeoutError(f"no quiescence within {timeout or self.wait_timeout}s: {stats}")
+        err.statistics = stats
+        return err
+
+    def statistics(self) -> Statistics:
+        """A consistent snapshot of the scheduler (any thread)."""
+        with self._lock:
+            by = lambda status: tuple(sorted(p.pid for p in self._active.values() if p.status == status))
+            return Statistics(
+                gate_open=self._gate_open, in_flight=len(self._queue),
+                current=self._current.pid if self._current is not None else None,
+                ready=by(READY), busy=by(BUSY), waiting=by(WAITING),
+                live_threads=tuple(p.pid for p in self._procs.values() if p.thread is not None and not p.thread_done),
+                time=self.time, crashes=tuple(self.crashes))
+
+    # -- shutdown ------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Kill every process, end a pending driver wait, join every thread (any thread may call).
+
+        A driver blocked in `run_until` gets CLOSED (its call exits
+        `shutdown`). Raises `LeakedThreads` naming the threads still running
+        after `join_timeout` seconds. Calling it again does nothing more.
+        """
+        with self._lock:
+            self._closing = True
+            self._queue.clear()
+            for pid in sorted(self._procs):
+                proc = self._procs[pid]
+                if pid == DRIVER or proc.status == EXITED and not proc.alive and proc.killed:
+                    continue
+                if proc.alive:
+                    self.names.release(pid)
+                    proc.alive, proc.exit_reason = False, KILLED
+                    proc.links.clear(); proc.monitors.clear(); proc.monitored_by.clear()
+                self.process_exited(proc)
+            threads = [p.thread for p in self._procs.values() if p.thread is not None]
+        deadline = time.monotonic() + self.join_timeout
+        for t in threads:
+            if t is not threading.current_thread():
+                t.join(max(0.0, deadline - time.monotonic()))
+        leaked = [t for t in threads if t.is_alive() and t is not threading.current_thread()]
+        if leaked:
+            raise LeakedThreads(leaked)

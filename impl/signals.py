@@ -1,0 +1,294 @@
+"""Signals, exit signals, links and monitors (erts "Processes" chapter), for the threaded runtime.
+
+Implements: PROC-3, SIG-1, SIG-2, SIG-3, SIG-5, LINK-1, LINK-2, LINK-3,
+LINK-4, LINK-5, MON-1, MON-2, MON-3, MON-4, MON-5, MON-6, REG-LOCAL-7
+
+The same decision table as the model's `signals.py` and `scheduler.deliver`,
+over the runtime's mutable `Process` records. Every function here runs with
+the runtime lock held, in whichever thread handles the signal: the
+receiver's own thread when it is blocked in receive, the scheduler when the
+receiver is busy in its own code or dead. The result does not depend on
+which, because the lock makes each handling atomic.
+
+Invariants:
+- A dying process releases its name first, then sends its link exit signals
+  (peers in pid order), then its DOWN signals (in monitor creation order);
+  each is queued behind every signal it sent earlier (MON-6).
+- A dead process holds no links, no monitors and no name; signals reaching
+  it are answered as OTP answers them (`answer_dead`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from regspec.terms import Atom, Pid, Ref
+
+if TYPE_CHECKING:
+    from .process import Process
+
+__all__ = [
+    "Signal", "Message", "ExitSignal", "LinkRequest", "UnlinkRequest", "MonitorRequest", "DemonitorRequest",
+    "Down", "AliveRequest", "SystemStop", "handle", "exit_process", "receive_exit", "link", "unlink",
+    "monitor", "demonitor", "answer_dead", "deliver_message", "send", "exit_signal", "trap_exit", "ErlangError",
+]
+
+KILL = Atom("kill")
+KILLED = Atom("killed")
+NORMAL = Atom("normal")
+NOPROC = Atom("noproc")
+TRUE = Atom("true")
+FALSE = Atom("false")
+EXIT = Atom("EXIT")
+
+
+class ErlangError(Exception):
+    """A BIF raised an Erlang error (`erlang:error(Reason)`), e.g. `noproc` from `link/1`."""
+
+    def __init__(self, reason: object):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# -- signal payloads (frozen: they cross threads) -----------------------------
+
+@attrs.frozen
+class Signal:
+    """One signal from `sender` to `receiver`; `seq` is its global send order."""
+
+    seq: int
+    sender: Pid
+    receiver: Pid
+    payload: object
+
+
+@attrs.frozen
+class Message:
+    term: object
+
+
+@attrs.frozen
+class ExitSignal:
+    """`link` is True for a signal travelling over a link, False for `exit/2`."""
+
+    reason: object
+    link: bool
+
+
+@attrs.frozen
+class LinkRequest:
+    pass
+
+
+@attrs.frozen
+class UnlinkRequest:
+    pass
+
+
+@attrs.frozen
+class MonitorRequest:
+    """Report your death to the sender as `ref`, naming yourself `object`."""
+
+    ref: Ref
+    object: object
+
+
+@attrs.frozen
+class DemonitorRequest:
+    ref: Ref
+
+
+@attrs.frozen
+class Down:
+    ref: Ref
+    object: object
+    reason: object
+
+
+@attrs.frozen
+class AliveRequest:
+    """`is_process_alive/1` ordered after the driver's earlier signals (PROC-5)."""
+
+    tag: Ref
+
+
+@attrs.frozen
+class SystemStop:
+    """The system message `sys:terminate/2` sends for `gen_server:stop/2`: a message term (GS-7)."""
+
+    reason: object
+
+
+# -- the receiving side --------------------------------------------------------
+
+def handle(rt, proc: Process, sig: Signal) -> None:
+    """A live process handles one signal (the model's `scheduler.deliver`, live branch)."""
+    payload = sig.payload
+    if isinstance(payload, Message):
+        deliver_message(proc, payload.term)
+    elif isinstance(payload, ExitSignal):
+        receive_exit(rt, proc, sig.sender, payload.reason, payload.link)
+    elif isinstance(payload, LinkRequest):
+        proc.links.add(sig.sender)
+    elif isinstance(payload, UnlinkRequest):
+        proc.links.discard(sig.sender)
+    elif isinstance(payload, MonitorRequest):
+        proc.monitored_by[payload.ref] = (sig.sender, payload.object)
+    elif isinstance(payload, DemonitorRequest):
+        proc.monitored_by.pop(payload.ref, None)
+    elif isinstance(payload, Down):
+        receive_down(proc, payload)
+    elif isinstance(payload, AliveRequest):
+        rt.send(proc.pid, sig.sender, Message((payload.tag, TRUE)))
+    else:  # pragma: no cover - the runtime sends only the payloads above
+        raise TypeError(f"unknown signal payload {payload!r}")
+
+
+def deliver_message(proc: Process, term: object) -> None:
+    """Put `term` at the end of the mailbox; the process's code takes it when it runs."""
+    proc.mailbox.put(term)
+
+
+def answer_dead(rt, dead: Pid, sig: Signal) -> None:
+    """A signal reaches a process that has exited (or never existed)."""
+    payload = sig.payload
+    if isinstance(payload, LinkRequest):
+        # LINK-4: a link to a process that turns out to be dead is answered noproc.
+        rt.send(dead, sig.sender, ExitSignal(NOPROC, link=True))
+    elif isinstance(payload, MonitorRequest):
+        # MON-2: monitoring a process that is gone gives an immediate noproc DOWN.
+        rt.send(dead, sig.sender, Down(payload.ref, payload.object, NOPROC))
+    elif isinstance(payload, AliveRequest):
+        rt.send(dead, sig.sender, Message((payload.tag, FALSE)))
+    # PROC-3: messages and everything else are dropped.
+
+
+def exit_process(rt, proc: Process, reason: object) -> None:
+    """`proc` dies with `reason`: name first, then links, then monitors (REG-LOCAL-7, LINK-1, MON-1)."""
+    if not proc.alive:
+        return
+    # REG-LOCAL-7: the name goes before any exit or DOWN signal is sent, so
+    # whoever handles one already sees the name free.
+    rt.names.release(proc.pid)
+    proc.alive = False
+    proc.exit_reason = reason
+    peers, proc.links = sorted(proc.links), set()
+    proc.monitors.clear()
+    for peer in peers:
+        rt.send(proc.pid, peer, ExitSignal(reason, link=True))
+    for ref in sorted(proc.monitored_by):  # refs sort in creation order
+        watcher, obj = proc.monitored_by[ref]
+        rt.send(proc.pid, watcher, Down(ref, obj, reason))
+    proc.monitored_by.clear()
+    rt.process_exited(proc)
+
+
+def receive_exit(rt, proc: Process, sender: Pid, reason: object, via_link: bool) -> None:
+    """The decision table of SIG-1..3, SIG-5, LINK-2."""
+    if via_link:
+        if sender not in proc.links:
+            return  # LINK-3: the link was removed; its signal has no effect
+        proc.links.discard(sender)
+    if not via_link and reason == KILL:
+        exit_process(rt, proc, KILLED)  # SIG-1: exit(P, kill) cannot be trapped
+    elif proc.trap_exit:
+        # SIG-2, SIG-3, SIG-5: a trapping process gets every other exit signal
+        # as a message, even normal, even kill over a link.
+        deliver_message(proc, (EXIT, sender, reason))
+    elif reason != NORMAL:
+        exit_process(rt, proc, reason)  # SIG-3, SIG-5; normal is ignored (SIG-2, LINK-2)
+
+
+def receive_down(proc: Process, down: Down) -> bool:
+    """A DOWN signal reaches its watcher; returns whether the monitor was still active (MON-5)."""
+    if down.ref not in proc.monitors:
+        return False
+    del proc.monitors[down.ref]
+    deliver_message(proc, (Atom("DOWN"), down.ref, Atom("process"), down.object, down.reason))
+    return True
+
+
+# -- BIFs a process calls on itself (through `Runtime.bif`) --------------------------
+
+def send(rt, proc: Process, to: object, msg: object) -> None:
+    """`To ! Msg`: a pid or a registered name; a free name raises badarg (PROC-4)."""
+    pid = to if isinstance(to, Pid) else rt.names.whereis(to)
+    if not isinstance(pid, Pid):
+        raise ErlangError(Atom("badarg"))
+    rt.send(proc.pid, pid, Message(msg))
+
+
+def exit_signal(rt, proc: Process, to: Pid, reason: object) -> None:
+    """`exit(To, Reason)`: only sends the signal (SIG-4)."""
+    rt.send(proc.pid, to, ExitSignal(reason, link=False))
+
+
+def trap_exit(rt, proc: Process, value: bool) -> bool:
+    """`process_flag(trap_exit, Value)`: returns the previous value (LINK-5)."""
+    old, proc.trap_exit = proc.trap_exit, value
+    return old
+
+
+def link(rt, proc: Process, other: object) -> Atom:
+    """`link(Other)` by `proc`; raises `ErlangError` as the BIF does."""
+    if not isinstance(other, Pid):
+        raise ErlangError(Atom("badarg"))
+    if other == proc.pid or other in proc.links:
+        return TRUE  # LINK-1: at most one link per pair
+    if not rt.is_alive(other):
+        # LINK-4: the caller learns at once that the other side is gone.
+        if proc.trap_exit:
+            deliver_message(proc, (EXIT, other, NOPROC))
+            return TRUE
+        raise ErlangError(NOPROC)
+    proc.links.add(other)
+    rt.send(proc.pid, other, LinkRequest())
+    return TRUE
+
+
+def unlink(rt, proc: Process, other: object) -> Atom:
+    """`unlink(Other)` (LINK-3): no exit signal over the link has effect from now on."""
+    if not isinstance(other, Pid):
+        raise ErlangError(Atom("badarg"))
+    if other in proc.links:
+        proc.links.discard(other)
+        rt.send(proc.pid, other, UnlinkRequest())
+    return TRUE
+
+
+def monitor(rt, proc: Process, target: object) -> Ref:
+    """`monitor(process, Target)`: a pid, or a local name resolved now (MON-1, MON-3, MON-4)."""
+    ref = rt.make_ref()
+    if isinstance(target, Pid):
+        proc.monitors[ref] = target
+        # MON-2: a dead target answers with a noproc DOWN that still queues
+        # behind the signals already on their way to the watcher.
+        rt.send(proc.pid, target, MonitorRequest(ref, target))
+        return ref
+    obj = (target, rt.node)
+    holder = rt.names.whereis(target)
+    if not isinstance(holder, Pid):
+        proc.monitors[ref] = None  # MON-3: a free name gives an immediate noproc DOWN
+        rt.send(proc.pid, proc.pid, Down(ref, obj, NOPROC))
+        return ref
+    proc.monitors[ref] = holder
+    rt.send(proc.pid, holder, MonitorRequest(ref, obj))
+    return ref
+
+
+def demonitor(rt, proc: Process, ref: Ref, flush: bool) -> Atom:
+    """`demonitor(Ref[, [flush]])` (MON-5): a DOWN still in flight is dropped when it arrives;
+    `flush` also removes one already in the mailbox, but not one the process took out of it."""
+    if ref in proc.monitors:
+        target = proc.monitors.pop(ref)
+        if target is not None:
+            rt.send(proc.pid, target, DemonitorRequest(ref))
+    if flush:
+        proc.mailbox.remove(lambda m: _is_down(m, ref))
+    return TRUE
+
+
+def _is_down(term: object, ref: Ref) -> bool:
+    return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] == ref

@@ -1,0 +1,335 @@
+"""The threaded runtime: real kills, signal order, the gate, the quiescence barrier and shutdown.
+
+No test sleeps to wait for a state: each waits on the runtime's own barrier
+(`wait_quiescent`, `run_until`), on an event the process code sets, or on a
+thread join.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from regspec.impl import Driver, LeakedThreads, Runtime
+from regspec.impl import gen_server
+from regspec.impl.process import TIMEOUT, ProcessKilled
+from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid
+
+ROOM = Atom("room1")
+KILLED = Atom("killed")
+
+
+def make_runtime(**options) -> Runtime:
+    return Runtime(**{"wait_timeout": 20.0, **options})
+
+
+class Spinner:
+    """A gen_server whose `spin` cast stays busy in Python code until released (or killed)."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+        self.handled: list = []
+
+    def body(self, ctx) -> None:
+        gen_server.serve(ctx, self, ())
+
+    def handle_cast(self, msg, state):
+        self.handled.append(msg)
+        if msg == Atom("spin"):
+            self.entered.set()
+            while not self.release.is_set():
+                pass
+            self.finished.set()
+        return ("noreply", state)
+
+    def handle_call(self, request, state):
+        return ("reply", request, state)
+
+    def handle_info(self, msg, state):
+        return ("noreply", state)
+
+
+class Stubborn(Spinner):
+    """Its `spin` cast swallows the kill and spins on: a thread the runtime cannot stop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.swallowed = threading.Event()
+
+    def handle_cast(self, msg, state):
+        self.handled.append(msg)
+        while True:
+            try:
+                self.entered.set()
+                while not self.release.is_set():
+                    pass
+                break
+            except ProcessKilled:
+                self.swallowed.set()
+        self.finished.set()
+        return ("noreply", state)
+
+
+def observer(seen: list, setup):
+    """A process that runs `setup(ctx)`, then records each message with the name table's view of ROOM."""
+    def body(ctx):
+        setup(ctx)
+        while True:
+            msg = ctx.receive()
+            seen.append((msg, ctx.whereis(ROOM)))
+    return body
+
+
+def thread_of(rt: Runtime, pid: Pid) -> threading.Thread:
+    return rt.process(pid).thread
+
+
+# -- kills -----------------------------------------------------------------------
+
+@pytest.mark.spec("SIG-1", "REG-LOCAL-7")
+def test_kill_stops_a_process_busy_in_its_own_callback():
+    spinner = Spinner()
+    with make_runtime(time_slice=0.02) as rt:
+        d = Driver(rt)
+        pid = d.start("spinner", name=ROOM, body=spinner.body).value
+        watcher = d.spawn()
+        ref = d.ask(watcher, ("monitor", pid))
+        d.cast(pid, Atom("spin"))
+        assert "done" == rt.run_until(spinner.entered.is_set, timeout=20)   # busy in handle_cast now
+        d.cast(pid, Atom("after"))   # must never be handled
+        d.kill(pid)
+        rt.wait_quiescent(timeout=20)
+        thread_of(rt, pid).join(20)
+        assert not thread_of(rt, pid).is_alive()
+        assert not spinner.finished.is_set()
+        assert [Atom("spin")] == spinner.handled
+        assert Atom("undefined") == d.whereis(ROOM)
+        assert ErlList(((Atom("DOWN"), ref, Atom("process"), pid, KILLED),)) == d.ask(watcher, ("messages",))
+        assert () == rt.statistics().crashes
+
+
+@pytest.mark.spec("REG-LOCAL-7", "LINK-1", "MON-1")
+def test_name_is_released_before_the_link_exit_signal_and_the_down_are_sent():
+    seen: list = []
+    with make_runtime() as rt:
+        d = Driver(rt)
+        room = d.start("chat_room", name=ROOM, link=False).value
+
+        def setup(ctx):
+            ctx.trap_exit(True)
+            ctx.link(room)
+            ctx.monitor(room)
+        d.start("observer", body=observer(seen, setup))
+        rt.wait_quiescent(timeout=20)
+        d.kill(room, Atom("boom"))
+        rt.wait_quiescent(timeout=20)
+    undefined = Atom("undefined")
+    assert 2 == len(seen)
+    (exit_msg, name_at_exit), (down_msg, name_at_down) = seen
+    assert ((Atom("EXIT"), room, Atom("boom")), undefined) == (exit_msg, name_at_exit)
+    assert (Atom("DOWN"), Atom("process"), room, Atom("boom")) == (down_msg[0], down_msg[2], down_msg[3], down_msg[4])
+    assert undefined == name_at_down
+
+
+@pytest.mark.spec("LINK-1", "MON-1", "MON-6")
+def test_link_peers_go_in_pid_order_then_downs_in_monitor_creation_order():
+    record: list = []
+
+    def linker(tag):
+        def body(ctx):
+            ctx.trap_exit(True)
+            while True:
+                record.append((tag, ctx.receive()[0]))
+        return body
+
+    def watcher(tag, target):
+        def body(ctx):
+            ctx.receive(lambda m: m == Atom("go"))
+            ctx.monitor(target)
+            while True:
+                record.append((tag, ctx.receive()[0]))
+        return body
+
+    with make_runtime() as rt:
+        d = Driver(rt)
+        target = d.spawn()
+        l1, l2, l3 = (d.start("linker", link=False, body=linker(f"L{i}")).value for i in (1, 2, 3))
+        wa, wb = (d.start("watcher", link=False, body=watcher(tag, target)).value for tag in ("Wa", "Wb"))
+        for peer in (l3, l2, l1):   # linked in reverse pid order
+            assert Atom("true") == d.ask(target, ("link", peer))
+        for w in (wb, wa):          # the higher pid monitors first
+            d.send(w, Atom("go"))
+            rt.wait_quiescent(timeout=20)
+        d.kill(target, Atom("boom"))
+        rt.wait_quiescent(timeout=20)
+    assert [("L1", Atom("EXIT")), ("L2", Atom("EXIT")), ("L3", Atom("EXIT")),
+            ("Wb", Atom("DOWN")), ("Wa", Atom("DOWN"))] == record
+
+
+@pytest.mark.spec("REG-LOCAL-8", "SIG-4")
+def test_a_nowait_kill_leaves_the_name_registered_until_the_driver_blocks():
+    with make_runtime() as rt:
+        d = Driver(rt)
+        room = d.start("chat_room", name=ROOM).value
+        assert Atom("true") == d.kill(LocalName(ROOM))
+        assert room == d.whereis(ROOM)          # the gate is closed: the kill is not handled yet
+        assert rt.statistics().in_flight >= 1
+        rt.wait_quiescent(timeout=20)
+        assert Atom("undefined") == d.whereis(ROOM)
+        assert Atom("false") == d.alive(room)
+
+
+# -- calls -------------------------------------------------------------------------
+
+@pytest.mark.spec("GS-3")
+def test_call_to_a_free_name_or_a_dead_pid_exits_noproc():
+    with make_runtime() as rt:
+        d = Driver(rt)
+        assert Outcome("exit", Atom("noproc")) == d.call(LocalName(Atom("nobody")), Atom("get_messages"))
+        room = d.start("chat_room").value
+        d.kill(room)
+        rt.wait_quiescent(timeout=20)
+        assert Outcome("exit", Atom("noproc")) == d.call(room, Atom("get_messages"))
+
+
+@pytest.mark.spec("GS-4")
+def test_an_unanswered_call_times_out_in_logical_time_once_nothing_else_can_happen():
+    with make_runtime() as rt:
+        d = Driver(rt)
+        collector = d.spawn()
+        assert Outcome("exit", Atom("timeout")) == d.call(collector, Atom("hello"), timeout=60_000)
+        assert 60_000 == rt.time                # logical: the run did not wait a minute
+        assert Outcome("exit", Atom("deadlock")) == d.call(collector, Atom("again"), timeout="infinity")
+
+
+@pytest.mark.spec("GS-5")
+def test_a_call_that_stops_the_server_exits_with_the_stop_reason():
+    with make_runtime() as rt:
+        d = Driver(rt)
+        room = d.start("chat_room", name=ROOM).value
+        d.cast(room, (Atom("add_message"), 1))
+        assert ErlList((1,)) == d.call(LocalName(ROOM), Atom("get_messages"))
+        assert Outcome("exit", (Atom("bad_call"), Atom("bogus"))) == d.call(room, Atom("bogus"))
+        rt.wait_quiescent(timeout=20)
+        assert Atom("undefined") == d.whereis(ROOM)
+
+
+def test_a_receive_timeout_fires_in_logical_time_when_nothing_else_can_happen():
+    got: list = []
+    with make_runtime() as rt:
+        d = Driver(rt)
+
+        def body(ctx):
+            got.append(ctx.receive(lambda m: m == Atom("never"), timeout=250))
+            got.append(ctx.receive(timeout=0))
+            ctx.receive()
+        d.start("waiter", body=body)
+        rt.wait_quiescent(timeout=20)
+        assert [TIMEOUT, TIMEOUT] == got
+        assert 250 == rt.time
+
+
+# -- the quiescence barrier ----------------------------------------------------------
+
+@pytest.mark.spec("SCN-2")
+def test_wait_quiescent_returns_with_every_process_blocked_and_nothing_in_flight():
+    with make_runtime() as rt:
+        d = Driver(rt)
+        rooms = [d.start("chat_room").value for _ in range(5)]
+        for i, room in enumerate(rooms):
+            for j in range(i + 1):
+                d.cast(room, (Atom("add_message"), j))
+        rt.wait_quiescent(timeout=20)
+        stats = rt.statistics()
+        assert (False, 0, None, (), (), tuple(rooms)) == (
+            stats.gate_open, stats.in_flight, stats.current, stats.ready, stats.busy, stats.waiting)
+        assert [ErlList(tuple(reversed(range(i + 1)))) for i in range(5)] == \
+            [d.call(room, Atom("get_messages")) for room in rooms]
+
+
+@pytest.mark.spec("SCN-2")
+def test_wait_quiescent_times_out_with_a_snapshot_while_a_process_is_busy():
+    spinner = Spinner()
+    with make_runtime(time_slice=0.02) as rt:
+        d = Driver(rt)
+        pid = d.start("spinner", body=spinner.body).value
+        d.cast(pid, Atom("spin"))
+        assert "done" == rt.run_until(spinner.entered.is_set, timeout=20)
+        with pytest.raises(TimeoutError) as info:
+            rt.wait_quiescent(timeout=0.5)
+        assert (pid,) == info.value.statistics.busy
+        spinner.release.set()
+        rt.wait_quiescent(timeout=20)
+        assert spinner.finished.is_set()
+        assert (pid,) == rt.statistics().waiting
+
+
+def test_a_process_crash_ends_it_with_an_error_reason():
+    with make_runtime() as rt:
+        d = Driver(rt)
+
+        def body(ctx):
+            ctx.receive()
+            raise ValueError("boom")
+        pid = d.start("crasher", body=body, link=False).value
+        watcher = d.spawn()
+        ref = d.ask(watcher, ("monitor", pid))
+        d.send(pid, Atom("go"))
+        rt.wait_quiescent(timeout=20)
+        reason = (Atom("error"), Atom("ValueError"))
+        assert ErlList(((Atom("DOWN"), ref, Atom("process"), pid, reason),)) == d.ask(watcher, ("messages",))
+        assert [pid] == [p for p, _ in rt.statistics().crashes]
+
+
+# -- shutdown ---------------------------------------------------------------------------
+
+def test_shutdown_kills_everything_and_leaves_no_thread():
+    before = set(threading.enumerate())
+    rt = make_runtime()
+    d = Driver(rt)
+    pids = [d.start("chat_room", name=Atom(f"r{i}")).value for i in range(4)] + [d.spawn() for _ in range(4)]
+    d.send(pids[-1], Atom("pending"))   # still in flight at shutdown
+    threads = [thread_of(rt, p) for p in pids]
+    rt.shutdown()
+    assert [] == [t for t in threads if t.is_alive()]
+    assert set() == {t for t in threading.enumerate() if t not in before}
+    assert ErlList(()) == d.registered()
+    rt.shutdown()   # idempotent
+
+
+def test_shutdown_stops_a_busy_process_and_answers_the_drivers_pending_call():
+    spinner = Spinner()
+    results: list = []
+    with make_runtime(time_slice=0.02) as rt:
+        d = Driver(rt)
+        pid = d.start("spinner", body=spinner.body).value
+        d.cast(pid, Atom("spin"))
+        stopper = threading.Thread(target=lambda: (spinner.entered.wait(20), rt.shutdown()))
+        stopper.start()
+        results.append(d.call(pid, Atom("anything"), timeout="infinity"))
+        stopper.join(20)
+        assert not thread_of(rt, pid).is_alive()
+    assert [Outcome("exit", Atom("shutdown"))] == results
+    assert not spinner.finished.is_set()
+
+
+def test_leaked_threads_names_a_thread_that_cannot_be_stopped():
+    stubborn = Stubborn()
+    rt = make_runtime(time_slice=0.02, join_timeout=0.2)
+    d = Driver(rt)
+    pid = d.start("stubborn", body=stubborn.body).value
+    d.cast(pid, Atom("spin"))
+    d.cast(pid, Atom("next"))
+    assert "done" == rt.run_until(stubborn.entered.is_set, timeout=20)
+    with pytest.raises(LeakedThreads, match=r"^threads still running after shutdown: regspec-P1-stubborn$") as info:
+        rt.shutdown()
+    assert [thread_of(rt, pid)] == info.value.threads
+    assert stubborn.swallowed.is_set()
+    stubborn.release.set()   # its callback returns; its next BIF ends the thread
+    thread_of(rt, pid).join(20)
+    assert not thread_of(rt, pid).is_alive()
+    assert [Atom("spin")] == stubborn.handled   # it never ran another callback
+    rt.shutdown()
