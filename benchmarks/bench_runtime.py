@@ -22,7 +22,7 @@ import threading
 import time
 
 from regspec.impl import Driver, Runtime
-from regspec.terms import Atom, LocalName, Pid
+from regspec.terms import Atom, Pid
 
 GET = Atom("get_messages")
 

@@ -18,7 +18,7 @@ import functools
 
 from regspec import runner
 from regspec.scenario import Scenario, parse
-from regspec.terms import Atom, GlobalName, LocalName, Outcome, ViaName
+from regspec.terms import Atom, LocalName, Outcome
 
 from . import invariants
 from .driver import Driver
@@ -26,82 +26,61 @@ from .runtime import DRIVER, LeakedThreads, Runtime, Statistics
 
 __all__ = ["Runtime", "Driver", "ImplSession", "run_scenario", "LeakedThreads", "Statistics", "DRIVER"]
 
-# Operations of the contract the runtime does not cover in this release, as in the model (SCN-7).
-UNSUPPORTED_OPS = frozenset({
-    "start_child", "terminate_child", "which_children", "count_children", "global_register",
-    "global_unregister", "global_send", "registry_keys", "partition", "heal",
-})
-IMPL_KINDS = frozenset({"collector", "chat_room"})
-
-
-class _Unsupported(Exception):
-    pass
-
-
-def _local(target: object) -> object:
-    """A process or local name as the driver takes it; other names are unsupported."""
-    if isinstance(target, (GlobalName, ViaName)):
-        raise _Unsupported
-    return target
-
-
-def _name_atom(name: object) -> object:
-    if not isinstance(name, LocalName):
-        raise _Unsupported
-    return name.name
+# The same steps as the model covers, refused the same way (SCN-7).
+from regspec.model import MODEL_KINDS as IMPL_KINDS, UNSUPPORTED_OPS, Unsupported, local_name, local_target  # noqa: E402
 
 
 def to_command(op: str, a: dict):
-    """The driver action for one decoded scenario step, as `fn(driver)` (raises _Unsupported).
+    """The driver action for one decoded scenario step, as `fn(driver)` (raises Unsupported).
 
     The same translation as `regspec.model.to_command`.
     """
     if op in UNSUPPORTED_OPS:
-        raise _Unsupported
+        raise Unsupported
     call = functools.partial
     if op == "spawn":
         return call(Driver.spawn, trap_exit=a.get("trap_exit", False), link=a.get("link", False),
                     mode=a.get("mode", "eager"))
     if op == "start":
         if a["kind"] not in IMPL_KINDS:
-            raise _Unsupported
-        name = _name_atom(a["name"]) if "name" in a else None
+            raise Unsupported
+        name = local_name(a["name"]) if "name" in a else None
         return call(Driver.start, kind=a["kind"], name=name, link=a.get("link", True),
                     trap_exit=a["kind"] == "collector" and a.get("trap_exit", False),
                     mode=a.get("mode", "eager"))
     if op == "register":
-        return call(Driver.register, name=_name_atom(a["name"]), target=_local(a["target"]))
+        return call(Driver.register, name=local_name(a["name"]), target=local_target(a["target"]))
     if op == "unregister":
-        return call(Driver.unregister, name=_name_atom(a["name"]))
+        return call(Driver.unregister, name=local_name(a["name"]))
     if op == "whereis":
-        return call(Driver.whereis, name=_name_atom(a["name"]))
+        return call(Driver.whereis, name=local_name(a["name"]))
     if op == "registered":
         return Driver.registered
     if op == "send":
-        return call(Driver.send, to=_local(a["to"]), msg=a["msg"])
+        return call(Driver.send, to=local_target(a["to"]), msg=a["msg"])
     if op == "call":
-        return call(Driver.call, to=_local(a["to"]), msg=a["msg"], timeout=a.get("timeout", 5000))
+        return call(Driver.call, to=local_target(a["to"]), msg=a["msg"], timeout=a.get("timeout", 5000))
     if op == "cast":
-        return call(Driver.cast, to=_local(a["to"]), msg=a["msg"])
+        return call(Driver.cast, to=local_target(a["to"]), msg=a["msg"])
     if op == "kill":
-        return call(Driver.kill, target=_local(a["target"]), reason=a.get("reason", Atom("kill")))
+        return call(Driver.kill, target=local_target(a["target"]), reason=a.get("reason", Atom("kill")))
     if op == "stop":
-        return call(Driver.stop, target=_local(a["target"]), reason=a.get("reason", Atom("normal")))
+        return call(Driver.stop, target=local_target(a["target"]), reason=a.get("reason", Atom("normal")))
     if op == "alive":
-        return call(Driver.alive, target=_local(a["target"]))
+        return call(Driver.alive, target=local_target(a["target"]))
     if op == "monitor":
-        target = _local(a["target"])
+        target = local_target(a["target"])
         target = target.name if isinstance(target, LocalName) else target
         return call(Driver.ask, target=a["watcher"], request=("monitor", target))
     if op == "demonitor":
         return call(Driver.ask, target=a["watcher"], request=("demonitor", a["ref"], a.get("flush", False)))
     if op in ("link", "unlink"):
-        return call(Driver.ask, target=_local(a["a"]), request=(op, _local(a["b"])))
+        return call(Driver.ask, target=local_target(a["a"]), request=(op, local_target(a["b"])))
     if op == "trap_exit":
         return call(Driver.ask, target=a["target"], request=("trap_exit", a["value"]))
     if op == "messages":
         return call(Driver.ask, target=a["target"], request=("messages",))
-    raise _Unsupported  # pragma: no cover - every op of the contract is listed above
+    raise Unsupported  # pragma: no cover - every op of the contract is listed above
 
 
 class ImplSession:
@@ -121,7 +100,7 @@ class ImplSession:
     def perform(self, op: str, args: dict, nowait: bool) -> object:
         try:
             action = to_command(op, args)
-        except _Unsupported:
+        except Unsupported:
             return Outcome("unsupported", Atom(op))
         result = action(self.driver)
         if not nowait:

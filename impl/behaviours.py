@@ -21,6 +21,7 @@ from typing import Callable
 
 import attrs
 
+from regspec.model.behaviours import ChatRoom  # the article's callbacks are pure: one copy serves both
 from regspec.terms import Atom, ErlList, Outcome, Pid, Ref
 
 from . import gen_server
@@ -95,26 +96,6 @@ def _perform(ctx: Context, kept: list | None, request: tuple) -> object:
     except ErlangError as e:
         return Outcome("error", e.reason)
     raise ValueError(f"unknown control request {action!r}")  # pragma: no cover - the driver sends only these
-
-
-class ChatRoom:
-    """Callbacks of the article's Chat.Server; state is a tuple of messages, newest first."""
-
-    @staticmethod
-    def handle_call(request, state):
-        if request == Atom("get_messages"):
-            return ("reply", ErlList(state), state)
-        return ("stop", (Atom("bad_call"), request), state)
-
-    @staticmethod
-    def handle_cast(msg, state):
-        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("add_message"):
-            return ("noreply", (msg[1],) + state)
-        return ("stop", (Atom("bad_cast"), msg), state)
-
-    @staticmethod
-    def handle_info(msg, state):
-        return ("noreply", state)
 
 
 def chat_room(ctx: Context) -> None:

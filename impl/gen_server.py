@@ -17,27 +17,13 @@ Invariants:
 
 from __future__ import annotations
 
-from regspec.terms import Atom, ErlList, Pid, Ref
+# The call protocol is the model's: the same message shapes and reply tag.
+from regspec.model.gen_server import GEN_CALL, GEN_CAST, call_message, reply_tag
 
 from .process import Context
 from .signals import SystemStop
 
 __all__ = ["serve", "call_message", "reply_tag", "GEN_CALL", "GEN_CAST"]
-
-GEN_CALL = Atom("$gen_call")
-GEN_CAST = Atom("$gen_cast")
-ALIAS = Atom("alias")
-
-
-def reply_tag(mref: Ref) -> ErlList:
-    """The tag of an OTP 25 call, `[alias | Mref]`: replies go to the monitor's alias (GS-4)."""
-    return ErlList((ALIAS,), tail=mref)
-
-
-def call_message(caller: Pid, mref: Ref, request: object) -> tuple:
-    """`{'$gen_call', {From, [alias | Mref]}, Request}`."""
-    return (GEN_CALL, (caller, reply_tag(mref)), request)
-
 
 def serve(ctx: Context, callbacks, state: object) -> None:
     """`gen_server:loop`: never returns; the process ends through `ctx.exit` or a kill."""

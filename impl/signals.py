@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import attrs
 
 from regspec.terms import Atom, Pid, Ref
 
@@ -52,73 +51,11 @@ class ErlangError(Exception):
         self.reason = reason
 
 
-# -- signal payloads (frozen: they cross threads) -----------------------------
-
-@attrs.frozen
-class Signal:
-    """One signal from `sender` to `receiver`; `seq` is its global send order."""
-
-    seq: int
-    sender: Pid
-    receiver: Pid
-    payload: object
-
-
-@attrs.frozen
-class Message:
-    term: object
-
-
-@attrs.frozen
-class ExitSignal:
-    """`link` is True for a signal travelling over a link, False for `exit/2`."""
-
-    reason: object
-    link: bool
-
-
-@attrs.frozen
-class LinkRequest:
-    pass
-
-
-@attrs.frozen
-class UnlinkRequest:
-    pass
-
-
-@attrs.frozen
-class MonitorRequest:
-    """Report your death to the sender as `ref`, naming yourself `object`."""
-
-    ref: Ref
-    object: object
-
-
-@attrs.frozen
-class DemonitorRequest:
-    ref: Ref
-
-
-@attrs.frozen
-class Down:
-    ref: Ref
-    object: object
-    reason: object
-
-
-@attrs.frozen
-class AliveRequest:
-    """`is_process_alive/1` ordered after the driver's earlier signals (PROC-5)."""
-
-    tag: Ref
-
-
-@attrs.frozen
-class SystemStop:
-    """The system message `sys:terminate/2` sends for `gen_server:stop/2`: a message term (GS-7)."""
-
-    reason: object
+# -- signal payloads ------------------------------------------------------------
+# The model's own frozen records: they cross threads unchanged, and a signal
+# means exactly what it means in the model.
+from regspec.model.world import (AliveRequest, DemonitorRequest, Down, ExitSignal, LinkRequest,  # noqa: E402
+                                 Message, MonitorRequest, Signal, SystemStop, UnlinkRequest)
 
 
 # -- the receiving side --------------------------------------------------------

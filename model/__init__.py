@@ -40,59 +40,59 @@ UNSUPPORTED_OPS = frozenset({
 MODEL_KINDS = frozenset({"collector", "chat_room"})
 
 
-class _Unsupported(Exception):
-    pass
+class Unsupported(Exception):
+    """A well-formed step this release does not cover (SCN-7); shared with regspec.impl."""
 
 
-def _local(target: object) -> object:
+def local_target(target: object) -> object:
     """A process or local name as the model's commands take it; other names are unsupported."""
     if isinstance(target, (GlobalName, ViaName)):
-        raise _Unsupported
+        raise Unsupported
     return target
 
 
-def _name_atom(name: object) -> object:
+def local_name(name: object) -> object:
     if not isinstance(name, LocalName):
-        raise _Unsupported
+        raise Unsupported
     return name.name
 
 
 def to_command(op: str, a: dict) -> object:
-    """The driver command for one decoded scenario step (raises _Unsupported)."""
+    """The driver command for one decoded scenario step (raises Unsupported)."""
     if op in UNSUPPORTED_OPS:
-        raise _Unsupported
+        raise Unsupported
     if op == "spawn":
         return driver.Spawn(trap_exit=a.get("trap_exit", False), link=a.get("link", False),
                             mode=a.get("mode", "eager"))
     if op == "start":
         if a["kind"] not in MODEL_KINDS:
-            raise _Unsupported
-        name = _name_atom(a["name"]) if "name" in a else None
+            raise Unsupported
+        name = local_name(a["name"]) if "name" in a else None
         return driver.Start(kind=a["kind"], name=name, link=a.get("link", True),
                             trap_exit=a["kind"] == "collector" and a.get("trap_exit", False),
                             mode=a.get("mode", "eager"))
     if op == "register":
-        return driver.Register(_name_atom(a["name"]), _local(a["target"]))
+        return driver.Register(local_name(a["name"]), local_target(a["target"]))
     if op == "unregister":
-        return driver.Unregister(_name_atom(a["name"]))
+        return driver.Unregister(local_name(a["name"]))
     if op == "whereis":
-        return driver.Whereis(_name_atom(a["name"]))
+        return driver.Whereis(local_name(a["name"]))
     if op == "registered":
         return driver.Registered()
     if op == "send":
-        return driver.Send(_local(a["to"]), a["msg"])
+        return driver.Send(local_target(a["to"]), a["msg"])
     if op == "call":
-        return driver.Call(_local(a["to"]), a["msg"], a.get("timeout", 5000))
+        return driver.Call(local_target(a["to"]), a["msg"], a.get("timeout", 5000))
     if op == "cast":
-        return driver.Cast(_local(a["to"]), a["msg"])
+        return driver.Cast(local_target(a["to"]), a["msg"])
     if op == "kill":
-        return driver.Kill(_local(a["target"]), a.get("reason", Atom("kill")))
+        return driver.Kill(local_target(a["target"]), a.get("reason", Atom("kill")))
     if op == "stop":
-        return driver.Stop(_local(a["target"]), a.get("reason", Atom("normal")))
+        return driver.Stop(local_target(a["target"]), a.get("reason", Atom("normal")))
     if op == "alive":
-        return driver.Alive(_local(a["target"]))
+        return driver.Alive(local_target(a["target"]))
     if op == "monitor":
-        target = _local(a["target"])
+        target = local_target(a["target"])
         return driver.Ask(a["watcher"], ("monitor", target.name if isinstance(target, LocalName) else target))
     if op == "demonitor":
         return driver.Ask(a["watcher"], ("demonitor", a["ref"], a.get("flush", False)))
@@ -102,11 +102,11 @@ def to_command(op: str, a: dict) -> object:
         return driver.Ask(a["target"], ("trap_exit", a["value"]))
     if op == "messages":
         return driver.Ask(a["target"], ("messages",))
-    raise _Unsupported  # pragma: no cover - every op of the contract is listed above
+    raise Unsupported  # pragma: no cover - every op of the contract is listed above
 
 
 def _link_command(op: str, a: object, b: object) -> object:
-    return driver.Ask(_local(a), (op, _local(b)))
+    return driver.Ask(local_target(a), (op, local_target(b)))
 
 
 class ModelSession:
@@ -120,7 +120,7 @@ class ModelSession:
     def perform(self, op: str, args: dict, nowait: bool) -> object:
         try:
             cmd = to_command(op, args)
-        except _Unsupported:
+        except Unsupported:
             return Outcome("unsupported", Atom(op))
         world, effects = step(self.world, cmd)
         if effects:

@@ -14,7 +14,6 @@ Invariants:
 
 from __future__ import annotations
 
-import attrs
 
 from regspec.terms import Atom, Pid, Ref
 
