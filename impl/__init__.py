@@ -59,7 +59,8 @@ def to_command(op: str, a: dict):
     if op == "send":
         return call(Driver.send, to=local_target(a["to"]), msg=a["msg"])
     if op == "call":
-        return call(Driver.call, to=local_target(a["to"]), msg=a["msg"], timeout=a.get("timeout", 5000))
+        return call(Driver.call, to=local_target(a["to"]), msg=a["msg"], timeout=a.get("timeout", 5000),
+                    exit_during=a.get("exit_during"))
     if op == "cast":
         return call(Driver.cast, to=local_target(a["to"]), msg=a["msg"])
     if op == "kill":

@@ -139,14 +139,21 @@ class Driver:
             return TRUE
 
     # -- actions that wait ---------------------------------------------------------
-    def call(self, to: object, msg: object, timeout: object = 5000) -> object:
-        """`gen_server:call`: the reply, or `Outcome("exit", Reason)` (GS-3, GS-4, GS-5)."""
+    def call(self, to: object, msg: object, timeout: object = 5000, *, exit_during: object = None) -> object:
+        """`gen_server:call`: the reply, or `Outcome("exit", Reason)` (GS-3, GS-4, GS-5).
+
+        `exit_during`, when given, is the reason of an exit signal that reaches
+        the server while the call is pending (sent right behind the request,
+        as if by another process), as `model.driver.Call` does.
+        """
         with self.rt.atomic:
             pid = self.resolve(to)
             if pid is None:
                 return Outcome("exit", NOPROC)  # GS-3: nothing to call
             mref = self._monitor_for_wait(pid)
             self.rt.send(DRIVER, pid, signals.Message(call_message(DRIVER, mref, msg)))
+            if exit_during is not None:
+                self.rt.send(DRIVER, pid, signals.ExitSignal(exit_during, link=False))
             self._wait = Wait("call", mref, pid, timeout=timeout)
             finite = isinstance(timeout, int)
             timer = self.rt.time + timeout if finite else None

@@ -82,7 +82,7 @@ def to_command(op: str, a: dict) -> object:
     if op == "send":
         return driver.Send(local_target(a["to"]), a["msg"])
     if op == "call":
-        return driver.Call(local_target(a["to"]), a["msg"], a.get("timeout", 5000))
+        return driver.Call(local_target(a["to"]), a["msg"], a.get("timeout", 5000), a.get("exit_during"))
     if op == "cast":
         return driver.Cast(local_target(a["to"]), a["msg"])
     if op == "kill":

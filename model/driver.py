@@ -96,9 +96,18 @@ class Send:
 
 @attrs.frozen
 class Call:
+    """`gen_server:call(To, Msg, Timeout)`.
+
+    `exit_during`, when set, is the reason of an exit signal that reaches the
+    server while the call is pending (right behind the request, as if another
+    process killed it meanwhile): how the state machine kills a process
+    inside a call.
+    """
+
     to: object
     msg: object
     timeout: object = 5000
+    exit_during: object = None
 
 
 @attrs.frozen
@@ -251,6 +260,8 @@ def _call(world: World, cmd: Call):
         return world, Outcome("exit", NOPROC)  # GS-3: nothing to call
     world, mref = _monitor_for_wait(world, pid)
     world = world.send(DRIVER, pid, Message(gen_server.call_message(DRIVER, mref, cmd.msg)))
+    if cmd.exit_during is not None:
+        world = world.send(DRIVER, pid, ExitSignal(cmd.exit_during, link=False))
     return attrs.evolve(world, waiting=Wait("call", mref, pid, timeout=cmd.timeout)), _WAIT
 
 

@@ -16,7 +16,9 @@ from .terms import Atom, GlobalName, LocalName, Outcome, Pid, Ref, ViaName
 __all__ = ["Session", "run", "decode_name", "decode_step"]
 
 _PROC_FIELDS = ("target", "to", "watcher", "a", "b", "sup", "registry", "pid")
-_TERM_FIELDS = ("msg", "reason")
+# `exit_during` is not a contract field (scenario files cannot hold it): the
+# state machine uses it to kill a server while a call to it is pending.
+_TERM_FIELDS = ("msg", "reason", "exit_during")
 
 
 class Session(Protocol):

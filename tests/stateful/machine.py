@@ -164,6 +164,13 @@ def system_machine(make_impl_session, *, kills_inside_calls: bool = True):
             self.apply({"op": "kill", "target": {"proc": who}, "reason": reason, "nowait": True})
             self.apply({"op": "call", "to": {"proc": who}, "msg": msg, "timeout": 20})
 
+        @rule(who=rooms, reason=st.sampled_from(REASONS), msg=st.sampled_from(["get_messages", "bogus"]))
+        def kill_inside_call(self, who, reason, msg):
+            # The exit signal reaches the server while the call is pending, as
+            # if another process killed it meanwhile. Not a contract field: a
+            # replay file holding this step must drop "exit_during".
+            self.apply({"op": "call", "to": {"proc": who}, "msg": msg, "timeout": 20, "exit_during": reason})
+
         @rule(watcher=collectors, who=collectors | rooms, reason=st.sampled_from(REASONS),
               nowait=st.booleans())
         def kill_watched(self, watcher, who, reason, nowait):
