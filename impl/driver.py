@@ -25,31 +25,24 @@ from __future__ import annotations
 
 import attrs
 
-from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid, Ref
+from regspec.terms import Atom, LocalName, Outcome, Pid, Ref
+
+# The waiting half is the model's: the same wait record and the same stop result.
+from regspec.model.driver import bif_result, stop_result
+from regspec.model.world import Wait
 
 from . import signals
 from .behaviours import Control, body_for
 from .gen_server import GEN_CAST, call_message, reply_tag
 from .runtime import CLOSED, DONE, DRIVER, TIMER, Runtime
 
-__all__ = ["Driver", "Wait", "Result"]
+__all__ = ["Driver", "Result"]
 
 TRUE = Atom("true")
 FALSE = Atom("false")
 OK = Atom("ok")
 NOPROC = Atom("noproc")
 BADARG = Outcome("error", Atom("badarg"))
-
-
-@attrs.frozen
-class Wait:
-    """What the blocked driver waits for: `kind` is call, stop, control or alive."""
-
-    kind: str
-    tag: Ref
-    target: Pid
-    timeout: object = None
-    reason: object = None
 
 
 @attrs.frozen
@@ -101,11 +94,11 @@ class Driver:
 
     def register(self, name: object, target: object) -> object:
         with self.rt.atomic:
-            return _bif(self.rt.names.register(name, target, alive=self.rt.is_alive(target)))
+            return bif_result(self.rt.names.register(name, target, alive=self.rt.is_alive(target)))
 
     def unregister(self, name: object) -> object:
         with self.rt.atomic:
-            return _bif(self.rt.names.unregister(name))
+            return bif_result(self.rt.names.unregister(name))
 
     def whereis(self, name: object) -> object:
         return self.rt.names.whereis(name)
@@ -231,7 +224,7 @@ class Driver:
             del self.proc.monitors[payload.ref]
             if wait is not None and wait.tag == payload.ref:
                 if wait.kind == "stop":
-                    self._done(_stop_result(wait, payload.reason))
+                    self._done(stop_result(wait, payload.reason))
                 elif wait.kind == "control":
                     self._done(Outcome("error", NOPROC))  # the collector died first
                 else:
@@ -256,24 +249,3 @@ class Driver:
     def _done(self, value: object) -> None:
         self._wait = None
         self.proc.mailbox.put(Result(value))
-
-
-def _stop_result(wait: Wait, reason: object) -> object:
-    """What `gen_server:stop/3` returns once the server is down (GS-7).
-
-    `proc_lib:stop` waits in `sys:terminate`, a call: a server already gone
-    is `noproc`; one that died of something else exits with that reason
-    wrapped in the failed `sys:terminate` call.
-    """
-    if reason == wait.reason:
-        return OK
-    if reason == NOPROC:
-        return Outcome("exit", NOPROC)
-    call = (Atom("sys"), Atom("terminate"), ErlList((wait.target, wait.reason, Atom("infinity"))))
-    return Outcome("exit", (reason, call))
-
-
-def _bif(result: object) -> object:
-    if isinstance(result, tuple) and len(result) == 2 and result[0] == "error":
-        return Outcome("error", result[1])
-    return result

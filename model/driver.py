@@ -202,10 +202,11 @@ def _start(world: World, cmd: Start):
 
 def _register(world: World, cmd: Register):
     world, result = registry_local.register(world, cmd.name, cmd.target)
-    return world, _bif(result)
+    return world, bif_result(result)
 
 
-def _bif(result: object) -> object:
+def bif_result(result: object) -> object:
+    """A registry function's `("error", R)` as the step result `{"error": R}`."""
     if isinstance(result, tuple) and len(result) == 2 and result[0] == "error":
         return Outcome("error", result[1])
     return result
@@ -213,7 +214,7 @@ def _bif(result: object) -> object:
 
 def _unregister(world: World, cmd: Unregister):
     world, result = registry_local.unregister(world, cmd.name)
-    return world, _bif(result)
+    return world, bif_result(result)
 
 
 def _whereis(world: World, cmd: Whereis):
@@ -319,7 +320,7 @@ def receive(world: World, sig: Signal) -> tuple[World, tuple]:
         world = world.update(DRIVER, monitors=driver.monitors.delete(payload.ref))
         if wait is not None and wait.tag == payload.ref:
             if wait.kind == "stop":
-                return _done(world, _stop_result(wait, payload.reason))
+                return _done(world, stop_result(wait, payload.reason))
             if wait.kind == "control":
                 return _done(world, Outcome("error", NOPROC))  # the collector died first
             # GS-3, GS-5: the callee is gone; the call exits with its reason.
@@ -340,7 +341,7 @@ def receive(world: World, sig: Signal) -> tuple[World, tuple]:
     return world, ()
 
 
-def _stop_result(wait: Wait, reason: object) -> object:
+def stop_result(wait: Wait, reason: object) -> object:
     """What `gen_server:stop/3` returns once the server is down (GS-7).
 
     `proc_lib:stop` waits in `sys:terminate`, a call: a server that was
