@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from support import PROFILE
 
 # ci: the default, sized for .ci/run; thorough: 100x the examples (opt in
 # with REGSPEC_PROFILE=thorough).
 settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=4000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-PROFILE = os.environ.get("REGSPEC_PROFILE", "ci")
 settings.load_profile(PROFILE)
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "spec(*ids): the SPEC.md rule ids a test checks")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 
 import pytest
 
 from regspec import beam
+
+# "ci" (the default, sized for .ci/run) or "thorough" (opt in: REGSPEC_PROFILE=thorough).
+PROFILE = os.environ.get("REGSPEC_PROFILE", "ci")
 
 HAVE_ERL = beam.available()
 needs_erl = pytest.mark.skipif(not HAVE_ERL, reason="erl is not on PATH (Debian: apt-get install erlang-base erlang-dev elixir)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PROFILE
+from support import PROFILE
 from regspec import beam
 from regspec.generate import generate
 from regspec.model import ModelSession, run_scenario

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from conftest import PROFILE
+from support import PROFILE
 from machine import system_machine
 from regspec.impl import ImplSession
 
