@@ -111,7 +111,7 @@ def exit_process(rt, proc: Process, reason: object) -> None:
     rt.names.release(proc.pid)
     proc.alive = False
     proc.exit_reason = reason
-    peers, proc.links = sorted(proc.links), set()
+    peers, proc.links = sorted(proc.links, reverse=True), set()
     proc.monitors.clear()
     for peer in peers:
         rt.send(proc.pid, peer, ExitSignal(reason, link=True))

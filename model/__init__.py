@@ -32,12 +32,9 @@ __all__ = [
     "ModelSession", "run_scenario", "DRIVER",
 ]
 
-# Operations of the contract the model does not cover in this release (SCN-7).
-UNSUPPORTED_OPS = frozenset({
-    "start_child", "terminate_child", "which_children", "count_children", "global_register",
-    "global_unregister", "global_send", "registry_keys", "partition", "heal",
-})
-MODEL_KINDS = frozenset({"collector", "chat_room"})
+# Operations of the contract the model does not cover in this release (SCN-7): one node only.
+UNSUPPORTED_OPS = frozenset({"partition", "heal"})
+MODEL_KINDS = frozenset({"collector", "chat_room", "supervisor", "dynamic_supervisor", "registry_server"})
 
 
 class Unsupported(Exception):
@@ -61,6 +58,10 @@ def to_command(op: str, a: dict) -> object:
     """The driver command for one decoded scenario step (raises Unsupported)."""
     if op in UNSUPPORTED_OPS:
         raise Unsupported
+    from . import driver_names
+    cmd = driver_names.to_command(op, a)
+    if cmd is not None:
+        return cmd
     if op == "spawn":
         return driver.Spawn(trap_exit=a.get("trap_exit", False), link=a.get("link", False),
                             mode=a.get("mode", "eager"))
@@ -134,6 +135,12 @@ class ModelSession:
             world, _ = run_until_quiescent(world, self.chooser)
         self.world = world
         return result
+
+    def pid_label(self, pid) -> object:
+        return self.world.labels.get(pid)
+
+    def child_bindings(self) -> dict:
+        return dict(self.world.bindings.items())
 
     def close(self) -> None:
         pass

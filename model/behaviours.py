@@ -47,13 +47,44 @@ class ChatRoom:
         return ("noreply", state)
 
 
+def _handlers():
+    from . import dynamic_supervisor, registry_global, registry_via, supervisor
+    return {
+        "supervisor": supervisor.handle,
+        "dynamic_supervisor": dynamic_supervisor.handle,
+        "registry_server": registry_via.handle_map_registry,
+        "registry_partition": registry_via.handle_partition,
+        "global_name_server": registry_global.handle_global_server,
+    }
+
+
 def consume(world: World, pid: Pid) -> World:
     """The process's code runs: it takes every message it can from its mailbox, in order.
 
     This is what a process does once the scheduler picks it, after its
-    pending signals were handled (see scheduler.run).
+    pending signals were handled (see scheduler.run). A process inside
+    blocking code (`code.Running`: an init, a supervisor restarting a child)
+    goes on with it first; its main loop resumes only when that code ends.
     """
+    from . import code
     proc = world.processes[pid]
+    if proc.code is not None:
+        world, done, value = code.resume(world, pid)
+        if not done or not world.is_alive(pid):
+            return world
+        world = world.update(pid, state=value)
+        proc = world.processes[pid]
+    handler = _handlers().get(proc.kind)
+    if handler is not None:
+        while world.is_alive(pid) and world.processes[pid].mailbox:
+            proc = world.processes[pid]
+            world = world.update(pid, mailbox=proc.mailbox[1:])
+            world, done, value = code.start_code(world, pid, code.Running(handler, (pid, proc.state, proc.mailbox[0])))
+            if not done:
+                return world
+            if world.is_alive(pid):
+                world = world.update(pid, state=value)
+        return world
     if proc.kind == "chat_room":
         while world.is_alive(pid) and world.processes[pid].mailbox:
             proc = world.processes[pid]
@@ -99,6 +130,8 @@ def has_work(proc) -> bool:
     """Whether the process's code could take a message now."""
     if not proc.alive or not proc.mailbox:
         return False
+    if proc.code is not None or proc.kind in _handlers():
+        return True
     if proc.kind == "collector" and proc.mode == "mailbox":
         return any(isinstance(t, (Control, SystemStop)) for t in proc.mailbox)
     return proc.kind in ("collector", "chat_room")
@@ -131,6 +164,14 @@ def _control(world: World, pid: Pid, control: Control) -> World:
         world, result = signals.link(world, pid, args[0])
     elif action == "unlink":
         world, result = signals.unlink(world, pid, args[0])
+    elif action in ("register", "unregister"):
+        # A unique_registry name is taken or dropped by the holder itself.
+        from . import registry_via
+        from .code import ErlangError
+        fn = registry_via.unique_register if action == "register" else registry_via.unique_unregister
+        world, result = fn(world, pid, *((args[0].name, pid) if action == "register" else (args[0].name,)))
+        if isinstance(result, ErlangError):
+            result = ("error", result.reason)
     else:  # pragma: no cover - the driver sends only the actions above
         raise ValueError(f"unknown control request {action!r}")
     return world.send(pid, DRIVER, Message((control.tag, result)))

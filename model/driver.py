@@ -27,7 +27,8 @@ from .world import (DRIVER, AliveRequest, Control, DemonitorRequest, Down, ExitS
 
 __all__ = [
     "Spawn", "Start", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
-    "Stop", "Alive", "Ask", "Result", "perform", "receive", "timeout", "COMMANDS",
+    "Stop", "Alive", "Ask", "RunCode", "Result", "perform", "receive", "timeout", "COMMANDS", "runs_code",
+    "code_done", "strip_call",
 ]
 
 TRUE = Atom("true")
@@ -147,7 +148,21 @@ class Ask:
     request: tuple
 
 
-COMMANDS = (Spawn, Start, Register, Unregister, Whereis, Registered, Send, Call, Cast, Kill, Stop, Alive, Ask)
+@attrs.frozen
+class RunCode:
+    """The driver runs OTP code `fn(*args)` (a generator of `code` effects) and waits for it to end.
+
+    This is how the driver starts supervisors and registry servers, and
+    uses global and via names: any of these may wait for other processes.
+    An Erlang exception the code raises becomes the step's `{"error": R}`
+    or `{"exit": R}`.
+    """
+
+    fn: object
+    args: tuple = ()
+
+
+COMMANDS = (Spawn, Start, Register, Unregister, Whereis, Registered, Send, Call, Cast, Kill, Stop, Alive, Ask, RunCode)
 
 
 def resolve(world: World, target: object) -> Pid | None:
@@ -164,6 +179,8 @@ def perform(world: World, cmd: object) -> tuple[World, tuple]:
     """The driver starts `cmd`; returns `(world, (Result(v),))` or `(world, ())` when it waits."""
     if world.waiting is not None:
         raise RuntimeError("the driver is blocked; run the scheduler first")
+    # Before each step the driver drops whatever reached its mailbox (EXITs of its links, late replies).
+    world = world.update(DRIVER, mailbox=())
     world, value = _COMMAND_FUNCS[type(cmd)](world, cmd)
     if value is _WAIT:
         return world, ()
@@ -263,7 +280,8 @@ def _call(world: World, cmd: Call):
     world = world.send(DRIVER, pid, Message(gen_server.call_message(DRIVER, mref, cmd.msg)))
     if cmd.exit_during is not None:
         world = world.send(DRIVER, pid, ExitSignal(cmd.exit_during, link=False))
-    return attrs.evolve(world, waiting=Wait("call", mref, pid, timeout=cmd.timeout)), _WAIT
+    deadline = world.time + cmd.timeout if isinstance(cmd.timeout, int) else None
+    return attrs.evolve(world, waiting=Wait("call", mref, pid, timeout=cmd.timeout, deadline=deadline)), _WAIT
 
 
 def _stop(world: World, cmd: Stop):
@@ -300,7 +318,46 @@ def _ask(world: World, cmd: Ask):
     return attrs.evolve(world, waiting=Wait("control", tag, pid)), _WAIT
 
 
+def _run_code(world: World, cmd: RunCode):
+    from . import code
+    world, done, value = code.start_code(world, DRIVER, code.Running(_api, (cmd.fn, cmd.args)))
+    if done:
+        return world, value
+    return attrs.evolve(world, waiting=Wait("code", None, None)), _WAIT
+
+
+def _api(fn, args):
+    """Run `fn(*args)` as the driver: an Erlang exception becomes `{"error": R}` / `{"exit": R}`."""
+    from .code import ErlangError
+    try:
+        return (yield from fn(*args))
+    except ErlangError as e:
+        if e.cls == "exit":
+            return Outcome("exit", strip_call(e.reason))
+        return Outcome("error", e.reason)
+
+
+def strip_call(reason: object) -> object:
+    """`{Reason, {gen_server, call, Args}}` prints as Reason (the contract drops the wrapper)."""
+    if isinstance(reason, tuple) and len(reason) == 2 and isinstance(reason[1], tuple) and len(reason[1]) == 3 \
+            and reason[1][0] in (Atom("gen_server"), Atom("Elixir.GenServer")) and reason[1][1] == Atom("call"):
+        return reason[0]
+    return reason
+
+
+def runs_code(world: World) -> bool:
+    """Whether the driver is waiting inside `RunCode` (then it handles signals like any process)."""
+    return world.waiting is not None and world.waiting.kind == "code"
+
+
+def code_done(world: World, done: bool, value: object) -> tuple[World, tuple]:
+    if not done:
+        return world, ()
+    return _done(world, value)
+
+
 _COMMAND_FUNCS = {
+    RunCode: _run_code,
     Spawn: _spawn, Start: _start, Register: _register, Unregister: _unregister, Whereis: _whereis,
     Registered: _registered, Send: _send, Call: _call, Cast: _cast, Kill: _kill, Stop: _stop,
     Alive: _alive, Ask: _ask,
@@ -369,12 +426,12 @@ def _done(world: World, value: object) -> tuple[World, tuple]:
 def timeout(world: World) -> tuple[World, tuple]:
     """The driver's call times out (GS-4): exit timeout; a late reply is dropped."""
     wait = world.waiting
-    world = attrs.evolve(world, time=world.time + (wait.timeout if isinstance(wait.timeout, int) else 0))
+    world = attrs.evolve(world, time=max(world.time, wait.deadline if wait.deadline is not None else world.time))
     return _done(_demonitor(world, wait), Outcome("exit", Atom("timeout")))
 
 
-def alive_answer(world: World, pid: Pid, req: AliveRequest) -> World:
-    """The target of an `AliveRequest` answers the driver (PROC-5)."""
+def alive_answer(world: World, pid: Pid, req: AliveRequest, requester: Pid = DRIVER) -> World:
+    """The target of an `AliveRequest` answers the requester (PROC-5)."""
     answer = Atom("true") if world.is_alive(pid) else Atom("false")
-    return world.send(pid, DRIVER, Message((req.tag, answer)))
+    return world.send(pid, requester, Message((req.tag, answer)))
 

@@ -26,9 +26,9 @@ def one_name_per_pid(world: World) -> tuple[str, ...]:
 
 
 def pids_in_creation_order(world: World) -> tuple[str, ...]:
-    """PROC-1: pids are P0..P(n-1), each used once."""
+    """PROC-1: scenario pids are P0..P(n-1), each used once (processes from before step 0 have no number)."""
     expected = list(range(world.next_pid))
-    got = sorted(p.n for p in world.processes)
+    got = sorted(p.n for p in world.processes if p.n >= 0)
     return () if got == expected else (f"pids {got} are not 0..{world.next_pid - 1}",)
 
 
@@ -36,7 +36,7 @@ def dead_hold_nothing(world: World) -> tuple[str, ...]:
     """A dead process holds no links, no monitors and no messages."""
     out = []
     for pid, proc in world.processes.items():
-        if not proc.alive and (proc.links or proc.monitors or proc.monitored_by or proc.mailbox):
+        if not proc.alive and (proc.links or proc.monitors or proc.monitored_by or proc.mailbox or proc.code):
             out.append(f"dead {pid!r} still holds links, monitors or messages")
     return tuple(out)
 

@@ -38,13 +38,13 @@ from typing import Callable, Protocol
 
 import attrs
 
-from . import behaviours, driver, signals
+from . import behaviours, code, driver, signals
 from regspec.terms import Pid
 
 from .world import (DRIVER, AliveRequest, DemonitorRequest, Down, ExitSignal, LinkRequest, Message, MonitorRequest,
                     Signal, UnlinkRequest, World)
 
-__all__ = ["Run", "FireTimeout", "enabled", "step", "Chooser", "CanonicalChooser", "SeededChooser",
+__all__ = ["Run", "FireTimeout", "FireReceiveTimeout", "enabled", "step", "Chooser", "CanonicalChooser", "SeededChooser",
            "FunctionChooser", "run_until_quiescent", "run_until_result", "Stuck"]
 
 
@@ -64,18 +64,38 @@ class Stuck(Exception):
     """The driver waits for something that can never come (a call with timeout infinity)."""
 
 
+@attrs.frozen
+class FireReceiveTimeout:
+    """Choice: the pending `receive ... after` of `pid` times out (a supervisor's shutdown wait)."""
+
+    pid: Pid
+
+
 def enabled(world: World) -> tuple:
-    """Every choice available now, in canonical order."""
+    """Every choice available now, in canonical order.
+
+    Timeouts come only when nothing can run, and then only the earliest one:
+    logical time jumps to it.
+    """
     seen: set = set()
     choices = []
     for sig in world.in_flight:  # ordered by arrival
         if sig.receiver not in seen:
             seen.add(sig.receiver)
             choices.append(Run(sig.receiver))
-    if not choices and world.waiting is not None and world.waiting.kind == "call" \
-            and world.waiting.timeout != "infinity":
-        choices.append(FireTimeout())
-    return tuple(choices)
+    if choices:
+        return tuple(choices)
+    timers = []
+    wait = world.waiting
+    if wait is not None and wait.kind == "call" and wait.timeout != "infinity":
+        timers.append((wait.deadline if wait.deadline is not None else world.time, -1, FireTimeout()))
+    for pid, proc in world.processes.items():
+        deadline = code.pending_deadline(proc)
+        if deadline is not None:
+            timers.append((deadline, pid.n, FireReceiveTimeout(pid)))
+    if timers:
+        return (min(timers, key=lambda t: (t[0], t[1]))[2],)
+    return ()
 
 
 def step(world: World, event: object) -> tuple[World, tuple]:
@@ -84,6 +104,13 @@ def step(world: World, event: object) -> tuple[World, tuple]:
         return run(world, event.pid)
     if isinstance(event, FireTimeout):
         return driver.timeout(world)
+    if isinstance(event, FireReceiveTimeout):
+        world, done, value = code.fire_timeout(world, event.pid)
+        if event.pid == DRIVER:
+            return driver.code_done(world, done, value)
+        if done and world.is_alive(event.pid):
+            world = world.update(event.pid, state=value)
+        return behaviours.consume(world, event.pid), ()
     if isinstance(event, driver.COMMANDS):
         return driver.perform(world, event)
     raise TypeError(f"not an event: {event!r}")
@@ -108,18 +135,25 @@ def run(world: World, pid: Pid) -> tuple[World, tuple]:
         for sig in mine:
             world, more = deliver(world, sig)
             effects += more
-        if pid != DRIVER and world.is_alive(pid):
+        if pid == DRIVER:
+            if driver.runs_code(world):
+                world, done, value = code.resume(world, DRIVER)
+                world, more = driver.code_done(world, done, value)
+                effects += more
+        elif world.is_alive(pid):
             world = behaviours.consume(world, pid)
 
 
 def deliver(world: World, sig: Signal) -> tuple[World, tuple]:
     """The receiver handles one signal (its code does not run here)."""
     pid, payload = sig.receiver, sig.payload
-    if pid == DRIVER:
+    if isinstance(payload, code.Init):
+        return world, ()  # the new process's code is already in place; this only queued it
+    if pid == DRIVER and not driver.runs_code(world):
         return driver.receive(world, sig)
     if not world.is_alive(pid):
         if isinstance(payload, AliveRequest):
-            return driver.alive_answer(world, pid, payload), ()
+            return driver.alive_answer(world, pid, payload, sig.sender), ()
         return signals.answer_dead(world, pid, sig.sender, payload), ()
     if isinstance(payload, Message):
         return signals.deliver_message(world, pid, payload.term), ()
@@ -136,7 +170,7 @@ def deliver(world: World, sig: Signal) -> tuple[World, tuple]:
     if isinstance(payload, Down):
         return signals.receive_down(world, pid, payload)[0], ()
     if isinstance(payload, AliveRequest):
-        return driver.alive_answer(world, pid, payload), ()
+        return driver.alive_answer(world, pid, payload, sig.sender), ()
     raise TypeError(f"unknown signal payload {payload!r}")
 
 

@@ -8,7 +8,7 @@ Invariants:
   answered as OTP answers them (a link gets `noproc`, a monitor a `noproc`
   DOWN, anything else is dropped).
 - A dying process releases its name first, then sends its link exit signals
-  (peers in pid order), then its DOWN signals (in monitor creation order).
+  (newest peer first, as erts walks its link tree), then its DOWN signals (in monitor creation order).
   Each goes in flight behind every signal it sent earlier (MON-6).
 """
 
@@ -50,7 +50,7 @@ def exit_process(world: World, pid: Pid, reason: object) -> World:
     world = release_name(world, pid)
     world = world.update(pid, alive=False, exit_reason=reason, links=frozenset(), mailbox=(),
                          monitors=FrozenMap())
-    for peer in sorted(proc.links):
+    for peer in sorted(proc.links, reverse=True):
         world = world.send(pid, peer, ExitSignal(reason, link=True))
     for ref in proc.monitored_by:  # FrozenMap iterates refs in creation order
         watcher, obj = proc.monitored_by[ref]

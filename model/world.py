@@ -18,15 +18,19 @@ from typing import Iterator, Mapping
 
 import attrs
 
-from regspec.terms import Atom, Pid, Ref
+from regspec.terms import Atom, Pid, Ref, term_order
 
 __all__ = [
     "FrozenMap", "Process", "Signal", "Message", "ExitSignal", "LinkRequest", "UnlinkRequest",
     "MonitorRequest", "DemonitorRequest", "Down", "Control", "AliveRequest", "SystemStop",
-    "World", "new_world", "DRIVER",
+    "World", "new_world", "DRIVER", "GLOBAL_SERVER", "BACKEND_PIDS",
 ]
 
 DRIVER = Pid(0)
+# Processes running before step 0; they get no scenario number (SCN-3).
+BACKEND_PIDS = {"map_registry": Pid(-1), "map_registry_nomonitor": Pid(-2), "unique_registry": Pid(-3)}
+UNIQUE_PARTITION = Pid(-4)
+GLOBAL_SERVER = Pid(-5)
 
 
 class FrozenMap(Mapping):
@@ -46,7 +50,7 @@ class FrozenMap(Mapping):
         return self._d[key]
 
     def __iter__(self) -> Iterator:
-        return iter(sorted(self._d))
+        return iter(sorted(self._d, key=term_order))
 
     def __len__(self) -> int:
         return len(self._d)
@@ -182,6 +186,7 @@ class Process:
     kept: tuple = ()                        # messages an eager collector took out
     mode: str = "eager"                     # collector: "eager" or "mailbox"
     state: object = ()
+    code: object = None                     # code.Running while the process is inside blocking code
 
 
 @attrs.frozen
@@ -197,6 +202,7 @@ class Wait:
     target: Pid
     timeout: object = None   # call: ms or "infinity"
     reason: object = None    # stop: the expected exit reason
+    deadline: object = None  # call: the logical time it times out
 
 
 @attrs.frozen
@@ -212,6 +218,13 @@ class World:
     next_seq: int = 0
     time: int = 0                       # logical milliseconds, advanced only by timeouts
     waiting: Wait | None = None         # set while the driver is blocked
+    global_names: FrozenMap = FrozenMap()       # :global's table: name -> pid
+    via_servers: FrozenMap = FrozenMap()        # backend -> its current server (pid, name or registry atom)
+    registry_servers: FrozenMap = FrozenMap()   # registry server pid -> (backend, server)
+    unique: FrozenMap = FrozenMap()             # Registry atom -> registry_via.UniqueTable
+    unnamed_registries: int = 0
+    bindings: FrozenMap = FrozenMap()           # child spec "as" label -> the child's first pid
+    labels: FrozenMap = FrozenMap()             # pid -> printed name of a process from before step 0
 
     # -- pure helpers (return new worlds) --------------------------------
     def process(self, pid: Pid) -> Process | None:
@@ -254,5 +267,39 @@ def new_world(node: str = "a") -> World:
     >>> w.process(DRIVER).trap_exit, w.next_pid
     (True, 1)
     """
+    from .registry_via import MapRegistry, UniqueTable
     driver = Process(pid=DRIVER, kind="driver", trap_exit=True)
-    return World(node=Atom(node), processes=FrozenMap({DRIVER: driver}))
+    registry = Atom("regspec.unique_registry")
+    partition_name = Atom("Elixir.regspec.unique_registry.PIDPartition0")
+    before = [
+        driver,
+        Process(pid=BACKEND_PIDS["map_registry"], kind="registry_server", state=MapRegistry(monitor=True)),
+        Process(pid=BACKEND_PIDS["map_registry_nomonitor"], kind="registry_server", state=MapRegistry(monitor=False)),
+        Process(pid=BACKEND_PIDS["unique_registry"], kind="supervisor", trap_exit=True,
+                state=_unique_sup_state()),
+        Process(pid=UNIQUE_PARTITION, kind="registry_partition", trap_exit=True,
+                links=frozenset({BACKEND_PIDS["unique_registry"]}), state=BACKEND_PIDS["unique_registry"]),
+        Process(pid=GLOBAL_SERVER, kind="global_name_server", trap_exit=True),
+    ]
+    before[3] = attrs.evolve(before[3], links=frozenset({UNIQUE_PARTITION}))
+    labels = {pid: name for name, pid in BACKEND_PIDS.items()}
+    labels[UNIQUE_PARTITION] = "?" + partition_name.name
+    labels[GLOBAL_SERVER] = "?global_name_server"
+    return World(
+        node=Atom(node), processes=FrozenMap({p.pid: p for p in before}),
+        via_servers=FrozenMap({"map_registry": BACKEND_PIDS["map_registry"],
+                               "map_registry_nomonitor": BACKEND_PIDS["map_registry_nomonitor"],
+                               "unique_registry": registry}),
+        unique=FrozenMap({registry: UniqueTable(sup=BACKEND_PIDS["unique_registry"], partition=UNIQUE_PARTITION)}),
+        labels=FrozenMap(labels))
+
+
+def _unique_sup_state():
+    """The pre-started Registry's supervisor: one_for_all over its one partition."""
+    from .kinds import ChildSpec, with_defaults
+    from .supervisor import Child, SupState
+    partition_name = Atom("Elixir.regspec.unique_registry.PIDPartition0")
+    spec = with_defaults(ChildSpec("registry_partition", id=partition_name, options=FrozenMap(
+        {"registry": Atom("regspec.unique_registry")})))
+    return SupState(Atom("one_for_all"), 3, 5, parent=Pid(-6), ids=(partition_name,),
+                    db=FrozenMap({partition_name: Child(partition_name, UNIQUE_PARTITION, spec)}))

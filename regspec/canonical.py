@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from .terms import Atom, Binary, ErlList, Outcome, Pid, Ref
+from .terms import Atom, Binary, ElixirException, ErlList, Outcome, Pid, PlainObject, Ref, TemplateArg
 
 __all__ = ["Encoder", "decode", "UNBOUND"]
 
@@ -59,7 +59,13 @@ class Encoder:
             return {"pid": label if label is not None else f"P{term.n}"}
         if isinstance(term, Ref):
             return {"ref": f"R{self.ref_number(term)}"}
+        if isinstance(term, PlainObject):
+            return {k: self.encode(v) for k, v in term.items}
+        if isinstance(term, ElixirException):
+            return {"exception": term.name}
         if isinstance(term, tuple):
+            if len(term) == 2 and isinstance(term[0], ElixirException):
+                return {"exception": term[0].name}  # {Exception, Stack}: the stack is dropped
             return [self.encode(t) for t in term]
         if isinstance(term, Outcome):
             return {term.tag: self.encode(term.value)}
@@ -110,6 +116,8 @@ def decode(value: object, bindings: Mapping[str, object], encoder: Encoder | Non
             return Pid(int(inner[1:]))
         if key == "ref":
             return decode_ref(inner, bindings, encoder)
+        if key == "arg":
+            return TemplateArg(inner)
     raise ValueError(f"cannot decode {value!r}")
 
 

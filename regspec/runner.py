@@ -59,6 +59,12 @@ def decode_step(step: dict, bindings: dict, encoder: Encoder) -> dict:
             args[key] = decode(value, bindings, encoder)
         elif key == "name":
             args[key] = decode_name(value, bindings, encoder)
+        elif key in ("children", "child") or (key == "spec" and isinstance(value, dict)):
+            args[key] = decode_child_specs(value, bindings, encoder)
+        elif key == "spec":
+            args[key] = tuple(decode(v, bindings, encoder) for v in value)
+        elif key == "id":
+            args[key] = decode(value, bindings, encoder)
         elif key == "ref":
             args[key] = decode_ref(value["ref"], bindings, encoder)
         else:
@@ -66,10 +72,27 @@ def decode_step(step: dict, bindings: dict, encoder: Encoder) -> dict:
     return args
 
 
+def decode_child_specs(value: object, bindings: dict, encoder: Encoder) -> object:
+    """A child spec (or a list of them) with its names and id decoded; other fields stay JSON."""
+    if isinstance(value, list):
+        return tuple(decode_child_specs(v, bindings, encoder) for v in value)
+    out = {}
+    for key, inner in value.items():
+        if key == "name":
+            out[key] = decode_name(inner, bindings, encoder)
+        elif key == "id":
+            out[key] = decode(inner, bindings, encoder)
+        elif key in ("children", "child"):
+            out[key] = decode_child_specs(inner, bindings, encoder)
+        else:
+            out[key] = inner
+    return out
+
+
 def _binding(op: str, result: object) -> object:
     if op == "spawn" and isinstance(result, Pid):
         return result
-    if op == "start":
+    if op in ("start", "start_child"):
         if isinstance(result, Outcome) and result.tag == "ok" and isinstance(result.value, Pid):
             return result.value
         return UNBOUND
@@ -83,7 +106,7 @@ def run(scenario: Scenario, session: Session) -> list[dict]:
 
     The session is closed at the end, also when a step raises.
     """
-    encoder = Encoder(node=scenario.node)
+    encoder = Encoder(node=scenario.node, pid_label=getattr(session, "pid_label", None))
     bindings: dict = {}
     out = []
     try:
@@ -92,6 +115,9 @@ def run(scenario: Scenario, session: Session) -> list[dict]:
             result = session.perform(step["op"], args, bool(step.get("nowait", False)))
             if "as" in step:
                 bindings[step["as"]] = _binding(step["op"], result)
+            # A child spec's "as" binds the child's first pid, once it exists.
+            for label, pid in getattr(session, "child_bindings", dict)().items():
+                bindings.setdefault(label, pid)
             out.append({"step": i, "result": encoder.encode(result)})
     finally:
         session.close()

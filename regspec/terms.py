@@ -15,7 +15,7 @@ from __future__ import annotations
 import attrs
 
 __all__ = ["Atom", "Binary", "Pid", "Ref", "ErlList", "Term", "Outcome", "LocalName", "GlobalName", "ViaName", "Name",
-           "TRUE", "FALSE", "UNDEFINED", "is_term"]
+           "TRUE", "FALSE", "UNDEFINED", "is_term", "TemplateArg", "ElixirException", "term_order", "PlainObject"]
 
 
 @attrs.frozen(order=True)
@@ -125,3 +125,53 @@ class ViaName:
 
 
 Name = LocalName | GlobalName | ViaName
+
+
+@attrs.frozen
+class TemplateArg:
+    """`{"arg": n}` in a dynamic supervisor's child template: the n-th start argument."""
+
+    n: int
+
+
+@attrs.frozen
+class ElixirException:
+    """An Elixir exception struct, known by its module name without `Elixir.`; prints `{"exception": name}`."""
+
+    name: str
+
+
+def term_order(term: object) -> tuple:
+    """A sort key following Erlang's term order (number < atom < reference < pid < tuple < list < binary).
+
+    Anything else sorts after the terms, by type name and repr, so any mix of
+    keys sorts the same way every run.
+    """
+    if isinstance(term, bool):
+        return (11, "bool", term)
+    if isinstance(term, int):
+        return (0, term)
+    if isinstance(term, Atom):
+        return (1, term.name)
+    if isinstance(term, Ref):
+        return (2, term.n)
+    if isinstance(term, Pid):
+        return (5, term.n)
+    if isinstance(term, tuple):
+        return (6, len(term), tuple(term_order(t) for t in term))
+    if isinstance(term, ErlList):
+        if not term.items and term.tail is None:
+            return (8,)
+        return (9, tuple(term_order(t) for t in term.items), term_order(term.tail) if term.tail is not None else ())
+    if isinstance(term, Binary):
+        return (10, term.value)
+    if isinstance(term, str):
+        return (11, "str", term)
+    return (12, type(term).__name__, repr(term))
+
+
+@attrs.frozen
+class PlainObject:
+    """A result printed as a plain JSON object (count_children): `items` are (key, term) pairs."""
+
+    items: tuple

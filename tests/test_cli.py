@@ -83,13 +83,13 @@ def test_unknown_target_is_refused_with_exit_2(tmp_path):
 
 @pytest.mark.spec("SCN-7")
 def test_steps_beyond_the_model_answer_unsupported(tmp_path):
-    doc = {"steps": [{"op": "global_register", "name": {"global": "g"}, "target": {"pid": "P0"}},
+    doc = {"steps": [{"op": "partition", "nodes": [["a"], ["b"]]},
                      {"op": "whereis", "name": {"via": ["map_registry", "x"]}},
                      {"op": "whereis", "name": {"local": "x"}}]}
     proc = regspec("run", write(tmp_path, json.dumps(doc)))
     assert proc.returncode == 0, proc.stderr
     assert [r["result"] for r in json.loads(proc.stdout)] == [
-        {"unsupported": "global_register"}, {"unsupported": "whereis"}, "undefined"]
+        {"unsupported": "partition"}, "undefined", "undefined"]
 
 
 def test_diff_of_a_target_with_itself_agrees(tmp_path):
@@ -99,11 +99,11 @@ def test_diff_of_a_target_with_itself_agrees(tmp_path):
 
 @needs_erl
 def test_diff_reports_a_disagreement_with_exit_1(tmp_path):
-    # The model answers `unsupported` for a global name; the BEAM does not.
+    # The threaded runtime answers `unsupported` for a global name; the model does not.
     doc = {"steps": [{"op": "whereis", "name": {"global": "g"}}]}
-    proc = regspec("diff", write(tmp_path, json.dumps(doc)), "--on", "model", "--against", "beam")
+    proc = regspec("diff", write(tmp_path, json.dumps(doc)), "--on", "impl", "--against", "model")
     assert proc.returncode == 1
-    assert 'step 0 (whereis): model: {"unsupported": "whereis"}  beam: "undefined"' in proc.stdout
+    assert 'step 0 (whereis): impl: {"unsupported": "whereis"}  model: "undefined"' in proc.stdout
 
 
 REFUSED = sorted((__import__("support").ROOT / "tests" / "refused").glob("*.json"))

@@ -1,0 +1,403 @@
+"""Process code that blocks: OTP code written as generators, kept as replayable data.
+
+Implements: SCN-2, PROC-5
+
+Supervisors, registry servers and the start protocol of `gen` wait for
+particular messages in the middle of their work (an init ack, a DOWN, a
+call's reply), as OTP code does with a selective `receive`. Such code is
+written here as a Python generator that yields *effects*: an effect record
+(`Send`, `SpawnLink`, `Monitor`, ...) is performed on the world and its
+result sent back into the generator; a `Receive` takes the first matching
+message from the process's mailbox, or blocks the process until one comes.
+
+A generator is not data, so a blocked process keeps a `Running` record
+instead: the function, its arguments and the log of every value the
+generator has received so far. Resuming replays the generator from the
+start, feeding it the log without performing anything, and goes on live
+from there. The generator must depend only on its arguments and what it
+received, so a replay always reaches the same point; the world stays a
+frozen, hashable value, and any run can be repeated.
+
+An Erlang exception inside the code is an `ErlangError`: a generator may
+catch it (OTP's `catch`); one that escapes kills the process with its
+reason, as an uncaught exit does.
+
+>>> from regspec.model.world import new_world
+>>> def hello(to):
+...     yield Send(to, Atom("hello"))
+...     msg = yield Receive(Anything())
+...     return msg
+>>> w = new_world()
+>>> w, done, value = start_code(w, DRIVER, Running(hello, (DRIVER,)))
+>>> done, w.processes[DRIVER].code.log
+(False, (ok,))
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import attrs
+
+from regspec.terms import Atom, ErlList, Pid, Ref
+
+from . import signals
+from .world import DRIVER, ExitSignal, Message, Process, World
+
+__all__ = [
+    "Running", "Receive", "Anything", "Send", "SpawnLink", "Link", "Unlink", "Monitor", "Demonitor",
+    "ExitTo", "Die", "TrapExit", "Now", "Self", "Atomic", "ErlangError", "TIMEOUT", "start_code",
+    "resume", "fire_timeout", "matches_down", "matches_exit", "Init", "exit_reason",
+]
+
+TIMEOUT = Atom("$timeout")
+OK = Atom("ok")
+TRUE = Atom("true")
+
+
+class ErlangError(Exception):
+    """An Erlang exception raised inside process code: `cls` is error, exit or throw."""
+
+    def __init__(self, cls: str, reason: object):
+        super().__init__(cls, reason)
+        self.cls = cls
+        self.reason = reason
+
+
+@attrs.frozen
+class Init:
+    """The signal a newly spawned process finds first: it puts the process in the run queue."""
+
+
+@attrs.frozen
+class Running:
+    """Code a process is in the middle of: `fn(*args)` and the values it has received.
+
+    `deadline` is the logical time at which the pending `Receive` times out.
+    """
+
+    fn: Callable
+    args: tuple = ()
+    log: tuple = ()
+    deadline: object = None
+
+
+# -- effects -----------------------------------------------------------------
+
+@attrs.frozen
+class Receive:
+    """Take the first message `pattern` matches; `timeout` (ms) or `deadline` bound the wait.
+
+    After the wait the generator receives `TIMEOUT`.
+    """
+
+    pattern: object
+    timeout: object = None     # int ms, or None for infinity
+    deadline: object = None    # absolute logical ms (an erlang:start_timer)
+
+
+@attrs.frozen
+class Anything:
+    def matches(self, term: object) -> bool:
+        return True
+
+
+@attrs.frozen
+class Send:
+    to: object
+    term: object
+
+    def perform(self, world: World, pid: Pid):
+        if isinstance(self.to, Pid):
+            world = world.send(pid, self.to, Message(self.term))
+        return world, OK
+
+
+@attrs.frozen
+class SpawnLink:
+    """`spawn_link` of a process of `kind` whose first code is `fn(*args)` (the new pid is prepended)."""
+
+    kind: str
+    fn: Callable
+    args: tuple = ()
+    fields: tuple = ()   # extra Process fields as (name, value) pairs
+
+    def perform(self, world: World, pid: Pid):
+        world, child = world.spawn(self.kind, **dict(self.fields))
+        world = world.update(child, code=Running(self.fn, (child,) + self.args),
+                             links=frozenset({pid}))
+        world = world.update(pid, links=world.processes[pid].links | {child})
+        # A new process joins the run queue at once, behind everything queued before it.
+        return world.send(pid, child, Init()), child
+
+
+@attrs.frozen
+class Link:
+    other: object
+
+    def perform(self, world: World, pid: Pid):
+        world, result = signals.link(world, pid, self.other)
+        if isinstance(result, tuple):
+            raise ErlangError("error", result[1])
+        return world, result
+
+
+@attrs.frozen
+class Unlink:
+    other: object
+
+    def perform(self, world: World, pid: Pid):
+        return signals.unlink(world, pid, self.other)
+
+
+@attrs.frozen
+class Monitor:
+    target: object
+
+    def perform(self, world: World, pid: Pid):
+        return signals.monitor(world, pid, self.target, self.target)
+
+
+@attrs.frozen
+class Demonitor:
+    ref: Ref
+    flush: bool = False
+
+    def perform(self, world: World, pid: Pid):
+        return signals.demonitor(world, pid, self.ref, self.flush), TRUE
+
+
+@attrs.frozen
+class ExitTo:
+    """`exit(Target, Reason)`."""
+
+    target: object
+    reason: object
+
+    def perform(self, world: World, pid: Pid):
+        if not isinstance(self.target, Pid):
+            raise ErlangError("error", Atom("badarg"))
+        return world.send(pid, self.target, ExitSignal(self.reason, link=False)), TRUE
+
+
+@attrs.frozen
+class Die:
+    """The process exits with `reason` (`exit(Reason)` of its own)."""
+
+    reason: object
+
+
+@attrs.frozen
+class TrapExit:
+    value: bool
+
+    def perform(self, world: World, pid: Pid):
+        old = world.processes[pid].trap_exit
+        return world.update(pid, trap_exit=self.value), Atom("true" if old else "false")
+
+
+@attrs.frozen
+class Now:
+    """The logical time in ms (the model's `erlang:monotonic_time`)."""
+
+    def perform(self, world: World, pid: Pid):
+        return world, world.time
+
+
+@attrs.frozen
+class Self:
+    def perform(self, world: World, pid: Pid):
+        return world, pid
+
+
+@attrs.frozen
+class Atomic:
+    """Any action done in one go by the running process: `fn(world, pid, *args) -> (world, result)`.
+
+    A result that is an `ErlangError` is raised inside the code.
+    """
+
+    fn: Callable
+    args: tuple = ()
+
+    def perform(self, world: World, pid: Pid):
+        world, result = self.fn(world, pid, *self.args)
+        if isinstance(result, ErlangError):
+            raise result
+        return world, result
+
+
+# -- patterns ----------------------------------------------------------------
+
+@attrs.frozen
+class DownOf:
+    """`{'DOWN', Ref, process, _, _}`, the monitor `ref` firing."""
+
+    ref: Ref
+
+    def matches(self, term: object) -> bool:
+        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] == self.ref
+
+
+@attrs.frozen
+class ExitFrom:
+    """`{'EXIT', Pid, _}`."""
+
+    pid: Pid
+
+    def matches(self, term: object) -> bool:
+        return matches_exit(term, self.pid)
+
+
+def matches_down(term: object, ref: Ref) -> bool:
+    return DownOf(ref).matches(term)
+
+
+def matches_exit(term: object, pid: Pid) -> bool:
+    return isinstance(term, tuple) and len(term) == 3 and term[0] == Atom("EXIT") and term[1] == pid
+
+
+# -- running code ------------------------------------------------------------
+
+def start_code(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]:
+    """Install `running` as `pid`'s code and run it as far as it goes."""
+    world = world.update(pid, code=running)
+    return resume(world, pid)
+
+
+def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
+    """Run `pid`'s code until it blocks, ends or the process dies.
+
+    Returns `(world, done, value)`: `done` is True when the code returned
+    `value` (and `code` is cleared) or the process died; False when it waits
+    in a `Receive` with nothing matching.
+    """
+    running: Running = world.processes[pid].code
+    gen = running.fn(*running.args)
+    log = list(running.log)
+    deadline = running.deadline
+    try:
+        effect = gen.send(None)
+        for value in running.log:          # replay: nothing is performed again
+            effect = _feed(gen, value)
+        while True:
+            if isinstance(effect, Die):
+                gen.close()
+                return _die(world, pid, effect.reason), True, None
+            if isinstance(effect, Receive):
+                proc = world.processes[pid]
+                i = next((i for i, t in enumerate(proc.mailbox) if effect.pattern.matches(t)), None)
+                if i is None:
+                    if deadline is None:
+                        deadline = _deadline(world, effect)
+                    if deadline is None or deadline > world.time:
+                        world = world.update(pid, code=attrs.evolve(running, log=tuple(log), deadline=deadline))
+                        return world, False, None
+                    value = TIMEOUT
+                else:
+                    value = proc.mailbox[i]
+                    world = world.update(pid, mailbox=proc.mailbox[:i] + proc.mailbox[i + 1:])
+                deadline = None
+            else:
+                try:
+                    world, value = effect.perform(world, pid)
+                except ErlangError as e:
+                    log.append(Raised(e.cls, e.reason))
+                    effect = gen.throw(e)
+                    continue
+            log.append(value)
+            effect = gen.send(value)
+    except StopIteration as stop:
+        world = world.update(pid, code=None)
+        return world, True, stop.value
+    except ErlangError as e:
+        # An exception the code did not catch: the process exits with it.
+        return _die(world, pid, exit_reason(e)), True, None
+
+
+@attrs.frozen
+class Raised:
+    """In a log: the effect raised this Erlang exception instead of returning."""
+
+    cls: str
+    reason: object
+
+
+def _feed(gen, value):
+    if isinstance(value, Raised):
+        return gen.throw(ErlangError(value.cls, value.reason))
+    return gen.send(value)
+
+
+def _deadline(world: World, effect: Receive):
+    if effect.deadline is not None:
+        return effect.deadline
+    if effect.timeout is not None:
+        return world.time + effect.timeout
+    return None
+
+
+def exit_reason(e: ErlangError) -> object:
+    if e.cls == "exit":
+        return e.reason
+    if e.cls == "error":
+        return (e.reason, ErlList(()))  # {Reason, Stack}: the stack is not modelled
+    return ((Atom("nocatch"), e.reason), ErlList(()))
+
+
+def _die(world: World, pid: Pid, reason: object) -> World:
+    world = world.update(pid, code=None)
+    return signals.exit_process(world, pid, reason)
+
+
+def fire_timeout(world: World, pid: Pid) -> tuple[World, bool, object]:
+    """The pending `Receive` of `pid` times out: logical time jumps to its deadline."""
+    running: Running = world.processes[pid].code
+    world = attrs.evolve(world, time=max(world.time, running.deadline))
+    return resume(world, pid)
+
+
+def pending_deadline(proc: Process):
+    """The deadline of the process's pending receive, or None."""
+    code = proc.code
+    if proc.alive and isinstance(code, Running):
+        return code.deadline
+    return None
+
+
+__all__ += ["DownOf", "ExitFrom", "pending_deadline"]
+
+
+@attrs.frozen
+class _TagOf:
+    tag: Ref
+
+    def matches(self, term: object) -> bool:
+        return isinstance(term, tuple) and len(term) == 2 and term[0] == self.tag
+
+
+def is_process_alive(pid: object):
+    """`is_process_alive(Pid)` (PROC-5): it answers only after `pid` has handled this process's earlier signals."""
+    pending = yield Atomic(_pending_to, (pid,))
+    if not pending:
+        return (yield Atomic(_alive_now, (pid,)))
+    tag = yield Atomic(_ask_alive, (pid,))
+    msg = yield Receive(_TagOf(tag))
+    return msg[1]
+
+
+def _pending_to(world: World, me: Pid, pid: object):
+    return world, any(s.sender == me and s.receiver == pid for s in world.in_flight)
+
+
+def _alive_now(world: World, me: Pid, pid: object):
+    return world, Atom("true") if world.is_alive(pid) else Atom("false")
+
+
+def _ask_alive(world: World, me: Pid, pid: Pid):
+    from .world import AliveRequest
+    world, tag = world.make_ref()
+    return world.send(me, pid, AliveRequest(tag)), tag
+
+
+__all__ += ["is_process_alive"]

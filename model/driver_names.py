@@ -1,0 +1,290 @@
+"""The driver's steps that go through OTP code: starts, global and via names, supervisors.
+
+Implements: SCN-5, VIA-1, VIA-5, REG-GLOBAL-5, SUP-8, SUP-10, DSUP-1
+
+Each step is the generator the driver runs (`driver.RunCode`), written as
+the beam driver performs it (regspec/beam/DRIVER.md): resolve a name with
+its backend, then call the OTP function. Steps on local names and pids keep
+their direct commands in `driver.py`.
+"""
+
+from __future__ import annotations
+
+from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName
+
+from . import driver, gen, kinds, registry_global, registry_via
+from .code import Atomic, ErlangError, ExitTo, Self, Send, Unlink
+from .gen_server import GEN_CAST
+from .kinds import ChildSpec
+from .world import FrozenMap, World
+
+__all__ = ["to_command", "child_spec"]
+
+OK = Atom("ok")
+UNDEFINED = Atom("undefined")
+NAMES = (GlobalName, ViaName)
+_SPEC_FIELDS = ("kind", "id", "name", "restart", "shutdown", "as")
+
+
+def child_spec(a: dict) -> ChildSpec:
+    """A decoded child spec (or start step) as a `ChildSpec`."""
+    options = {k: v for k, v in a.items() if k not in _SPEC_FIELDS}
+    if "children" in options:
+        options["children"] = tuple(child_spec(c) for c in options["children"])
+    if "child" in options:
+        options["child"] = child_spec(options["child"])
+    shutdown = a.get("shutdown")
+    return ChildSpec(kind=a["kind"], id=a.get("id"), name=a.get("name"), restart=a.get("restart", "permanent"),
+                     shutdown=shutdown, label=a.get("as") if "id" in a or "restart" in a or True else None,
+                     options=FrozenMap(options))
+
+
+def to_command(op: str, a: dict):
+    """A `RunCode` command for `op`, or None when the plain driver command does it."""
+    if op == "start":
+        spec = child_spec({k: v for k, v in a.items() if k != "as"})
+        return driver.RunCode(_start, (spec, a.get("link", True)))
+    if op in ("start_child", "terminate_child", "which_children", "count_children"):
+        return driver.RunCode(_sup_call, (op, a))
+    if op in ("global_register", "global_unregister", "global_send"):
+        return driver.RunCode(_global, (op, _global_term(a["name"]), a.get("target"), a.get("msg")))
+    if op == "registry_keys":
+        return driver.RunCode(_registry_keys, (a["registry"], a["target"]))
+    named = [a.get(k) for k in ("name", "to", "target") if isinstance(a.get(k), NAMES)]
+    if not named:
+        return None
+    if op == "register":
+        return driver.RunCode(_register, (a["name"], a["target"]))
+    if op == "unregister":
+        return driver.RunCode(_unregister, (a["name"], a.get("target")))
+    if op == "whereis":
+        return driver.RunCode(gen.where, (a["name"],))
+    if op == "send":
+        return driver.RunCode(_send, (a["to"], a["msg"]))
+    if op == "call":
+        return driver.RunCode(_call, (a["to"], a["msg"], a.get("timeout", 5000)))
+    if op == "cast":
+        return driver.RunCode(_cast, (a["to"], a["msg"]))
+    if op == "kill":
+        return driver.RunCode(_kill, (a["target"], a.get("reason", Atom("kill"))))
+    if op == "stop":
+        return driver.RunCode(_stop, (a["target"], a.get("reason", Atom("normal"))))
+    if op == "alive":
+        return driver.RunCode(_alive, (a["target"],))
+    if op == "monitor":
+        return driver.RunCode(_monitor, (a["watcher"], a["target"]))
+    return None
+
+
+def _global_term(name: object) -> object:
+    return name.name if isinstance(name, (GlobalName, LocalName, ViaName)) else name
+
+
+def ok_error(result: object) -> object:
+    """`{ok, X}` / `{error, X}` as the step results `{"ok": X}` / `{"error": X}`."""
+    if isinstance(result, tuple) and len(result) == 2 and result[0] in (OK, Atom("error")):
+        return Outcome(result[0].name, result[1])
+    return result
+
+
+def _start(spec: ChildSpec, link: bool):
+    result = yield from kinds.start_kind(kinds.with_defaults(spec))
+    if not link and isinstance(result, tuple) and result[0] == OK:
+        yield Unlink(result[1])
+    return ok_error(result)
+
+
+def _resolve(target: object):
+    if isinstance(target, Pid):
+        return target
+    return (yield from gen.where(target))
+
+
+def _register(name: object, target: object):
+    if isinstance(name, GlobalName):
+        return (yield from registry_global.register_name(name.name, target))
+    if name.backend == "unique_registry" and (yield Atomic(_is_collector, (target,))):
+        return (yield from _ask(target, ("register", name)))
+    return (yield from registry_via.backend(name.backend).register_name(name.name, target))
+
+
+def _unregister(name: object, target: object):
+    if isinstance(name, GlobalName):
+        return (yield from registry_global.unregister_name(name.name))
+    if name.backend == "unique_registry" and (yield Atomic(_is_collector, (target,))):
+        return (yield from _ask(target, ("unregister", name)))
+    return (yield from registry_via.backend(name.backend).unregister_name(name.name))
+
+
+def _is_collector(world: World, me: Pid, target: object):
+    return world, world.is_alive(target) and world.processes[target].kind == "collector"
+
+
+def _ask(target: Pid, request: tuple):
+    """A control request the collector performs itself (see behaviours._control)."""
+    from .code import Monitor, Receive, Demonitor, DownOf
+    from .world import Control
+    mon = yield Monitor(target)
+    yield Atomic(_send_control, (target, mon, request))
+    msg = yield Receive(_TagOrDown(mon))
+    if DownOf(mon).matches(msg):
+        return Outcome("error", Atom("noproc"))
+    yield Demonitor(mon, flush=True)
+    value = msg[1]
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
+        raise ErlangError("error", value[1])
+    _ = Control
+    return value
+
+
+def _send_control(world: World, me: Pid, target: Pid, tag, request):
+    from .world import Control, Message
+    return world.send(me, target, Message(Control(tag, request))), OK
+
+
+class _TagOrDown:
+    def __init__(self, tag):
+        self.tag = tag
+
+    def matches(self, term):
+        if isinstance(term, tuple) and len(term) == 2 and term[0] == self.tag:
+            return True
+        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] == self.tag
+
+
+def _send(to: object, msg: object):
+    try:
+        yield from gen.send(to, msg)
+    except ErlangError as e:
+        if e.reason == Atom("badarg") or (isinstance(e.reason, tuple) and e.reason and e.reason[0] == Atom("badarg")):
+            return Outcome("error", Atom("badarg"))
+        raise
+    return OK
+
+
+def _call(to: object, msg: object, timeout: object):
+    return (yield from gen.gen_call(to, msg, None if timeout == "infinity" else timeout,
+                                    printed_as=registry_via.server_ref(to) if not isinstance(to, ViaName)
+                                    else (Atom("via"), Atom(to.backend), to.name)))
+
+
+def _cast(to: object, msg: object):
+    try:
+        yield from gen.send(to, (GEN_CAST, msg))
+    except ErlangError:
+        pass  # gen_server:cast catches everything
+    return OK
+
+
+def _kill(target: object, reason: object):
+    pid = yield from _resolve(target)
+    if not isinstance(pid, Pid):
+        raise ErlangError("error", Atom("badarg"))
+    yield ExitTo(pid, reason)
+    return Atom("true")
+
+
+def _stop(target: object, reason: object):
+    from .code import DownOf, Monitor, Receive
+    from .world import SystemStop
+    pid = yield from _resolve(target)
+    if not isinstance(pid, Pid):
+        raise ErlangError("exit", Atom("noproc"))
+    mon = yield Monitor(pid)
+    yield Atomic(_send_system_stop, (pid, reason))
+    msg = yield Receive(DownOf(mon))
+    _ = SystemStop
+    return driver.stop_result(driver.Wait("stop", mon, pid, reason=reason), msg[4])
+
+
+def _send_system_stop(world: World, me: Pid, pid: Pid, reason: object):
+    from .world import Message, SystemStop
+    return world.send(me, pid, Message(SystemStop(reason))), OK
+
+
+def _alive(target: object):
+    pid = yield from _resolve(target)
+    if not isinstance(pid, Pid):
+        return Atom("false")
+    return (yield Atomic(lambda w, me, p: (w, Atom("true") if w.is_alive(p) else Atom("false")), (pid,)))
+
+
+def _monitor(watcher: object, target: object):
+    pid = yield from _resolve(target)
+    if not isinstance(pid, Pid):
+        return Outcome("error", Atom("noproc"))
+    if not (yield Atomic(_is_collector, (watcher,))):
+        return Outcome("error", Atom("noproc"))
+    return (yield from _ask(watcher, ("monitor", pid)))
+
+
+def _sup_call(op: str, a: dict):
+    sup = yield from _resolve(a["sup"])
+    if op == "start_child":
+        spec = a["spec"]
+        request = (Atom("start_child"), child_spec(spec) if isinstance(spec, dict) else tuple(spec))
+        if isinstance(spec, dict):
+            request = (Atom("start_child"), kinds.with_defaults(child_spec(spec)))
+    elif op == "terminate_child":
+        request = (Atom("terminate_child"), a["pid"] if "pid" in a else a["id"])
+    else:
+        request = Atom(op)
+    if not isinstance(sup, Pid):
+        raise ErlangError("exit", Atom("noproc"))
+    if op == "terminate_child" and not isinstance(request[1], Pid) and (yield Atomic(_kind_of, (sup,))) == "dynamic_supervisor":
+        raise ErlangError("error", Atom("function_clause"))  # DynamicSupervisor.terminate_child(sup, pid) when is_pid(pid)
+    value = yield from gen.gen_call(sup, request, None)
+    if op == "count_children":
+        items = {k.name: v for k, v in value.items}
+        return PlainObject(tuple((k, items[k]) for k in ("specs", "active", "supervisors", "workers")))
+    return ok_error(value)
+
+
+def _kind_of(world: World, me: Pid, pid: Pid):
+    proc = world.processes.get(pid)
+    return world, proc.kind if proc is not None else None
+
+
+def _global(op: str, name: object, target: object, msg: object):
+    if op == "global_register":
+        return (yield from registry_global.register_name(name, target))
+    if op == "global_unregister":
+        return (yield from registry_global.unregister_name(name))
+    return (yield from registry_global.send(name, msg))
+
+
+def _registry_keys(registry: object, target: object):
+    found = yield Atomic(_registry_of, (registry,))
+    if found is None:
+        raise ErlangError("exit", Atom("noproc"))
+    backend_name, ref = found
+    if backend_name == "unique_registry":
+        return (yield Atomic(_unique_keys, (ref, target)))
+    return (yield from gen.gen_call(ref, (Atom("keys"), target)))
+
+
+def _registry_of(world: World, me: Pid, registry: object):
+    if isinstance(registry, Atom) and registry.name in registry_via.VIA_BACKENDS:
+        return world, (registry.name, world.via_servers[registry.name])
+    if isinstance(registry, (LocalName, GlobalName, ViaName)):
+        if isinstance(registry, LocalName):
+            registry = world.names.get(registry.name)
+        else:
+            return world, None
+    return world, world.registry_servers.get(registry)
+
+
+def _unique_keys(world: World, me: Pid, registry: Atom, pid: object):
+    table = world.unique.get(registry)
+    if table is None or not world.is_alive(table.sup):
+        return world, ErlangError("error", registry_via.ARGUMENT_ERROR)
+    keys = sorted((k for k in table.keys if table.keys[k] == pid), key=_order)
+    return world, ErlList(tuple(keys))
+
+
+def _order(term):
+    from regspec.terms import term_order
+    return term_order(term)
+
+
+_unused = (Self, Send, UNDEFINED)

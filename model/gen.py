@@ -1,0 +1,221 @@
+"""gen and proc_lib: the name forms and the synchronous start every OTP behaviour shares.
+
+Implements: GS-1, GS-2, VIA-1, VIA-2, VIA-3, REG-GLOBAL-1
+
+Names come in three forms (`regspec.terms`): local, global and via. For
+each form this module knows how to look a name up (`where`), take it for
+the calling process (`register_name`), drop it (`unregister_name`) and send
+to it (`send`), as OTP's `gen.erl` does. They are generators of effects
+(see `code.py`), because a via lookup may be a call to a registry server.
+
+`start` is `gen:start` seen from the starter: look the name up first (a
+taken name creates no process, GS-1), spawn and link the child, and wait
+for its ack or its exit. `init_it` is the child's side: register the name
+before anything else (GS-2), run the kind's init, ack.
+"""
+
+from __future__ import annotations
+
+from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
+
+from . import registry_global, registry_local, registry_via
+from .code import Atomic, ErlangError, ExitFrom, Receive, Self, Send, SpawnLink
+from .world import World
+
+__all__ = ["where", "register_name", "unregister_name", "send", "start", "init_it", "gen_call", "Ack",
+           "ACK"]
+
+ACK = Atom("ack")
+UNDEFINED = Atom("undefined")
+YES = Atom("yes")
+OK = Atom("ok")
+ERROR = Atom("error")
+
+
+def where(name: object):
+    """The pid holding `name` now, or `undefined` (a generator: a via lookup may call a server)."""
+    if isinstance(name, LocalName):
+        return (yield Atomic(_whereis_local, (name.name,)))
+    if isinstance(name, GlobalName):
+        return (yield from registry_global.whereis_name(name.name))
+    if isinstance(name, ViaName):
+        return (yield from registry_via.backend(name.backend).whereis_name(name.name))
+    return name
+
+
+def _whereis_local(world: World, pid: Pid, name: Atom):
+    return world, registry_local.whereis(world, name)
+
+
+def _register_local(world: World, pid: Pid, name: Atom):
+    world, result = registry_local.register(world, name, pid)
+    return world, result == Atom("true")
+
+
+def register_name(name: object):
+    """The calling process takes `name`: True, or False when it is taken (gen:register_name)."""
+    me = yield Self()
+    if isinstance(name, LocalName):
+        return (yield Atomic(_register_local, (name.name,)))
+    if isinstance(name, GlobalName):
+        return (yield from registry_global.register_name(name.name, me)) == YES
+    try:
+        answer = yield from registry_via.backend(name.backend).register_name(name.name, me)
+    except ErlangError:
+        return False  # gen wraps the via call in a catch
+    return answer == YES
+
+
+def unregister_name(name: object):
+    """Drop `name` (gen:unregister_name, after a failed init): errors are ignored."""
+    try:
+        if isinstance(name, LocalName):
+            yield Atomic(_unregister_local, (name.name,))
+        elif isinstance(name, GlobalName):
+            yield from registry_global.unregister_name(name.name)
+        elif isinstance(name, ViaName):
+            yield from registry_via.backend(name.backend).unregister_name(name.name)
+    except ErlangError:
+        pass
+
+
+def _unregister_local(world: World, pid: Pid, name: Atom):
+    world, _ = registry_local.unregister(world, name)
+    return world, Atom("ok")
+
+
+def send(name: object, msg: object):
+    """`Name ! Msg` for every form (local names raise badarg when free, PROC-4)."""
+    if isinstance(name, LocalName):
+        holder = yield from where(name)
+        if not isinstance(holder, Pid):
+            raise ErlangError("error", Atom("badarg"))
+        yield Send(holder, msg)
+        return msg
+    if isinstance(name, GlobalName):
+        return (yield from registry_global.send(name.name, msg))
+    if isinstance(name, ViaName):
+        return (yield from registry_via.backend(name.backend).send(name.name, msg))
+    yield Send(name, msg)
+    return msg
+
+
+def gen_call(server: object, request: object, timeout: object = None, printed_as: object = None):
+    """`gen_server:call(Server, Request)` made by the running process; raises on exit.
+
+    The reason of a failed call is `{Reason, {gen_server, call, [Server, Request]}}`
+    (with the timeout when one was given), as gen_server:call exits;
+    `printed_as` is `Server` as the caller named it.
+    """
+    from .code import DownOf, Demonitor, Monitor, TIMEOUT, exit_reason
+    from .gen_server import call_message
+
+    ref = server if printed_as is None else printed_as
+    where_args = ErlList((ref, request) if timeout is None else (ref, request, timeout))
+    mfa = (Atom("gen_server"), Atom("call"), where_args)
+    pid = server
+    if not isinstance(server, Pid):
+        try:
+            pid = yield from where(server)
+        except ErlangError as e:
+            raise ErlangError("exit", (exit_reason(e), mfa)) from None
+        if not isinstance(pid, Pid):
+            raise ErlangError("exit", (Atom("noproc"), mfa))
+    me = yield Self()
+    mref = yield Monitor(pid)
+    yield Send(pid, call_message(me, mref, request))
+    msg = yield Receive(_ReplyOrDown(mref), timeout=timeout)
+    if msg == TIMEOUT:
+        yield Demonitor(mref, flush=True)
+        raise ErlangError("exit", (Atom("timeout"), mfa))
+    if DownOf(mref).matches(msg):
+        raise ErlangError("exit", (msg[4], mfa))
+    yield Demonitor(mref, flush=True)
+    return msg[1]
+
+
+class _ReplyOrDown:
+    __slots__ = ("mref",)
+
+    def __init__(self, mref):
+        self.mref = mref
+
+    def matches(self, term: object) -> bool:
+        from .code import DownOf
+        from .gen_server import reply_tag
+        if isinstance(term, tuple) and len(term) == 2 and term[0] == reply_tag(self.mref):
+            return True
+        return DownOf(self.mref).matches(term)
+
+    def __eq__(self, other):
+        return isinstance(other, _ReplyOrDown) and other.mref == self.mref
+
+    def __hash__(self):
+        return hash(("reply_or_down", self.mref))
+
+
+class Ack:
+    """`{ack, Pid, Return}` from `pid`, or its `{'EXIT', Pid, Reason}` (proc_lib:sync_start_link)."""
+
+    __slots__ = ("pid",)
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def matches(self, term: object) -> bool:
+        if isinstance(term, tuple) and len(term) == 3 and term[0] == ACK and term[1] == self.pid:
+            return True
+        return ExitFrom(self.pid).matches(term)
+
+    def __eq__(self, other):
+        return isinstance(other, Ack) and other.pid == self.pid
+
+    def __hash__(self):
+        return hash(("ack", self.pid))
+
+
+def start(kind: str, name: object, init, init_args: tuple = (), fields: tuple = ()):
+    """`gen:start` from the calling process: `{ok, Pid}` or `{error, Reason}`.
+
+    `init(me, starter, *init_args)` is the kind's init generator; it runs in
+    the new process after the name is taken and returns the server's state,
+    or raises `Stop(reason)` to fail the start.
+    """
+    if name is not None:
+        holder = yield from where(name)
+        if isinstance(holder, Pid):
+            return (ERROR, (Atom("already_started"), holder))  # GS-1: no process is created
+    me = yield Self()
+    child = yield SpawnLink(kind, init_it, (me, name, init, init_args), fields)
+    msg = yield Receive(Ack(child))
+    if msg[0] == ACK:
+        return msg[2]
+    return (ERROR, msg[2])
+
+
+class Stop(Exception):
+    """Raised by a kind's init: the start fails with `reason` and the process exits with it."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def init_it(me: Pid, starter: Pid, name: object, init, init_args: tuple):
+    """The new process: take the name, run init, ack the starter (gen:init_it)."""
+    from .code import Die
+    if name is not None:
+        taken = yield from register_name(name)
+        if not taken:
+            holder = yield from where(name)
+            yield Send(starter, (ACK, me, (ERROR, (Atom("already_started"), holder))))
+            yield Die(Atom("normal"))
+    try:
+        state = yield from init(me, starter, *init_args)
+    except Stop as stop:
+        if name is not None:
+            yield from unregister_name(name)
+        yield Send(starter, (ACK, me, (ERROR, stop.reason)))
+        yield Die(stop.reason)
+    yield Send(starter, (ACK, me, (OK, me)))
+    return state

@@ -1,0 +1,378 @@
+"""The via protocol and its three backends: map_registry, map_registry_nomonitor, unique_registry.
+
+Implements: VIA-1, VIA-2, VIA-3, VIA-4, VIA-5, VIA-6, VIA-7
+
+A via backend is any object with four generator methods, as gen_server
+expects of a `{via, Module, Name}` module (they behave like `global`'s):
+
+    register_name(name, pid) -> yes | no
+    unregister_name(name)    -> ok
+    whereis_name(name)       -> pid | undefined
+    send(name, msg)          -> pid, or exit {badarg, {Name, Msg}}
+
+`VIA_BACKENDS` maps a backend's name to its object; a new backend is one
+more entry. The three of the contract:
+
+- `map_registry` (the article's Chat.Registry): a gen_server holding a map;
+  every function is a call to it, except `unregister_name`, a cast. It
+  monitors what it registers and drops a dead pid's names when the DOWN
+  arrives, so just after a kill `whereis` can still answer the dead pid
+  (VIA-2).
+- `map_registry_nomonitor`: the same without monitors; a dead pid keeps its
+  names for ever (VIA-3), so a start under that name is `already_started`
+  with the dead pid, for ever.
+- `unique_registry` (Elixir's Registry, unique keys): a table read by the
+  caller, liveness checked on lookup (VIA-4); only the calling process can
+  take a name; registrants are linked to the registry's partition process,
+  which drops their keys when their exit signal arrives. Lookups through a
+  registry that is gone raise ArgumentError (VIA-5).
+
+Each backend serves its names through its *current server*
+(`world.via_servers`): the instance started before step 0, or the last
+`registry_server` started for it (VIA-6).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from regspec.terms import Atom, ElixirException, ErlList, GlobalName, LocalName, Pid
+
+from . import gen
+from .code import Atomic, Die, ErlangError, Monitor, Send, TrapExit, is_process_alive
+from .gen_server import GEN_CALL, GEN_CAST
+from .world import FrozenMap, LinkRequest, SystemStop, UnlinkRequest, World
+
+__all__ = ["VIA_BACKENDS", "backend", "MapBackend", "UniqueBackend", "MapRegistry", "UniqueTable",
+           "handle_map_registry", "handle_partition", "start_server", "start_partition", "server_ref"]
+
+UNDEFINED = Atom("undefined")
+YES = Atom("yes")
+NO = Atom("no")
+OK = Atom("ok")
+EXIT = Atom("EXIT")
+DOWN = Atom("DOWN")
+ARGUMENT_ERROR = ElixirException("ArgumentError")
+
+
+def _current(world: World, me: Pid, backend: str):
+    return world, world.via_servers[backend]
+
+
+def server_ref(ref: object) -> object:
+    """A server as gen_server:call names it: the local atom, `{global, T}`, or the pid."""
+    if isinstance(ref, LocalName):
+        return ref.name
+    if isinstance(ref, GlobalName):
+        return (Atom("global"), ref.name)
+    return ref
+
+
+class MapBackend:
+    """`map_registry` and `map_registry_nomonitor`: calls to the backend's current map server."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _call(self, request):
+        server = yield Atomic(_current, (self.name,))
+        return (yield from gen.gen_call(server, request, printed_as=server_ref(server)))
+
+    def whereis_name(self, name):
+        return (yield from self._call((Atom("whereis_name"), name)))
+
+    def register_name(self, name, pid):
+        return (yield from self._call((Atom("register_name"), name, pid)))
+
+    def unregister_name(self, name):
+        server = yield Atomic(_current, (self.name,))
+        pid = server if isinstance(server, Pid) else (yield from gen.where(server))
+        if isinstance(pid, Pid):  # a cast never fails
+            yield Send(pid, (GEN_CAST, (Atom("unregister_name"), name)))
+        return OK
+
+    def send(self, name, msg):
+        pid = yield from self.whereis_name(name)
+        if not isinstance(pid, Pid):
+            raise ErlangError("exit", (Atom("badarg"), (name, msg)))
+        yield Send(pid, msg)
+        return pid
+
+
+# -- the map server ------------------------------------------------------------
+
+@attrs.frozen
+class MapRegistry:
+    """The map server's state: name -> pid, and whether it monitors what it registers."""
+
+    monitor: bool
+    names: FrozenMap = FrozenMap()
+
+
+def map_init(me: Pid, starter: Pid, backend: str):
+    return MapRegistry(monitor=backend == "map_registry")
+    yield  # pragma: no cover
+
+
+def handle_map_registry(me: Pid, state: MapRegistry, msg: object):
+    """One message through the map server (regspec/beam/map_registry.erl)."""
+    if isinstance(msg, SystemStop):
+        yield Die(msg.reason)
+    if isinstance(msg, tuple) and len(msg) == 3 and msg[0] == GEN_CALL:
+        (caller, tag), req = msg[1], msg[2]
+        op = req[0] if isinstance(req, tuple) and req else None
+        if op == Atom("whereis_name") and len(req) == 2:
+            reply = state.names.get(req[1], UNDEFINED)
+        elif op == Atom("register_name") and len(req) == 3:
+            if req[1] in state.names:
+                reply = NO
+            else:
+                if state.monitor:
+                    yield Monitor(req[2])
+                state = attrs.evolve(state, names=state.names.set(req[1], req[2]))
+                reply = YES
+        elif op == Atom("keys") and len(req) == 2:
+            reply = ErlList(tuple(sorted((k for k in state.names if state.names[k] == req[1]), key=_term_key)))
+        else:
+            yield Die((Atom("bad_call"), req))
+        yield Send(caller, (tag, reply))
+        return state
+    if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == GEN_CAST:
+        req = msg[1]
+        if isinstance(req, tuple) and len(req) == 2 and req[0] == Atom("unregister_name"):
+            return attrs.evolve(state, names=state.names.delete(req[1]))
+        yield Die((Atom("bad_cast"), req))
+    if isinstance(msg, tuple) and len(msg) == 5 and msg[0] == DOWN:
+        dead = msg[3]
+        return attrs.evolve(state, names=FrozenMap({k: state.names[k] for k in state.names
+                                                    if state.names[k] != dead}))
+    return state
+
+
+def _term_key(term):
+    """Erlang term order, enough for the keys a scenario uses (numbers < atoms < tuples < lists < binaries)."""
+    from regspec.terms import Binary
+    if isinstance(term, int):
+        return (0, term)
+    if isinstance(term, Atom):
+        return (1, term.name)
+    if isinstance(term, Pid):
+        return (2, term.n)
+    if isinstance(term, tuple):
+        return (3, len(term), tuple(_term_key(t) for t in term))
+    if isinstance(term, ErlList):
+        return (4, tuple(_term_key(t) for t in term.items))
+    if isinstance(term, Binary):
+        return (5, term.value)
+    return (6, repr(term))
+
+
+# -- Elixir's Registry ---------------------------------------------------------
+
+@attrs.frozen
+class UniqueTable:
+    """One unique Registry: its supervisor (owner of the info table), its partition and its keys."""
+
+    sup: Pid
+    partition: object = None
+    keys: FrozenMap = FrozenMap()   # key -> pid
+
+
+def _table(world: World, registry: Atom) -> UniqueTable:
+    table = world.unique.get(registry)
+    if table is None or not world.is_alive(table.sup):
+        raise ErlangError("error", ARGUMENT_ERROR)  # "unknown registry"
+    return table
+
+
+def _unique_lookup_live_table(world: World, me: Pid, key: object):
+    """The key's row, unchecked; undefined when the partition's table is gone with it."""
+    try:
+        table = _table(world, world.via_servers["unique_registry"])
+    except ErlangError as e:
+        return world, e
+    if table.partition is None or not world.is_alive(table.partition):
+        return world, UNDEFINED
+    return world, table.keys.get(key, UNDEFINED)
+
+
+def _unique_lookup(world: World, me: Pid, key: object):
+    """Registry.lookup: no liveness check."""
+    try:
+        table = _table(world, world.via_servers["unique_registry"])
+    except ErlangError as e:
+        return world, e
+    return world, table.keys.get(key, UNDEFINED)
+
+
+def unique_register(world: World, me: Pid, key: object, pid: object):
+    if pid != me:
+        return world, ErlangError("error", Atom("function_clause"))  # register_name(.., Pid) when Pid == self()
+    registry = world.via_servers["unique_registry"]
+    try:
+        table = _table(world, registry)
+    except ErlangError as e:
+        return world, e
+    partition = table.partition
+    world = _link(world, me, partition)
+    holder = table.keys.get(key)
+    if holder is not None and world.is_alive(holder):
+        # {error, {already_registered, Pid}}: drop the link unless the caller holds other keys
+        if me not in table.keys.values():
+            world = _unlink(world, me, partition)
+        return world, NO
+    table = attrs.evolve(table, keys=table.keys.set(key, me))
+    return attrs.evolve(world, unique=world.unique.set(registry, table)), YES
+
+
+def unique_unregister(world: World, me: Pid, key: object):
+    registry = world.via_servers["unique_registry"]
+    try:
+        table = _table(world, registry)
+    except ErlangError as e:
+        return world, e
+    if table.keys.get(key) == me:
+        table = attrs.evolve(table, keys=table.keys.delete(key))
+        world = attrs.evolve(world, unique=world.unique.set(registry, table))
+    if me not in table.keys.values():
+        world = _unlink(world, me, table.partition)
+    return world, OK
+
+
+def _link(world: World, me: Pid, other: object) -> World:
+    proc = world.processes[me]
+    if not isinstance(other, Pid) or other in proc.links:
+        return world
+    world = world.update(me, links=proc.links | {other})
+    return world.send(me, other, LinkRequest())
+
+
+def _unlink(world: World, me: Pid, other: object) -> World:
+    proc = world.processes[me]
+    if other not in proc.links:
+        return world
+    world = world.update(me, links=proc.links - {other})
+    return world.send(me, other, UnlinkRequest())
+
+
+class UniqueBackend:
+    """`unique_registry`: Elixir's Registry with unique keys, run in the calling process."""
+
+    name = "unique_registry"
+
+    def whereis_name(self, key):
+        holder = yield Atomic(_unique_lookup_live_table, (key,))
+        if isinstance(holder, Pid) and (yield from is_process_alive(holder)) == Atom("true"):
+            return holder
+        return UNDEFINED
+
+    def register_name(self, key, pid):
+        return (yield Atomic(unique_register, (key, pid)))
+
+    def unregister_name(self, key):
+        return (yield Atomic(unique_unregister, (key,)))
+
+    def send(self, key, msg):
+        pid = yield Atomic(_unique_lookup, (key,))
+        if not isinstance(pid, Pid):
+            raise ErlangError("error", Atom("badarg"))
+        yield Send(pid, msg)
+        return pid
+
+
+VIA_BACKENDS = {
+    "map_registry": MapBackend("map_registry"),
+    "map_registry_nomonitor": MapBackend("map_registry_nomonitor"),
+    "unique_registry": UniqueBackend(),
+}
+
+
+def backend(name: str):
+    return VIA_BACKENDS[name]
+
+
+# -- starting registry servers -------------------------------------------------------
+
+def start_server(backend_name: str, name: object):
+    """A `registry_server`: a new instance that serves `backend_name` from now on (VIA-6)."""
+    if backend_name == "unique_registry":
+        return (yield from start_unique(name))
+    result = yield from gen.start("registry_server", name, map_init, (backend_name,))
+    if result[0] == OK:
+        ref = name if name is not None else result[1]
+        yield Atomic(_note_server, (backend_name, ref, result[1]))
+    return result
+
+
+def _note_server(world: World, me: Pid, backend_name: str, ref: object, pid: Pid):
+    return attrs.evolve(world, via_servers=world.via_servers.set(backend_name, ref),
+                        registry_servers=world.registry_servers.set(pid, (backend_name, ref))), OK
+
+
+def start_unique(name: object):
+    """`Registry.start_link(keys: :unique, name: Reg)`: a one_for_all supervisor over one partition."""
+    from .kinds import ChildSpec, with_defaults
+    if isinstance(name, LocalName):
+        registry = name.name
+    else:
+        registry = yield Atomic(_unnamed_registry, ())
+    partition = Atom(f"Elixir.{registry.name}.PIDPartition0")
+    spec = with_defaults(ChildSpec("registry_partition", id=partition, name=LocalName(partition),
+                                   options=FrozenMap({"registry": registry})))
+    result = yield from gen.start("supervisor", LocalName(registry), unique_init, (registry, spec))
+    if result[0] == OK:
+        yield Atomic(_note_server, ("unique_registry", registry, result[1]))
+    return result
+
+
+def _unnamed_registry(world: World, me: Pid):
+    n = world.unnamed_registries + 1
+    return attrs.evolve(world, unnamed_registries=n), Atom(f"unique_registry_{n}")
+
+
+def unique_init(me: Pid, starter: Pid, registry: Atom, partition_spec):
+    """Registry.Supervisor.init: the info table first (owned by the supervisor), then the partition."""
+    from . import supervisor
+    yield Atomic(_new_table, (registry,))
+    return (yield from supervisor.init(me, starter, Atom("one_for_all"), 3, 5, (partition_spec,)))
+
+
+def _new_table(world: World, me: Pid, registry: Atom):
+    return attrs.evolve(world, unique=world.unique.set(registry, UniqueTable(sup=me))), OK
+
+
+def start_partition(registry: Atom, name: object):
+    return (yield from gen.start("registry_partition", name, partition_init, (registry,)))
+
+
+def partition_init(me: Pid, starter: Pid, registry: Atom):
+    """Registry.Partition.init: trap exits; a new key table (the old keys are gone)."""
+    yield TrapExit(True)
+    yield Atomic(_set_partition, (registry,))
+    return starter  # the partition's state: its parent
+
+
+def _set_partition(world: World, me: Pid, registry: Atom):
+    table = world.unique[registry]
+    return attrs.evolve(world, unique=world.unique.set(registry, attrs.evolve(table, partition=me,
+                                                                               keys=FrozenMap()))), OK
+
+
+def handle_partition(me: Pid, parent: Pid, msg: object):
+    """Registry.Partition: an EXIT from a registrant drops its keys; one from the parent stops it."""
+    if isinstance(msg, SystemStop):
+        yield Die(msg.reason)
+    if isinstance(msg, tuple) and len(msg) == 3 and msg[0] == EXIT:
+        if msg[1] == parent:
+            yield Die(msg[2])
+        yield Atomic(_drop_keys, (msg[1],))
+    return parent
+
+
+def _drop_keys(world: World, me: Pid, dead: Pid):
+    for registry in world.unique:
+        table = world.unique[registry]
+        if table.partition == me:
+            keys = FrozenMap({k: table.keys[k] for k in table.keys if table.keys[k] != dead})
+            world = attrs.evolve(world, unique=world.unique.set(registry, attrs.evolve(table, keys=keys)))
+    return world, OK
