@@ -47,7 +47,7 @@ from .world import DRIVER, ExitSignal, Message, Process, World
 __all__ = [
     "Running", "Receive", "Anything", "Send", "SpawnLink", "Link", "Unlink", "Monitor", "Demonitor",
     "ExitTo", "Die", "TrapExit", "Now", "Self", "Atomic", "ErlangError", "TIMEOUT", "start_code",
-    "resume", "fire_timeout", "matches_down", "matches_exit", "Init", "exit_reason",
+    "resume", "fire_timeout", "Init", "exit_reason",
 ]
 
 TIMEOUT = Atom("$timeout")
@@ -246,15 +246,38 @@ class ExitFrom:
     pid: Pid
 
     def matches(self, term: object) -> bool:
-        return matches_exit(term, self.pid)
+        return isinstance(term, tuple) and len(term) == 3 and term[0] == Atom("EXIT") and term[1] == self.pid
 
 
-def matches_down(term: object, ref: Ref) -> bool:
-    return DownOf(ref).matches(term)
+@attrs.frozen
+class AnyDownOf:
+    """A DOWN of any of the monitors `refs` (a supervisor waiting for several children)."""
+
+    refs: tuple
+
+    def matches(self, term: object) -> bool:
+        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] in self.refs
 
 
-def matches_exit(term: object, pid: Pid) -> bool:
-    return isinstance(term, tuple) and len(term) == 3 and term[0] == Atom("EXIT") and term[1] == pid
+@attrs.frozen
+class TagOf:
+    """`{Tag, Reply}`: the answer to a request tagged `tag`."""
+
+    tag: object
+
+    def matches(self, term: object) -> bool:
+        return isinstance(term, tuple) and len(term) == 2 and term[0] == self.tag
+
+
+@attrs.frozen
+class ReplyOrDown:
+    """`{Tag, Reply}`, or the DOWN of `mref`: a call's reply or the callee's death, whichever comes first."""
+
+    tag: object
+    mref: Ref
+
+    def matches(self, term: object) -> bool:
+        return TagOf(self.tag).matches(term) or DownOf(self.mref).matches(term)
 
 
 # -- running code ------------------------------------------------------------
@@ -365,15 +388,7 @@ def pending_deadline(proc: Process):
     return None
 
 
-__all__ += ["DownOf", "ExitFrom", "pending_deadline"]
-
-
-@attrs.frozen
-class _TagOf:
-    tag: Ref
-
-    def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 2 and term[0] == self.tag
+__all__ += ["DownOf", "ExitFrom", "AnyDownOf", "TagOf", "ReplyOrDown", "pending_deadline"]
 
 
 def is_process_alive(pid: object):
@@ -382,7 +397,7 @@ def is_process_alive(pid: object):
     if not pending:
         return (yield Atomic(_alive_now, (pid,)))
     tag = yield Atomic(_ask_alive, (pid,))
-    msg = yield Receive(_TagOf(tag))
+    msg = yield Receive(TagOf(tag))
     return msg[1]
 
 

@@ -10,10 +10,10 @@ their direct commands in `driver.py`.
 
 from __future__ import annotations
 
-from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName
+from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
 from . import driver, gen, kinds, registry_global, registry_via
-from .code import Atomic, ErlangError, ExitTo, Self, Send, Unlink
+from .code import Atomic, DownOf, ErlangError, ExitTo, Monitor, Receive, ReplyOrDown, Demonitor, Unlink
 from .gen_server import GEN_CAST
 from .kinds import ChildSpec
 from .world import FrozenMap, World
@@ -21,7 +21,6 @@ from .world import FrozenMap, World
 __all__ = ["to_command", "child_spec"]
 
 OK = Atom("ok")
-UNDEFINED = Atom("undefined")
 NAMES = (GlobalName, ViaName)
 _SPEC_FIELDS = ("kind", "id", "name", "restart", "shutdown", "as")
 
@@ -35,7 +34,7 @@ def child_spec(a: dict) -> ChildSpec:
         options["child"] = child_spec(options["child"])
     shutdown = a.get("shutdown")
     return ChildSpec(kind=a["kind"], id=a.get("id"), name=a.get("name"), restart=a.get("restart", "permanent"),
-                     shutdown=shutdown, label=a.get("as") if "id" in a or "restart" in a or True else None,
+                     shutdown=shutdown, label=a.get("as"),
                      options=FrozenMap(options))
 
 
@@ -122,34 +121,21 @@ def _is_collector(world: World, me: Pid, target: object):
 
 def _ask(target: Pid, request: tuple):
     """A control request the collector performs itself (see behaviours._control)."""
-    from .code import Monitor, Receive, Demonitor, DownOf
-    from .world import Control
     mon = yield Monitor(target)
     yield Atomic(_send_control, (target, mon, request))
-    msg = yield Receive(_TagOrDown(mon))
+    msg = yield Receive(ReplyOrDown(mon, mon))
     if DownOf(mon).matches(msg):
         return Outcome("error", Atom("noproc"))
     yield Demonitor(mon, flush=True)
     value = msg[1]
     if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
         raise ErlangError("error", value[1])
-    _ = Control
     return value
 
 
 def _send_control(world: World, me: Pid, target: Pid, tag, request):
     from .world import Control, Message
     return world.send(me, target, Message(Control(tag, request))), OK
-
-
-class _TagOrDown:
-    def __init__(self, tag):
-        self.tag = tag
-
-    def matches(self, term):
-        if isinstance(term, tuple) and len(term) == 2 and term[0] == self.tag:
-            return True
-        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] == self.tag
 
 
 def _send(to: object, msg: object):
@@ -185,15 +171,12 @@ def _kill(target: object, reason: object):
 
 
 def _stop(target: object, reason: object):
-    from .code import DownOf, Monitor, Receive
-    from .world import SystemStop
     pid = yield from _resolve(target)
     if not isinstance(pid, Pid):
         raise ErlangError("exit", Atom("noproc"))
     mon = yield Monitor(pid)
     yield Atomic(_send_system_stop, (pid, reason))
     msg = yield Receive(DownOf(mon))
-    _ = SystemStop
     return driver.stop_result(driver.Wait("stop", mon, pid, reason=reason), msg[4])
 
 
@@ -278,13 +261,5 @@ def _unique_keys(world: World, me: Pid, registry: Atom, pid: object):
     table = world.unique.get(registry)
     if table is None or not world.is_alive(table.sup):
         return world, ErlangError("error", registry_via.ARGUMENT_ERROR)
-    keys = sorted((k for k in table.keys if table.keys[k] == pid), key=_order)
+    keys = sorted((k for k in table.keys if table.keys[k] == pid), key=term_order)
     return world, ErlList(tuple(keys))
-
-
-def _order(term):
-    from regspec.terms import term_order
-    return term_order(term)
-
-
-_unused = (Self, Send, UNDEFINED)

@@ -22,10 +22,10 @@ import attrs
 from regspec.terms import Atom, ErlList, Pid
 
 from . import kinds
-from .code import TIMEOUT, Atomic, Die, ExitFrom, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit, Unlink
+from .code import TIMEOUT, AnyDownOf, Die, DownOf, ExitFrom, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit, Unlink
 from .gen_server import GEN_CALL
 from .supervisor import add_restart, counts
-from .world import FrozenMap, SystemStop, World
+from .world import FrozenMap, SystemStop
 
 __all__ = ["DynState", "init", "handle"]
 
@@ -48,12 +48,7 @@ class DynState:
     parent: Pid
     template: object
     children: FrozenMap = FrozenMap()
-    restarts: tuple = ()
-
-    # add_restart reads these under supervisor's names
-    @property
-    def restarts_(self):
-        return self.restarts
+    restarts: tuple = ()            # restart times in seconds, newest first (as supervisor.SupState)
 
 
 @attrs.frozen
@@ -154,8 +149,7 @@ def maybe_restart_child(pid: Pid, reason: object, state: DynState):
 
 def restart_child(pid: Pid, child: DynChild, state: DynState):
     now = yield Now()
-    ok, sup_like = add_restart(_as_sup(state), now // 1000)
-    state = attrs.evolve(state, restarts=sup_like.restarts)
+    ok, state = add_restart(state, now // 1000)
     if not ok:
         return "shutdown", _delete(pid, state)
     result = yield from start_child(child.spec, child.args)
@@ -166,17 +160,6 @@ def restart_child(pid: Pid, child: DynChild, state: DynState):
     me = yield Self()
     yield Send(me, (GEN_RESTART, pid))
     return "ok", state
-
-
-@attrs.frozen
-class _SupView:
-    intensity: int
-    period: int
-    restarts: tuple
-
-
-def _as_sup(state: DynState):
-    return _SupView(state.intensity, state.period, state.restarts)
 
 
 def _delete(pid: Pid, state: DynState) -> DynState:
@@ -195,7 +178,7 @@ def terminate_children(children: FrozenMap):
         early = yield Receive(ExitFrom(pid), timeout=0)
         if early != TIMEOUT:
             # It was already gone: wait for its DOWN and do not signal it.
-            yield Receive(_Down(mon))
+            yield Receive(DownOf(mon))
             continue
         how = child.spec.shutdown
         if how == "brutal_kill":
@@ -209,28 +192,10 @@ def terminate_children(children: FrozenMap):
     deadlines = {now + t: pids for t, pids in timers.items()}
     while waiting:
         first = min(deadlines) if deadlines else None
-        msg = yield Receive(_AnyDownOf(tuple(sorted(waiting.values(), key=lambda r: r.n))), deadline=first)
+        msg = yield Receive(AnyDownOf(tuple(sorted(waiting.values(), key=lambda r: r.n))), deadline=first)
         if msg == TIMEOUT:
             for pid in deadlines.pop(first):
                 yield ExitTo(pid, KILL)
             continue
         waiting = {p: m for p, m in waiting.items() if m != msg[1]}
 
-
-@attrs.frozen
-class _Down:
-    ref: object
-
-    def matches(self, term):
-        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] == self.ref
-
-
-@attrs.frozen
-class _AnyDownOf:
-    refs: tuple
-
-    def matches(self, term):
-        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] in self.refs
-
-
-_unused = (Atomic, World)

@@ -16,10 +16,14 @@ before anything else (GS-2), run the kind's init, ack.
 
 from __future__ import annotations
 
+import attrs
+
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
 
 from . import registry_global, registry_local, registry_via
-from .code import Atomic, ErlangError, ExitFrom, Receive, Self, Send, SpawnLink
+from .code import (TIMEOUT, Atomic, Demonitor, Die, DownOf, ErlangError, ExitFrom, Monitor, Receive, ReplyOrDown, Self,
+                   Send, SpawnLink, exit_reason)
+from .gen_server import call_message, reply_tag
 from .world import World
 
 __all__ = ["where", "register_name", "unregister_name", "send", "start", "init_it", "gen_call", "Ack",
@@ -107,9 +111,6 @@ def gen_call(server: object, request: object, timeout: object = None, printed_as
     (with the timeout when one was given), as gen_server:call exits;
     `printed_as` is `Server` as the caller named it.
     """
-    from .code import DownOf, Demonitor, Monitor, TIMEOUT, exit_reason
-    from .gen_server import call_message
-
     ref = server if printed_as is None else printed_as
     where_args = ErlList((ref, request) if timeout is None else (ref, request, timeout))
     mfa = (Atom("gen_server"), Atom("call"), where_args)
@@ -124,7 +125,7 @@ def gen_call(server: object, request: object, timeout: object = None, printed_as
     me = yield Self()
     mref = yield Monitor(pid)
     yield Send(pid, call_message(me, mref, request))
-    msg = yield Receive(_ReplyOrDown(mref), timeout=timeout)
+    msg = yield Receive(ReplyOrDown(reply_tag(mref), mref), timeout=timeout)
     if msg == TIMEOUT:
         yield Demonitor(mref, flush=True)
         raise ErlangError("exit", (Atom("timeout"), mfa))
@@ -134,44 +135,16 @@ def gen_call(server: object, request: object, timeout: object = None, printed_as
     return msg[1]
 
 
-class _ReplyOrDown:
-    __slots__ = ("mref",)
-
-    def __init__(self, mref):
-        self.mref = mref
-
-    def matches(self, term: object) -> bool:
-        from .code import DownOf
-        from .gen_server import reply_tag
-        if isinstance(term, tuple) and len(term) == 2 and term[0] == reply_tag(self.mref):
-            return True
-        return DownOf(self.mref).matches(term)
-
-    def __eq__(self, other):
-        return isinstance(other, _ReplyOrDown) and other.mref == self.mref
-
-    def __hash__(self):
-        return hash(("reply_or_down", self.mref))
-
-
+@attrs.frozen
 class Ack:
     """`{ack, Pid, Return}` from `pid`, or its `{'EXIT', Pid, Reason}` (proc_lib:sync_start_link)."""
 
-    __slots__ = ("pid",)
-
-    def __init__(self, pid):
-        self.pid = pid
+    pid: Pid
 
     def matches(self, term: object) -> bool:
         if isinstance(term, tuple) and len(term) == 3 and term[0] == ACK and term[1] == self.pid:
             return True
         return ExitFrom(self.pid).matches(term)
-
-    def __eq__(self, other):
-        return isinstance(other, Ack) and other.pid == self.pid
-
-    def __hash__(self):
-        return hash(("ack", self.pid))
 
 
 def start(kind: str, name: object, init, init_args: tuple = (), fields: tuple = ()):
@@ -203,7 +176,6 @@ class Stop(Exception):
 
 def init_it(me: Pid, starter: Pid, name: object, init, init_args: tuple):
     """The new process: take the name, run init, ack the starter (gen:init_it)."""
-    from .code import Die
     if name is not None:
         taken = yield from register_name(name)
         if not taken:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import attrs
 
-from regspec.terms import Atom, ElixirException, ErlList, GlobalName, LocalName, Pid
+from regspec.terms import Atom, ElixirException, ErlList, GlobalName, LocalName, Pid, term_order
 
 from . import gen
 from .code import Atomic, Die, ErlangError, Monitor, Send, TrapExit, is_process_alive
@@ -132,7 +132,7 @@ def handle_map_registry(me: Pid, state: MapRegistry, msg: object):
                 state = attrs.evolve(state, names=state.names.set(req[1], req[2]))
                 reply = YES
         elif op == Atom("keys") and len(req) == 2:
-            reply = ErlList(tuple(sorted((k for k in state.names if state.names[k] == req[1]), key=_term_key)))
+            reply = ErlList(tuple(sorted((k for k in state.names if state.names[k] == req[1]), key=term_order)))
         else:
             yield Die((Atom("bad_call"), req))
         yield Send(caller, (tag, reply))
@@ -147,24 +147,6 @@ def handle_map_registry(me: Pid, state: MapRegistry, msg: object):
         return attrs.evolve(state, names=FrozenMap({k: state.names[k] for k in state.names
                                                     if state.names[k] != dead}))
     return state
-
-
-def _term_key(term):
-    """Erlang term order, enough for the keys a scenario uses (numbers < atoms < tuples < lists < binaries)."""
-    from regspec.terms import Binary
-    if isinstance(term, int):
-        return (0, term)
-    if isinstance(term, Atom):
-        return (1, term.name)
-    if isinstance(term, Pid):
-        return (2, term.n)
-    if isinstance(term, tuple):
-        return (3, len(term), tuple(_term_key(t) for t in term))
-    if isinstance(term, ErlList):
-        return (4, tuple(_term_key(t) for t in term.items))
-    if isinstance(term, Binary):
-        return (5, term.value)
-    return (6, repr(term))
 
 
 # -- Elixir's Registry ---------------------------------------------------------

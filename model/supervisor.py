@@ -29,7 +29,7 @@ import attrs
 from regspec.terms import Atom, ErlList, Pid
 
 from . import gen, kinds
-from .code import (TIMEOUT, Atomic, ErlangError, exit_reason, Die, DownOf, ExitFrom, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit,
+from .code import (TIMEOUT, AnyDownOf, Atomic, ErlangError, exit_reason, Die, DownOf, ExitFrom, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit,
                    Unlink)
 from .gen_server import GEN_CALL, GEN_CAST
 from .world import FrozenMap, SystemStop, World
@@ -410,7 +410,7 @@ def terminate_dynamic_children(state: SupState):
     if isinstance(template.shutdown, int):
         deadline = (yield Now()) + template.shutdown
     while waiting:
-        msg = yield Receive(_AnyDown(tuple(sorted(waiting))), deadline=deadline)
+        msg = yield Receive(AnyDownOf(tuple(sorted(waiting))), deadline=deadline)
         if msg == TIMEOUT:
             for mon in sorted(waiting):
                 yield ExitTo(waiting[mon], KILL)
@@ -418,14 +418,6 @@ def terminate_dynamic_children(state: SupState):
             continue
         pid = waiting.pop(msg[1])
         yield from unlink_flush(pid, msg[4])
-
-
-@attrs.frozen
-class _AnyDown:
-    refs: tuple
-
-    def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] in self.refs
 
 
 def _dyn_key(key):
