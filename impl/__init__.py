@@ -37,6 +37,10 @@ def to_command(op: str, a: dict):
     """
     if op in UNSUPPORTED_OPS:
         raise Unsupported
+    from . import driver_names
+    action = driver_names.to_command(op, a)
+    if action is not None:
+        return action
     call = functools.partial
     if op == "spawn":
         return call(Driver.spawn, trap_exit=a.get("trap_exit", False), link=a.get("link", False),
@@ -94,19 +98,32 @@ class ImplSession:
     """
 
     def __init__(self, node: str = "a", **runtime_options):
+        from .registry_via import prestart
         self.node = node
         self.runtime = Runtime(node, **runtime_options)
         self.driver = Driver(self.runtime)
+        prestart(self.runtime)
 
     def perform(self, op: str, args: dict, nowait: bool) -> object:
         try:
             action = to_command(op, args)
         except Unsupported:
             return Outcome("unsupported", Atom(op))
+        with self.runtime.atomic:
+            self.driver.clear_mailbox()
         result = action(self.driver)
         if not nowait:
             self.runtime.wait_quiescent()
         return result
+
+    def pid_label(self, pid) -> object:
+        """The printed name of a process from before step 0 (SCN-3)."""
+        return self.runtime.labels.get(pid)
+
+    def child_bindings(self) -> dict:
+        """Child spec `as` labels and the first pid each child had."""
+        with self.runtime.atomic:
+            return dict(self.runtime.bindings)
 
     def invariant_violations(self) -> tuple[str, ...]:
         """The model's invariants on the runtime's state (REG-LOCAL-2, REG-LOCAL-7, PROC-1),

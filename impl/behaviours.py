@@ -93,6 +93,12 @@ def _perform(ctx: Context, kept: list | None, request: tuple) -> object:
             return ctx.link(args[0])
         if action == "unlink":
             return ctx.unlink(args[0])
+        if action in ("register", "unregister"):
+            # A unique_registry name is taken or dropped by the holder itself.
+            from . import registry_via
+            if action == "register":
+                return ctx.atomic(registry_via.unique_register, args[0].name, ctx.pid)
+            return ctx.atomic(registry_via.unique_unregister, args[0].name)
     except ErlangError as e:
         return Outcome("error", e.reason)
     raise ValueError(f"unknown control request {action!r}")  # pragma: no cover - the driver sends only these

@@ -28,15 +28,18 @@ import attrs
 from regspec.terms import Atom, LocalName, Outcome, Pid, Ref
 
 # The waiting half is the model's: the same wait record and the same stop result.
-from regspec.model.driver import bif_result, stop_result
+from regspec.model.driver import bif_result, stop_result, strip_call
 from regspec.model.world import Wait
 
 from . import signals
 from .behaviours import Control, body_for
 from .gen_server import GEN_CAST, call_message, reply_tag
+from .mailbox import ANY
+from .process import TIMEOUT, Context
 from .runtime import CLOSED, DONE, DRIVER, TIMER, Runtime
+from .signals import ErlangError
 
-__all__ = ["Driver", "Result"]
+__all__ = ["Driver", "DriverContext", "Result"]
 
 TRUE = Atom("true")
 FALSE = Atom("false")
@@ -63,7 +66,32 @@ class Driver:
         self.rt = rt
         self.proc = rt.process(DRIVER)
         self._wait: Wait | None = None
+        self._in_code = False
         rt.set_driver_receiver(self.receive)
+
+    def clear_mailbox(self) -> None:
+        """Before each step the driver drops whatever reached its mailbox (EXITs of its links, late replies)."""
+        self.proc.mailbox.remove(ANY)
+
+    def run_code(self, fn, *args) -> object:
+        """Run OTP code `fn(ctx, *args)` as P0 and return what it returns.
+
+        This is how the driver starts every kind, and uses supervisors,
+        global and via names: the code may wait for other processes, and
+        while it does P0 handles its signals like any process. An Erlang
+        exception it raises is the step's `{"error": R}` or `{"exit": R}`.
+        """
+        self._in_code = True
+        try:
+            return fn(DriverContext(self.rt, self.proc), *args)
+        except ErlangError as e:
+            if e.cls == "exit":
+                return Outcome("exit", strip_call(e.reason))
+            return Outcome("error", e.reason)
+        except _Deadlock:
+            return Outcome("exit", Atom("deadlock"))
+        finally:
+            self._in_code = False
 
     def resolve(self, target: object) -> Pid | None:
         """A pid, or the holder of a local name; None for a free name or `undefined`."""
@@ -217,6 +245,9 @@ class Driver:
     # -- the waiting half: signals reaching P0 (runtime lock held) ---------------------
     def receive(self, sig: signals.Signal) -> None:
         """A signal reaches the driver; an answer to its wait goes to P0's mailbox."""
+        if self._in_code:
+            signals.handle(self.rt, self.proc, sig)   # running code, P0 is a process like any other
+            return
         payload, wait = sig.payload, self._wait
         if isinstance(payload, signals.Down):
             if payload.ref not in self.proc.monitors:
@@ -249,3 +280,34 @@ class Driver:
     def _done(self, value: object) -> None:
         self._wait = None
         self.proc.mailbox.put(Result(value))
+
+
+class _Deadlock(Exception):
+    """The driver's code waits for a message that can never come (the model's Stuck)."""
+
+
+class DriverContext(Context):
+    """The driver's own `Context` while it runs code: a receive schedules the system until a match arrives."""
+
+    __slots__ = ()
+
+    def receive(self, match=ANY, timeout: int | None = None, deadline: int | None = None) -> object:
+        rt, box = self._rt, self._proc.mailbox
+        with rt.atomic:
+            found, msg = box.take(match)
+            if found:
+                return msg
+            if deadline is None and isinstance(timeout, int):
+                deadline = rt.time + timeout
+            if deadline is not None and deadline <= rt.time:
+                return TIMEOUT
+            real = (deadline - rt.time) / 1000 if deadline is not None else None
+        outcome = rt.run_until(lambda: box.has(match), timer=deadline, timer_real=real)
+        with rt.atomic:
+            if outcome == DONE:
+                return box.take(match)[1]
+            if outcome == TIMER:
+                return TIMEOUT
+            if outcome == CLOSED:
+                raise ErlangError(Atom("shutdown"), "exit")
+            raise _Deadlock

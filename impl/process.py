@@ -99,14 +99,40 @@ class Context:
         """`self()`."""
         return self._proc.pid
 
-    def receive(self, match: Callable[[object], bool] = ANY, timeout: int | None = None) -> object:
+    @property
+    def runtime(self):
+        return self._rt
+
+    def receive(self, match: Callable[[object], bool] = ANY, timeout: int | None = None,
+                deadline: int | None = None) -> object:
         """Selective receive: the oldest message `match` accepts; blocks until there is one.
 
         `timeout` is in logical milliseconds: it fires only when nothing else
         in the system can happen (as the model fires a call timeout); then
-        `TIMEOUT` is returned. 0 returns at once.
+        `TIMEOUT` is returned. 0 returns at once. `deadline` is an absolute
+        logical time instead (a timer started earlier).
         """
-        return self._rt.bif_receive(self._proc, match, timeout)
+        return self._rt.bif_receive(self._proc, match, timeout, deadline)
+
+    def spawn_link(self, kind: str, body: Callable[["Context"], None], **fields) -> Pid:
+        """`spawn_link`: a new process of `kind` running `body`, queued behind the signals sent before."""
+        return self._rt.bif(self._proc, lambda rt, proc: rt.spawn(kind, body, parent=proc.pid, **fields))
+
+    def now(self) -> int:
+        """Logical time in ms (advanced only by timeouts)."""
+        return self._rt.time
+
+    def is_process_alive(self, pid: object) -> bool:
+        """`is_process_alive(Pid)` (PROC-5): answered after `pid` handled this process's earlier signals."""
+        tag = self._rt.bif(self._proc, _ask_alive, pid)
+        if isinstance(tag, bool):
+            return tag
+        msg = self.receive(lambda m: isinstance(m, tuple) and len(m) == 2 and m[0] == tag)
+        return msg[1] == Atom("true")
+
+    def atomic(self, fn: Callable, *args) -> object:
+        """`fn(runtime, pid, *args)` done in one go, as a BIF (an ETS operation, a table read)."""
+        return self._rt.bif(self._proc, lambda rt, proc: fn(rt, proc.pid, *args))
 
     def send(self, to: object, msg: object) -> None:
         """`To ! Msg`; `to` is a pid or a registered name (a free name raises badarg)."""
@@ -143,3 +169,12 @@ class Context:
 
     def whereis(self, name: Atom) -> object:
         return self._rt.names.whereis(name)
+
+
+def _ask_alive(rt, proc: Process, pid: object):
+    """True/False now, or the tag of an AliveRequest sent behind this process's signals to `pid`."""
+    if not isinstance(pid, Pid) or not rt.in_flight(proc.pid, pid):
+        return rt.is_alive(pid)
+    tag = rt.make_ref()
+    rt.send(proc.pid, pid, signals.AliveRequest(tag))
+    return tag

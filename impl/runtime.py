@@ -51,6 +51,7 @@ from regspec.terms import Atom, Pid, Ref
 from . import signals
 from .mailbox import Mailbox, MailboxClosed
 from .process import BUSY, EXITED, READY, RUNNING, TIMEOUT, WAITING, Context, Process, ProcessExit, ProcessKilled
+from .signals import ErlangError
 from .registry_local import NameTable
 
 __all__ = ["Runtime", "LeakedThreads", "Statistics", "DRIVER", "DONE", "QUIESCENT", "TIMER", "CLOSED"]
@@ -133,6 +134,14 @@ class Runtime:
         self._driver_thread = threading.current_thread()
         self._driver_receiver: Callable = lambda sig: None   # SCN-1: by default P0 drops all
         self._procs[DRIVER] = Process(DRIVER, "driver", Mailbox(self._lock), trap_exit=True, status=RUNNING)
+        # What OTP keeps outside processes (ETS tables, the registries' bookkeeping), guarded by the lock:
+        self.labels: dict[Pid, str] = {}         # pid -> printed name of a process from before step 0
+        self.global_names: dict = {}              # :global's table: name -> pid
+        self.via_servers: dict = {}               # via backend -> its current server (pid, name or registry atom)
+        self.registry_servers: dict = {}          # registry server pid -> (backend, server)
+        self.unique: dict = {}                    # Registry atom -> registry_via.UniqueTable
+        self.unnamed_registries = 0
+        self.bindings: dict = {}                  # child spec "as" label -> the child's first pid
 
     def __enter__(self) -> "Runtime":
         return self
@@ -197,23 +206,40 @@ class Runtime:
 
     # -- spawning -----------------------------------------------------------
     def spawn(self, kind: str, body: Callable[[Context], None], *, trap_exit: bool = False, link: bool = False,
-              name: Atom | None = None) -> Pid:
+              name: Atom | None = None, parent: Pid | None = None, pid: Pid | None = None,
+              label: str | None = None, **fields) -> Pid:
         """Create a process running `body(ctx)`, linked to the driver if `link`, registered as `name`.
 
         The link and the name exist before the process runs (spawn_link is
         atomic; GS-2). Its code first runs when the scheduler gives it the
         token. Returns a pid that may already be dead.
+
+        With `parent` (`spawn_link` from process code), the new process is
+        linked to `parent` and joins the run queue as the model's does: its
+        first signal, sent by the parent, queues behind every signal sent
+        before it. `pid` and `label` create a process from before step 0
+        (a negative pid, printed by its label); it waits for its first signal.
+        `fields` set `Process` fields (e.g. `mode`).
         """
         with self._lock:
             if self._closing:
                 raise RuntimeError("the runtime is shut down")
-            pid = Pid(self._next_pid)
-            self._next_pid += 1
-            proc = Process(pid, kind, Mailbox(self._lock), trap_exit=trap_exit, status=READY)
+            if pid is None:
+                pid = Pid(self._next_pid)
+                self._next_pid += 1
+            queued = parent is not None or label is not None
+            proc = Process(pid, kind, Mailbox(self._lock), trap_exit=trap_exit, status=WAITING if queued else READY,
+                           **fields)
             self._procs[pid] = self._active[pid] = proc
             if link:
                 proc.links.add(DRIVER)
                 self._procs[DRIVER].links.add(pid)
+            if parent is not None:
+                proc.links.add(parent)
+                self._procs[parent].links.add(pid)
+                self.send(parent, pid, signals.Init())
+            if label is not None:
+                self.labels[pid] = label
             if name is not None:
                 self.names.register(name, pid, alive=True)
             proc.thread = threading.Thread(target=self._main, args=(proc, body), daemon=True,
@@ -224,12 +250,18 @@ class Runtime:
     def _main(self, proc: Process, body: Callable[[Context], None]) -> None:
         try:
             with self._lock:
-                self._await_grant(proc)   # _RESUME: a new process starts before it gets any signal
+                item = self._await_grant(proc)   # _RESUME, or (spawned by code) its first signals
+                if isinstance(item, list):
+                    self._handle_own(proc, item)
                 proc.in_user = True
             body(Context(self, proc))
             self.bif_exit(proc, NORMAL)
         except ProcessExit:
             pass
+        except ErlangError as exc:  # an Erlang exception the code did not catch: the process exits with it
+            with self._lock:
+                proc.in_user = False
+                signals.exit_process(self, proc, signals.exit_reason(exc))
         except BaseException as exc:  # a crash in the process's own code: it exits, as on the BEAM
             self._crashed(proc, exc)
         finally:
@@ -305,11 +337,14 @@ class Runtime:
             raise ProcessExit
         proc.in_user = True
 
-    def bif_receive(self, proc: Process, match: Callable, timeout: object) -> object:
+    def bif_receive(self, proc: Process, match: Callable, timeout: object, deadline: int | None = None) -> object:
         with self._lock:
             self._enter(proc)
             try:
-                deadline = self.time + timeout if isinstance(timeout, int) else None
+                if deadline is None and isinstance(timeout, int):
+                    deadline = self.time + timeout
+                if deadline is not None and deadline <= self.time:
+                    timeout = 0   # already due: take a match that is there, else time out at once
                 while True:
                     if proc.status == BUSY:
                         # Preempted code is back in receive: it runs again only with the token.

@@ -32,6 +32,7 @@ __all__ = [
     "Signal", "Message", "ExitSignal", "LinkRequest", "UnlinkRequest", "MonitorRequest", "DemonitorRequest",
     "Down", "AliveRequest", "SystemStop", "handle", "exit_process", "receive_exit", "link", "unlink",
     "monitor", "demonitor", "answer_dead", "deliver_message", "send", "exit_signal", "trap_exit", "ErlangError",
+    "exit_reason", "Init",
 ]
 
 KILL = Atom("kill")
@@ -44,11 +45,25 @@ EXIT = Atom("EXIT")
 
 
 class ErlangError(Exception):
-    """A BIF raised an Erlang error (`erlang:error(Reason)`), e.g. `noproc` from `link/1`."""
+    """An Erlang exception: a BIF's error (`noproc` from `link/1`), or one OTP code raises.
 
-    def __init__(self, reason: object):
+    `cls` is "error", "exit" or "throw", as in `catch Class:Reason`.
+    """
+
+    def __init__(self, reason: object, cls: str = "error"):
         super().__init__(reason)
         self.reason = reason
+        self.cls = cls
+
+
+def exit_reason(e: ErlangError) -> object:
+    """The exit reason of a process that `e` escapes from (the stack is not modelled)."""
+    from regspec.terms import ErlList
+    if e.cls == "exit":
+        return e.reason
+    if e.cls == "error":
+        return (e.reason, ErlList(()))
+    return ((Atom("nocatch"), e.reason), ErlList(()))
 
 
 # -- signal payloads ------------------------------------------------------------
@@ -56,6 +71,7 @@ class ErlangError(Exception):
 # means exactly what it means in the model.
 from regspec.model.world import (AliveRequest, DemonitorRequest, Down, ExitSignal, LinkRequest,  # noqa: E402
                                  Message, MonitorRequest, Signal, SystemStop, UnlinkRequest)
+from regspec.model.code import Init  # noqa: E402  (a new process's first signal: it queues the process)
 
 
 # -- the receiving side --------------------------------------------------------
@@ -79,6 +95,8 @@ def handle(rt, proc: Process, sig: Signal) -> None:
         receive_down(proc, payload)
     elif isinstance(payload, AliveRequest):
         rt.send(proc.pid, sig.sender, Message((payload.tag, TRUE)))
+    elif isinstance(payload, Init):
+        pass
     else:  # pragma: no cover - the runtime sends only the payloads above
         raise TypeError(f"unknown signal payload {payload!r}")
 

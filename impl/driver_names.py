@@ -1,0 +1,230 @@
+"""The driver's steps that go through OTP code, in the threaded runtime: starts, global and via names, supervisors.
+
+Implements: SCN-5, VIA-1, VIA-5, REG-GLOBAL-5, SUP-8, SUP-10, DSUP-1
+
+The same steps as `regspec.model.driver_names`, run by the driver's thread
+through its `DriverContext` (`Driver.run_code`): a receive there schedules
+the other processes until the awaited message arrives.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from regspec.model.code import DownOf, ReplyOrDown
+from regspec.model.driver import Wait, stop_result
+from regspec.model.driver_names import child_spec, ok_error
+from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
+
+from . import gen, kinds, registry_global, registry_via
+from .behaviours import Control
+from .gen_server import GEN_CAST
+from .process import Context
+from .signals import ErlangError, SystemStop
+
+__all__ = ["to_command"]
+
+OK = Atom("ok")
+NAMES = (GlobalName, ViaName)
+
+
+def to_command(op: str, a: dict):
+    """`fn(driver)` running the step as driver code, or None when a plain driver action does it."""
+    if op == "start":
+        spec = child_spec({k: v for k, v in a.items() if k != "as"})
+        return _code(_start, spec, a.get("link", True))
+    if op in ("start_child", "terminate_child", "which_children", "count_children"):
+        return _code(_sup_call, op, a)
+    if op in ("global_register", "global_unregister", "global_send"):
+        return _code(_global, op, _global_term(a["name"]), a.get("target"), a.get("msg"))
+    if op == "registry_keys":
+        return _code(_registry_keys, a["registry"], a["target"])
+    if not any(isinstance(a.get(k), NAMES) for k in ("name", "to", "target")):
+        return None
+    if op == "register":
+        return _code(_register, a["name"], a["target"])
+    if op == "unregister":
+        return _code(_unregister, a["name"], a.get("target"))
+    if op == "whereis":
+        return _code(gen.where, a["name"])
+    if op == "send":
+        return _code(_send, a["to"], a["msg"])
+    if op == "call":
+        return _code(_call, a["to"], a["msg"], a.get("timeout", 5000))
+    if op == "cast":
+        return _code(_cast, a["to"], a["msg"])
+    if op == "kill":
+        return _code(_kill, a["target"], a.get("reason", Atom("kill")))
+    if op == "stop":
+        return _code(_stop, a["target"], a.get("reason", Atom("normal")))
+    if op == "alive":
+        return _code(_alive, a["target"])
+    if op == "monitor":
+        return _code(_monitor, a["watcher"], a["target"])
+    return None
+
+
+def _code(fn, *args):
+    return lambda driver: driver.run_code(fn, *args)
+
+
+def _global_term(name: object) -> object:
+    return name.name if isinstance(name, (GlobalName, LocalName, ViaName)) else name
+
+
+def _start(ctx: Context, spec, link: bool) -> object:
+    result = kinds.start_kind(ctx, kinds.with_defaults(spec))
+    if not link and result[0] == OK:
+        ctx.unlink(result[1])
+    return ok_error(result)
+
+
+def _resolve(ctx: Context, target: object) -> object:
+    return target if isinstance(target, Pid) else gen.where(ctx, target)
+
+
+def _is_collector(rt, me: Pid, target: object) -> bool:
+    proc = rt.process(target)
+    return proc is not None and proc.alive and proc.kind == "collector"
+
+
+def _register(ctx: Context, name: object, target: object) -> object:
+    if isinstance(name, GlobalName):
+        return registry_global.register_name(ctx, name.name, target)
+    if name.backend == "unique_registry" and ctx.atomic(_is_collector, target):
+        return _ask(ctx, target, ("register", name))
+    return registry_via.backend(name.backend).register_name(ctx, name.name, target)
+
+
+def _unregister(ctx: Context, name: object, target: object) -> object:
+    if isinstance(name, GlobalName):
+        return registry_global.unregister_name(ctx, name.name)
+    if name.backend == "unique_registry" and ctx.atomic(_is_collector, target):
+        return _ask(ctx, target, ("unregister", name))
+    return registry_via.backend(name.backend).unregister_name(ctx, name.name)
+
+
+def _ask(ctx: Context, target: Pid, request: tuple) -> object:
+    """A control request the collector performs itself, awaited under a monitor."""
+    mon = ctx.monitor(target)
+    ctx.send(target, Control(mon, request, ctx.pid))
+    msg = ctx.receive(ReplyOrDown(mon, mon).matches)
+    if DownOf(mon).matches(msg):
+        return Outcome("error", Atom("noproc"))
+    ctx.demonitor(mon, True)
+    value = msg[1]
+    if isinstance(value, Outcome) and value.tag == "error":
+        raise ErlangError(value.value)
+    return value
+
+
+def _send(ctx: Context, to: object, msg: object) -> object:
+    try:
+        gen.send(ctx, to, msg)
+    except ErlangError as e:
+        if e.reason == Atom("badarg") or (isinstance(e.reason, tuple) and e.reason and e.reason[0] == Atom("badarg")):
+            return Outcome("error", Atom("badarg"))
+        raise
+    return OK
+
+
+def _call(ctx: Context, to: object, msg: object, timeout: object) -> object:
+    printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else registry_via.server_ref(to)
+    return gen.gen_call(ctx, to, msg, None if timeout == "infinity" else timeout, printed_as=printed)
+
+
+def _cast(ctx: Context, to: object, msg: object) -> object:
+    try:
+        gen.send(ctx, to, (GEN_CAST, msg))
+    except ErlangError:
+        pass  # gen_server:cast catches everything
+    return OK
+
+
+def _kill(ctx: Context, target: object, reason: object) -> object:
+    pid = _resolve(ctx, target)
+    if not isinstance(pid, Pid):
+        raise ErlangError(Atom("badarg"))
+    ctx.exit_signal(pid, reason)
+    return Atom("true")
+
+
+def _stop(ctx: Context, target: object, reason: object) -> object:
+    pid = _resolve(ctx, target)
+    if not isinstance(pid, Pid):
+        raise ErlangError(Atom("noproc"), "exit")
+    mon = ctx.monitor(pid)
+    ctx.send(pid, SystemStop(reason))
+    msg = ctx.receive(DownOf(mon).matches)
+    return stop_result(Wait("stop", mon, pid, reason=reason), msg[4])
+
+
+def _alive(ctx: Context, target: object) -> object:
+    pid = _resolve(ctx, target)
+    if not isinstance(pid, Pid):
+        return Atom("false")
+    return Atom("true") if ctx.atomic(lambda rt, me: rt.is_alive(pid)) else Atom("false")
+
+
+def _monitor(ctx: Context, watcher: object, target: object) -> object:
+    pid = _resolve(ctx, target)
+    if not isinstance(pid, Pid) or not ctx.atomic(_is_collector, watcher):
+        return Outcome("error", Atom("noproc"))
+    return _ask(ctx, watcher, ("monitor", pid))
+
+
+def _sup_call(ctx: Context, op: str, a: dict) -> object:
+    sup = _resolve(ctx, a["sup"])
+    if op == "start_child":
+        spec = a["spec"]
+        arg = kinds.with_defaults(child_spec(spec)) if isinstance(spec, dict) else tuple(spec)
+        request = (Atom("start_child"), arg)
+    elif op == "terminate_child":
+        request = (Atom("terminate_child"), a["pid"] if "pid" in a else a["id"])
+    else:
+        request = Atom(op)
+    if not isinstance(sup, Pid):
+        raise ErlangError(Atom("noproc"), "exit")
+    if op == "terminate_child" and not isinstance(request[1], Pid) \
+            and ctx.atomic(lambda rt, me: getattr(rt.process(sup), "kind", None)) == "dynamic_supervisor":
+        raise ErlangError(Atom("function_clause"))  # DynamicSupervisor.terminate_child(sup, pid) when is_pid(pid)
+    value = gen.gen_call(ctx, sup, request)
+    if op == "count_children":
+        items = {k.name: v for k, v in value.items}
+        return PlainObject(tuple((k, items[k]) for k in ("specs", "active", "supervisors", "workers")))
+    return ok_error(value)
+
+
+def _global(ctx: Context, op: str, name: object, target: object, msg: object) -> object:
+    if op == "global_register":
+        return registry_global.register_name(ctx, name, target)
+    if op == "global_unregister":
+        return registry_global.unregister_name(ctx, name)
+    return registry_global.send(ctx, name, msg)
+
+
+def _registry_keys(ctx: Context, registry: object, target: object) -> object:
+    found = ctx.atomic(_registry_of, registry)
+    if found is None:
+        raise ErlangError(Atom("noproc"), "exit")
+    backend_name, ref = found
+    if backend_name == "unique_registry":
+        return ctx.atomic(_unique_keys, ref, target)
+    return gen.gen_call(ctx, ref, (Atom("keys"), target))
+
+
+def _registry_of(rt, me: Pid, registry: object):
+    if isinstance(registry, Atom) and registry.name in registry_via.VIA_BACKENDS:
+        return registry.name, rt.via_servers[registry.name]
+    if isinstance(registry, LocalName):
+        registry = rt.names.whereis(registry.name)
+    elif isinstance(registry, (GlobalName, ViaName)):
+        return None
+    return rt.registry_servers.get(registry)
+
+
+def _unique_keys(rt, me: Pid, registry: Atom, pid: object) -> ErlList:
+    table = rt.unique.get(registry)
+    if table is None or not rt.is_alive(table.sup):
+        raise ErlangError(registry_via.ARGUMENT_ERROR)
+    return ErlList(tuple(sorted((k for k, p in table.keys.items() if p == pid), key=term_order)))

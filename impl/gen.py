@@ -1,0 +1,163 @@
+"""gen and proc_lib in the threaded runtime: the name forms and the synchronous start.
+
+Implements: GS-1, GS-2, VIA-1, VIA-2, VIA-3, REG-GLOBAL-1
+
+The same functions as `regspec.model.gen`, as code that runs in the calling
+process's own thread (or the driver's): `ctx` is its `Context`. Where the
+model yields an effect, this code calls the BIF; a receive blocks the
+thread until the scheduler hands it a matching message.
+"""
+
+from __future__ import annotations
+
+from regspec.model.code import DownOf, ExitFrom, ReplyOrDown
+from regspec.model.gen import Ack
+from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
+
+from . import registry_global, registry_via
+from .gen_server import call_message, reply_tag
+from .process import TIMEOUT, Context
+from .signals import ErlangError, exit_reason
+
+__all__ = ["where", "register_name", "unregister_name", "send", "gen_call", "start", "init_it", "Stop", "ACK"]
+
+ACK = Atom("ack")
+UNDEFINED = Atom("undefined")
+YES = Atom("yes")
+OK = Atom("ok")
+ERROR = Atom("error")
+
+
+def where(ctx: Context, name: object) -> object:
+    """The pid holding `name` now, or `undefined`."""
+    if isinstance(name, LocalName):
+        holder = ctx.whereis(name.name)
+        return holder if isinstance(holder, Pid) else UNDEFINED
+    if isinstance(name, GlobalName):
+        return registry_global.whereis_name(ctx, name.name)
+    if isinstance(name, ViaName):
+        return registry_via.backend(name.backend).whereis_name(ctx, name.name)
+    return name
+
+
+def register_name(ctx: Context, name: object) -> bool:
+    """The calling process takes `name`: True, or False when it is taken (gen:register_name)."""
+    if isinstance(name, LocalName):
+        return ctx.atomic(_register_local, name.name)
+    if isinstance(name, GlobalName):
+        return registry_global.register_name(ctx, name.name, ctx.pid) == YES
+    try:
+        answer = registry_via.backend(name.backend).register_name(ctx, name.name, ctx.pid)
+    except ErlangError:
+        return False  # gen wraps the via call in a catch
+    return answer == YES
+
+
+def _register_local(rt, me: Pid, name: Atom) -> bool:
+    return rt.names.register(name, me, alive=True) == Atom("true")
+
+
+def unregister_name(ctx: Context, name: object) -> None:
+    """Drop `name` (gen:unregister_name, after a failed init): errors are ignored."""
+    try:
+        if isinstance(name, LocalName):
+            ctx.atomic(lambda rt, me: rt.names.unregister(name.name))
+        elif isinstance(name, GlobalName):
+            registry_global.unregister_name(ctx, name.name)
+        elif isinstance(name, ViaName):
+            registry_via.backend(name.backend).unregister_name(ctx, name.name)
+    except ErlangError:
+        pass
+
+
+def send(ctx: Context, name: object, msg: object) -> object:
+    """`Name ! Msg` for every form (a free local name raises badarg, PROC-4)."""
+    if isinstance(name, LocalName):
+        holder = where(ctx, name)
+        if not isinstance(holder, Pid):
+            raise ErlangError(Atom("badarg"))
+        ctx.send(holder, msg)
+        return msg
+    if isinstance(name, GlobalName):
+        return registry_global.send(ctx, name.name, msg)
+    if isinstance(name, ViaName):
+        return registry_via.backend(name.backend).send(ctx, name.name, msg)
+    ctx.send(name, msg)
+    return msg
+
+
+def gen_call(ctx: Context, server: object, request: object, timeout: object = None, printed_as: object = None):
+    """`gen_server:call(Server, Request)`: the reply, or raises exit `{Reason, {gen_server, call, Args}}`."""
+    ref = server if printed_as is None else printed_as
+    mfa = (Atom("gen_server"), Atom("call"), ErlList((ref, request) if timeout is None else (ref, request, timeout)))
+    pid = server
+    if not isinstance(server, Pid):
+        try:
+            pid = where(ctx, server)
+        except ErlangError as e:
+            raise ErlangError((exit_reason(e), mfa), "exit") from None
+        if not isinstance(pid, Pid):
+            raise ErlangError((Atom("noproc"), mfa), "exit")
+    mref = ctx.monitor(pid)
+    ctx.send(pid, call_message(ctx.pid, mref, request))
+    msg = ctx.receive(ReplyOrDown(reply_tag(mref), mref).matches, timeout=timeout)
+    if msg is TIMEOUT:
+        ctx.demonitor(mref, True)
+        raise ErlangError((Atom("timeout"), mfa), "exit")
+    if DownOf(mref).matches(msg):
+        raise ErlangError((msg[4], mfa), "exit")
+    ctx.demonitor(mref, True)
+    return msg[1]
+
+
+class Stop(Exception):
+    """Raised by a kind's init: the start fails with `reason` and the process exits with it."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def start(ctx: Context, kind: str, name: object, init, loop, init_args: tuple = ()) -> tuple:
+    """`gen:start` from the calling process: `{ok, Pid}` or `{error, Reason}`.
+
+    The new process runs `init(ctx, starter, *init_args)` once its name is
+    taken, acks, then `loop(ctx, state)` for the rest of its life.
+    """
+    if name is not None:
+        holder = where(ctx, name)
+        if isinstance(holder, Pid):
+            return (ERROR, (Atom("already_started"), holder))  # GS-1: no process is created
+    starter = ctx.pid
+
+    def body(child: Context) -> None:
+        state = init_it(child, starter, name, init, init_args)
+        loop(child, state)
+
+    child = ctx.spawn_link(kind, body)
+    msg = ctx.receive(Ack(child).matches)
+    if msg[0] == ACK:
+        return msg[2]
+    return (ERROR, msg[2])
+
+
+def init_it(ctx: Context, starter: Pid, name: object, init, init_args: tuple) -> object:
+    """The new process: take the name, run init, ack the starter (gen:init_it)."""
+    me = ctx.pid
+    if name is not None and not register_name(ctx, name):
+        holder = where(ctx, name)
+        ctx.send(starter, (ACK, me, (ERROR, (Atom("already_started"), holder))))
+        ctx.exit(Atom("normal"))
+    try:
+        state = init(ctx, starter, *init_args)
+    except Stop as stop:
+        if name is not None:
+            unregister_name(ctx, name)
+        ctx.send(starter, (ACK, me, (ERROR, stop.reason)))
+        ctx.exit(stop.reason)
+    ctx.send(starter, (ACK, me, (OK, me)))
+    return state
+
+
+# ExitFrom is re-exported for the supervisors' unlink_flush.
+__all__ += ["ExitFrom"]
