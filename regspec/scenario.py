@@ -74,7 +74,7 @@ OPS: dict[str, tuple[frozenset, frozenset]] = {
                              "children", "impl", "child", "backend"]),
         ("stop", ["target"], ["reason"]),
         ("register", ["name", "target"], []),
-        ("unregister", ["name"], []),
+        ("unregister", ["name"], ["target"]),
         ("whereis", ["name"], []),
         ("registered", [], []),
         ("send", ["to", "msg"], []),
@@ -304,6 +304,18 @@ class _Checker:
             self.value(spec, "'spec'")
         else:
             self.child_spec(spec, "'spec'")
+
+    def op_registry_keys(self, step: dict) -> None:
+        # The contract allows a backend's name here: it means that backend's
+        # current server (the one a via name of that backend reaches).
+        registry = step["registry"]
+        if isinstance(registry, str):
+            if registry not in BACKENDS:
+                raise ScenarioError(f"'registry': unknown backend {json.dumps(registry)} (expected one of "
+                                    f"{', '.join(BACKENDS)}, or a proc, pid or name of a registry server)")
+        else:
+            self.target(registry, "'registry'")
+        self.target(step["target"], "'target'")
 
     def op_partition(self, step: dict) -> None:
         nodes = step["nodes"]

@@ -55,6 +55,23 @@ BAD = [
     ('{"steps": [{"op": "start", "kind": "rocket"}]}', r"^FILE: step 0: 'kind': unknown kind \"rocket\" .+$"),
     ('{"steps": [{"op": "send", "to": 42, "msg": "x"}]}', r"^FILE: step 0: 'to': expected a proc, pid or name, got: 42$"),
     ('[1, 2]', r"^FILE: a scenario is a JSON object, got: \[1, 2\]$"),
+    # registry_keys' "registry" may be a backend's name, but only a known one.
+    ('{"steps": [{"op": "spawn", "as": "c", "kind": "collector"}, '
+     '{"op": "registry_keys", "registry": "chat_registry", "target": {"proc": "c"}}]}',
+     r"^FILE: step 1: 'registry': unknown backend \"chat_registry\" \(expected one of map_registry, "
+     r"map_registry_nomonitor, unique_registry, or a proc, pid or name of a registry server\)$"),
+    ('{"steps": [{"op": "spawn", "as": "c", "kind": "collector"}, '
+     '{"op": "registry_keys", "registry": ["map_registry"], "target": {"proc": "c"}}]}',
+     r"^FILE: step 1: 'registry': expected a proc, pid or name, got: \[\"map_registry\"\]$"),
+    ('{"steps": [{"op": "registry_keys", "registry": "map_registry", "target": "map_registry"}]}',
+     r"^FILE: step 0: 'target': expected a proc, pid or name, got: \"map_registry\"$"),
+    # unregister may name the process that drops the name, but it must be one.
+    ('{"steps": [{"op": "unregister", "name": {"via": ["unique_registry", "k"]}, "target": 42}]}',
+     r"^FILE: step 0: 'target': expected a proc, pid or name, got: 42$"),
+    ('{"steps": [{"op": "unregister", "name": {"via": ["unique_registry", "k"]}, "target": {"proc": "ghost"}}]}',
+     r"^FILE: step 0: 'target': unbound proc 'ghost' \(no earlier step binds it with \"as\"\)$"),
+    ('{"steps": [{"op": "unregister", "name": {"via": ["unique_registry", "k"]}, "holder": {"pid": "P0"}}]}',
+     r"^FILE: step 0: unregister: unknown field 'holder'$"),
 ]
 
 
@@ -69,6 +86,26 @@ def test_malformed_scenario_is_refused_with_exit_2(tmp_path, text, pattern, comm
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
     assert re.match(pattern.replace("FILE", re.escape(path)), proc.stderr.strip()), proc.stderr
+
+
+@pytest.mark.spec("SCN-6", "VIA-4", "VIA-7")
+def test_registry_named_by_backend_and_unregister_by_its_holder_are_accepted(tmp_path):
+    """The contract lets registry_keys name a backend (its current server) and lets
+    unregister say which collector drops a unique_registry name."""
+    doc = {"steps": [
+        {"op": "spawn", "as": "c", "kind": "collector"},
+        {"op": "register", "name": {"via": ["unique_registry", "k"]}, "target": {"proc": "c"}},
+        {"op": "registry_keys", "registry": "unique_registry", "target": {"proc": "c"}},
+        {"op": "unregister", "name": {"via": ["unique_registry", "k"]}, "target": {"proc": "c"}},
+        {"op": "registry_keys", "registry": "unique_registry", "target": {"proc": "c"}},
+        {"op": "registry_keys", "registry": "map_registry", "target": {"pid": "P1"}},
+        {"op": "registry_keys", "registry": "map_registry_nomonitor", "target": {"proc": "c"}},
+        {"op": "unregister", "name": {"local": "box"}, "target": {"pid": "P1"}},
+    ]}
+    proc = regspec("run", write(tmp_path, json.dumps(doc)), "--on", "model")
+    assert proc.returncode == 0, proc.stderr
+    assert [{"pid": "P1"}, "yes", ["k"], "ok", [], [], [], {"error": "badarg"}] == \
+        [r["result"] for r in json.loads(proc.stdout)]
 
 
 def test_missing_file_is_refused_with_exit_2(tmp_path):
