@@ -83,6 +83,12 @@ def _resolve(ctx: Context, target: object) -> object:
     return target if isinstance(target, Pid) else gen.where(ctx, target)
 
 
+def _was_collector(rt, me: Pid, target: object) -> bool:
+    """A collector, alive or not: a dead one is asked anyway and answers noproc, as on the beam."""
+    proc = rt.process(target)
+    return proc is not None and proc.kind == "collector"
+
+
 def _is_collector(rt, me: Pid, target: object) -> bool:
     proc = rt.process(target)
     return proc is not None and proc.alive and proc.kind == "collector"
@@ -91,7 +97,7 @@ def _is_collector(rt, me: Pid, target: object) -> bool:
 def _register(ctx: Context, name: object, target: object) -> object:
     if isinstance(name, GlobalName):
         return registry_global.register_name(ctx, name.name, target)
-    if name.backend == "unique_registry" and ctx.atomic(_is_collector, target):
+    if name.backend == "unique_registry" and ctx.atomic(_was_collector, target):
         return _ask(ctx, target, ("register", name))
     return registry_via.backend(name.backend).register_name(ctx, name.name, target)
 
@@ -99,7 +105,7 @@ def _register(ctx: Context, name: object, target: object) -> object:
 def _unregister(ctx: Context, name: object, target: object) -> object:
     if isinstance(name, GlobalName):
         return registry_global.unregister_name(ctx, name.name)
-    if name.backend == "unique_registry" and ctx.atomic(_is_collector, target):
+    if name.backend == "unique_registry" and ctx.atomic(_was_collector, target):
         return _ask(ctx, target, ("unregister", name))
     return registry_via.backend(name.backend).unregister_name(ctx, name.name)
 

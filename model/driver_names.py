@@ -102,7 +102,7 @@ def _resolve(target: object):
 def _register(name: object, target: object):
     if isinstance(name, GlobalName):
         return (yield from registry_global.register_name(name.name, target))
-    if name.backend == "unique_registry" and (yield Atomic(_is_collector, (target,))):
+    if name.backend == "unique_registry" and (yield Atomic(_was_collector, (target,))):
         return (yield from _ask(target, ("register", name)))
     return (yield from registry_via.backend(name.backend).register_name(name.name, target))
 
@@ -110,9 +110,15 @@ def _register(name: object, target: object):
 def _unregister(name: object, target: object):
     if isinstance(name, GlobalName):
         return (yield from registry_global.unregister_name(name.name))
-    if name.backend == "unique_registry" and (yield Atomic(_is_collector, (target,))):
+    if name.backend == "unique_registry" and (yield Atomic(_was_collector, (target,))):
         return (yield from _ask(target, ("unregister", name)))
     return (yield from registry_via.backend(name.backend).unregister_name(name.name))
+
+
+def _was_collector(world: World, me: Pid, target: object):
+    """A collector, alive or not: a dead one is asked anyway and answers noproc, as on the beam."""
+    proc = world.processes.get(target) if isinstance(target, Pid) else None
+    return world, proc is not None and proc.kind == "collector"
 
 
 def _is_collector(world: World, me: Pid, target: object):

@@ -2,7 +2,7 @@
 
 The example keeps its own copies of the article sessions in examples/chat/;
 these tests keep them identical to the corpus, wherever the corpus file
-lives (tests/scenarios-otp now, tests/scenarios once the corpora merge).
+lives (tests/scenarios).
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import pytest
 from support import ROOT, load_json
 
 EXAMPLE = ROOT / "examples" / "chat_room.py"
-CORPORA = (ROOT / "tests" / "scenarios-otp", ROOT / "tests" / "scenarios")
+CORPORA = (ROOT / "tests" / "scenarios",)
 
-# The threaded runtime has no supervisors, via names or :global yet (issue 4);
-# once it has them, add "impl" here and every test below runs on it too.
-TARGETS = ["model"]
+# The story runs on the model and on the threaded runtime alike.
+TARGETS = ["model", "impl"]
 
 
 def _import_example():
