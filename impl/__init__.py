@@ -27,7 +27,7 @@ from .runtime import DRIVER, LeakedThreads, Runtime, Statistics
 __all__ = ["Runtime", "Driver", "ImplSession", "run_scenario", "LeakedThreads", "Statistics", "DRIVER"]
 
 # The same steps as the model covers, refused the same way (SCN-7).
-from regspec.model import MODEL_KINDS as IMPL_KINDS, UNSUPPORTED_OPS, Unsupported, local_name, local_target  # noqa: E402
+from regspec.model import UNSUPPORTED_OPS, Unsupported, local_name, local_target  # noqa: E402
 
 
 def to_command(op: str, a: dict):
@@ -44,13 +44,6 @@ def to_command(op: str, a: dict):
     call = functools.partial
     if op == "spawn":
         return call(Driver.spawn, trap_exit=a.get("trap_exit", False), link=a.get("link", False),
-                    mode=a.get("mode", "eager"))
-    if op == "start":
-        if a["kind"] not in IMPL_KINDS:
-            raise Unsupported
-        name = local_name(a["name"]) if "name" in a else None
-        return call(Driver.start, kind=a["kind"], name=name, link=a.get("link", True),
-                    trap_exit=a["kind"] == "collector" and a.get("trap_exit", False),
                     mode=a.get("mode", "eager"))
     if op == "register":
         return call(Driver.register, name=local_name(a["name"]), target=local_target(a["target"]))

@@ -1,6 +1,6 @@
 """Invariants the runtime's state satisfies between steps, as in `model/invariants.py`.
 
-Implements: REG-LOCAL-2, REG-LOCAL-7, PROC-1
+Implements: REG-LOCAL-2, REG-LOCAL-7, PROC-1, SUP-2, SUP-5
 
 Checked with the runtime lock held, so the state cannot move meanwhile;
 `check` lists the violations.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["check", "threads_match_processes"]
+__all__ = ["check", "threads_match_processes", "children_are_live"]
 
 
 def check(rt) -> tuple[str, ...]:
@@ -53,4 +53,21 @@ def threads_match_processes(rt, join_timeout: float = 5.0) -> tuple[str, ...]:
     out += [f"dead {p.pid!r} still has a running thread" for p in procs if not p.alive and p.thread.is_alive()]
     if len(running & mine) != len(live):
         out.append(f"{len(running & mine)} threads run for {len(live)} live processes")
+    return tuple(out)
+
+
+def children_are_live(rt) -> tuple[str, ...]:
+    """As the model's: once quiescent, a live supervisor's children are alive and none is restarting.
+
+    A supervisor publishes its state each time it waits for its next message (`Process.state`).
+    """
+    from regspec.model.supervisor import supervised
+    out = []
+    with rt.atomic:
+        for proc in rt.processes():
+            if proc.alive and proc.kind in ("supervisor", "dynamic_supervisor") and proc.state is not None:
+                live, restarting = supervised(proc.state)
+                out += [f"supervisor {proc.pid!r} holds dead child {c!r}" for c in live if not rt.is_alive(c)]
+                if restarting:
+                    out.append(f"supervisor {proc.pid!r} is quiescent with {restarting} child(ren) still restarting")
     return tuple(out)

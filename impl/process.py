@@ -78,6 +78,7 @@ class Process:
     timer: int | None = None                # logical deadline of its pending receive timeout
     in_slice: bool = False                  # it runs because it was handed its signals (not to resume)
     thread_done: bool = False               # its thread has finished
+    state: object = None                    # a supervisor's state, as it was when it last waited for a message
 
 
 class Context:

@@ -96,7 +96,10 @@ def catch_start(ctx: Context, spec, args: tuple) -> tuple:
 def loop(ctx: Context, state: SupState) -> None:
     """gen_server:loop over the supervisor's callbacks; ends only by exiting."""
     while True:
-        state = handle(ctx, state, ctx.receive())
+        ctx.atomic(_publish, state)
+        msg = ctx.receive()
+        ctx.atomic(_publish, None)   # while it handles the message, its state is its own
+        state = handle(ctx, state, msg)
 
 
 def handle(ctx: Context, state: SupState, msg: object) -> SupState:
@@ -367,3 +370,7 @@ def _count_children(rt, me: Pid, state: SupState) -> ErlList:
         active += isinstance(child.pid, Pid) and rt.is_alive(child.pid)
         sups += child.type == Atom("supervisor")
     return counts(len(state.ids), active, sups, len(state.ids) - sups)
+
+
+def _publish(rt, me: Pid, state) -> None:
+    rt.process(me).state = state   # read by invariants.children_are_live

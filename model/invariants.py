@@ -1,6 +1,6 @@
 """Invariants every world satisfies, one function per rule; `check` lists the violations.
 
-Implements: REG-LOCAL-2, REG-LOCAL-7, PROC-1
+Implements: REG-LOCAL-2, REG-LOCAL-7, PROC-1, SUP-2, SUP-5
 
 >>> from regspec.model.world import new_world
 >>> check(new_world())
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .world import World
 
-__all__ = ["check", "names_are_live", "one_name_per_pid", "pids_in_creation_order", "dead_hold_nothing"]
+__all__ = ["check", "names_are_live", "one_name_per_pid", "pids_in_creation_order", "dead_hold_nothing",
+           "children_are_live"]
 
 
 def names_are_live(world: World) -> tuple[str, ...]:
@@ -45,3 +46,20 @@ def check(world: World) -> tuple[str, ...]:
     """Every violation in `world`; an empty tuple when it is sound."""
     return (names_are_live(world) + one_name_per_pid(world) + pids_in_creation_order(world)
             + dead_hold_nothing(world))
+
+
+SUPERVISOR_KINDS = ("supervisor", "dynamic_supervisor")
+
+
+def children_are_live(world: World) -> tuple[str, ...]:
+    """SUP-2, SUP-5, once the world is quiescent: a live supervisor's children are alive and none
+    waits for a retried restart (a supervisor that could not restart them has given up and is gone)."""
+    from .supervisor import supervised
+    out = []
+    for pid, proc in world.processes.items():
+        if proc.alive and proc.kind in SUPERVISOR_KINDS and proc.code is None:
+            live, restarting = supervised(proc.state)
+            out += [f"supervisor {pid!r} holds dead child {c!r}" for c in live if not world.is_alive(c)]
+            if restarting:
+                out.append(f"supervisor {pid!r} is quiescent with {restarting} child(ren) still restarting")
+    return tuple(out)

@@ -35,7 +35,7 @@ from .gen_server import GEN_CALL, GEN_CAST
 from .world import FrozenMap, SystemStop, World
 
 __all__ = ["SupState", "Child", "Restarting", "init", "init_dynamic", "handle", "shutdown", "unlink_flush",
-           "child_record"]
+           "child_record", "supervised"]
 
 UNDEFINED = Atom("undefined")
 SHUTDOWN = Atom("shutdown")
@@ -501,6 +501,23 @@ def _count_children(world: World, me: Pid, state: SupState):
         else:
             workers += 1
     return world, counts(specs, active, sups, workers)
+
+
+def supervised(state: object) -> tuple[tuple, int]:
+    """The child pids a supervisor's state holds, and how many children wait for a retried restart.
+
+    Works for a static or simple_one_for_one `SupState` and a DynamicSupervisor `DynState`.
+    """
+    from .dynamic_supervisor import DynState
+    if isinstance(state, DynState):
+        kids = [(pid, c.restarting) for pid, c in state.children.items()]
+    elif isinstance(state, SupState) and state.is_simple:
+        kids = [(k if isinstance(k, Pid) else None, isinstance(k, Restarting)) for k in state.dyn]
+    elif isinstance(state, SupState):
+        kids = [(c.pid if isinstance(c.pid, Pid) else None, isinstance(c.pid, Restarting)) for c in state.db.values()]
+    else:
+        return (), 0
+    return tuple(p for p, restarting in kids if p is not None and not restarting), sum(r for _, r in kids)
 
 
 def counts(specs: int, active: int, supervisors: int, workers: int) -> ErlList:

@@ -7,6 +7,10 @@ so every counterexample is a file that `regspec run` replays.
 
 `SystemMachine` is a factory product (`system_machine()`) so that a test can
 build a machine over a patched runtime (the planted bugs).
+`supervision_machine()` builds the second machine: the chat-room story with
+supervised, named rooms (every name form), dynamic supervisors, registry
+servers that get killed, and :global; after every quiescent step the
+children of every live supervisor are alive (SUP-2, SUP-5) on both sides.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from __future__ import annotations
 import json
 
 from hypothesis import note, strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
 
 from regspec.canonical import Encoder
 from regspec.model import ModelSession
-from regspec.model.invariants import check
+from regspec.model.invariants import check, children_are_live
+from regspec.impl.invariants import children_are_live as impl_children_are_live
 from regspec.runner import _binding, decode_step
 
 NAMES = ("alpha", "beta", "gamma")
@@ -32,13 +37,15 @@ class Side:
     def __init__(self, session):
         self.session = session
         self.bindings: dict = {}
-        self.encoder = Encoder(node=session.node)
+        self.encoder = Encoder(node=session.node, pid_label=getattr(session, "pid_label", None))
 
     def apply(self, step: dict) -> object:
         args = decode_step(step, self.bindings, self.encoder)
         result = self.session.perform(step["op"], args, bool(step.get("nowait", False)))
         if "as" in step:
             self.bindings[step["as"]] = _binding(step["op"], result)
+        for label, pid in getattr(self.session, "child_bindings", dict)().items():
+            self.bindings.setdefault(label, pid)   # a child spec's "as": the child's first pid
         return self.encoder.encode(result)
 
 
@@ -223,3 +230,251 @@ def system_machine(make_impl_session, *, kills_inside_calls: bool = True):
                 assert impl.invariant_violations() == ()
 
     return SystemMachine
+
+
+# -- the second machine: supervised, named rooms -----------------------------------
+
+BACKENDS = ("map_registry", "map_registry_nomonitor", "unique_registry")
+ROOMS = ("lobby", "news", "games")
+
+
+def room_name(form: str, room: str) -> dict:
+    """A room's name in one of the five forms a gen_server can be started with."""
+    if form == "local":
+        return {"local": room}
+    if form == "global":
+        return {"global": ["room", room]}
+    return {"via": [form, ["room", room]]}
+
+
+NAME_FORMS = ("local", "global") + BACKENDS
+DYNAMIC_FORMS = ("global",) + BACKENDS   # a template's name takes {"arg": 0}: not an atom
+
+
+def supervision_machine(make_impl_session):
+    """A `RuleBasedStateMachine` class: the chat-room story under supervisors, model against `make_impl_session()`."""
+
+    class SupervisionMachine(RuleBasedStateMachine):
+        rooms = Bundle("rooms")            # (label of the first pid, name) of supervised rooms
+        dynamic = Bundle("dynamic")        # labels of rooms started with start_child
+        collectors = Bundle("collectors")
+
+        def __init__(self):
+            super().__init__()
+            self.model = Side(ModelSession("a"))
+            self.impl = Side(make_impl_session())
+            self.steps: list[dict] = []
+            self.counter = 0
+            self.names: list[dict] = []    # every name a room was started under
+            self.static_ids: list[str] = []
+            self.static_rooms = 0
+            self.quiescent = True
+
+        def teardown(self):
+            self.impl.session.close()
+
+        def apply(self, step: dict):
+            self.steps.append(step)
+            self.quiescent = not step.get("nowait", False)
+            expected = self.model.apply(step)
+            actual = self.impl.apply(step)
+            if expected != actual:
+                note("replay with `regspec run FILE --on impl` where FILE is:\n"
+                     + json.dumps({"name": "counterexample", "steps": self.steps}, indent=1))
+            assert expected == actual, f"step {len(self.steps) - 1} {step}: model {expected} impl {actual}"
+            return expected
+
+        def label(self, prefix: str) -> str:
+            self.counter += 1
+            return f"{prefix}{self.counter}"
+
+        # -- the application: registries, a watcher, a static and a dynamic supervisor ----
+        @initialize(target=rooms, strategy=st.sampled_from(["one_for_one", "one_for_all", "rest_for_one"]),
+                    forms=st.lists(st.sampled_from(NAME_FORMS), min_size=2, max_size=3, unique=True),
+                    restart=st.sampled_from(["permanent", "permanent", "transient", "temporary"]),
+                    nested=st.booleans(), own_registries=st.booleans())
+        def application(self, strategy, forms, restart, nested, own_registries):
+            if own_registries:
+                # VIA-6: these serve map_registry and unique_registry from now on, and can be killed.
+                self.apply({"op": "start", "kind": "registry_server", "backend": "map_registry",
+                            "name": {"local": "map_reg"}})
+                self.apply({"op": "start", "kind": "registry_server", "backend": "unique_registry",
+                            "name": {"local": "uniq_reg"}})
+            self.apply({"op": "spawn", "kind": "collector", "as": "w", "trap_exit": True})
+            children = []
+            for i, form in enumerate(forms):
+                name = room_name(form, ROOMS[i])
+                self.names.append(name)
+                children.append({"id": f"room{i}", "kind": "chat_room", "name": name, "as": f"room{i}",
+                                 "restart": "permanent" if i else restart})
+                self.static_ids.append(f"room{i}")
+            if nested:
+                children.append({"id": "inner", "kind": "supervisor", "strategy": "one_for_one", "as": "inner",
+                                 "children": [{"id": "deep", "kind": "chat_room", "as": "deep",
+                                               "name": {"local": "deep"}}]})
+                self.names.append({"local": "deep"})
+            self.static_rooms = len(forms)
+            self.apply({"op": "start", "kind": "supervisor", "as": "sup", "strategy": strategy,
+                        "name": {"local": "rooms_sup"}, "children": children})
+            return multiple(*((f"room{i}", n) for i, n in enumerate(self.names[:len(forms)])))
+
+        @initialize(form=st.sampled_from(DYNAMIC_FORMS), impl=st.sampled_from(["DynamicSupervisor", "simple_one_for_one"]),
+                    restart=st.sampled_from(["permanent", "transient", "temporary"]))
+        def dynamic_supervisor(self, form, impl, restart):
+            self.dynamic_form = form
+            name = room_name(form, {"arg": 0})
+            self.apply({"op": "start", "kind": "dynamic_supervisor", "as": "dsup", "impl": impl,
+                        "name": {"local": "chat_sup"},
+                        "child": {"id": "room", "kind": "chat_room", "name": name, "restart": restart}})
+
+        @initialize(target=collectors)
+        def two_clients(self):
+            # Plain processes that take names of their own (global, via) and hand them over.
+            labels = [self.label("c") for _ in range(2)]
+            for label in labels:
+                self.apply({"op": "spawn", "kind": "collector", "as": label})
+            return multiple(*labels)
+
+        # -- rules: the dynamic supervisor ------------------------------------
+        @rule(target=dynamic, room=st.sampled_from(ROOMS))
+        def start_room(self, room):
+            label = self.label("d")
+            self.names.append(room_name(self.dynamic_form, {"str": room}))
+            self.apply({"op": "start_child", "sup": {"local": "chat_sup"}, "spec": [{"str": room}], "as": label})
+            return label
+
+        @rule(who=dynamic)
+        def terminate_room(self, who):
+            self.apply({"op": "terminate_child", "sup": {"local": "chat_sup"}, "pid": {"proc": who}})
+
+        @rule(sup=st.sampled_from(["chat_sup", "rooms_sup"]), op=st.sampled_from(["which_children", "count_children"]))
+        def children(self, sup, op):
+            self.apply({"op": op, "sup": {"local": sup}})
+
+        # -- rules: the static supervisor ---------------------------------------
+        @rule(form=st.sampled_from(NAME_FORMS), room=st.sampled_from(ROOMS),
+              restart=st.sampled_from(["permanent", "transient", "temporary"]))
+        def add_room(self, form, room, restart):
+            cid = self.label("extra")
+            self.static_ids.append(cid)
+            name = room_name(form, room)
+            self.names.append(name)
+            self.apply({"op": "start_child", "sup": {"local": "rooms_sup"},
+                        "spec": {"id": cid, "kind": "chat_room", "name": name, "restart": restart, "as": cid}})
+
+        @rule(data=st.data())
+        def terminate_static(self, data):
+            cid = data.draw(st.sampled_from(self.static_ids))
+            self.apply({"op": "terminate_child", "sup": {"local": "rooms_sup"}, "id": cid})
+
+        # -- rules: using rooms by name -------------------------------------------
+        def _name(self, data) -> dict:
+            return data.draw(st.sampled_from(self.names))
+
+        @rule(data=st.data())
+        def whereis(self, data):
+            self.apply({"op": "whereis", "name": self._name(data)})
+
+        @rule(data=st.data(), msg=st.sampled_from(["get_messages", "get_messages", "bogus"]))
+        def call(self, data, msg):
+            self.apply({"op": "call", "to": self._name(data), "msg": msg, "timeout": 20})
+
+        @rule(data=st.data(), nowait=st.booleans())
+        def cast(self, data, nowait):
+            self.apply({"op": "cast", "to": self._name(data), "msg": ["add_message", {"str": "hi"}], "nowait": nowait})
+
+        # -- rules: kills ---------------------------------------------------------
+        @rule(data=st.data(), reason=st.sampled_from(REASONS), nowait=st.booleans())
+        def kill_by_name(self, data, reason, nowait):
+            self.apply({"op": "kill", "target": self._name(data), "reason": reason, "nowait": nowait})
+
+        @rule(who=rooms | dynamic, reason=st.sampled_from(REASONS))
+        def kill_first_pid(self, who, reason):
+            label = who[0] if isinstance(who, tuple) else who
+            self.apply({"op": "kill", "target": {"proc": label}, "reason": reason})
+
+        @rule(sup=st.sampled_from(["sup", "dsup", "inner"]), reason=st.sampled_from(["kill", "shutdown", "boom"]))
+        def kill_supervisor(self, sup, reason):
+            if sup == "inner" and {"local": "deep"} not in self.names:
+                return
+            self.apply({"op": "kill", "target": {"proc": sup}, "reason": reason})
+
+        @rule(server=st.sampled_from(["map_reg", "uniq_reg"]), reason=st.sampled_from(["kill", "boom"]))
+        def kill_registry_server(self, server, reason):
+            self.apply({"op": "kill", "target": {"local": server}, "reason": reason})
+
+        @rule(victim=rooms, reason=st.sampled_from(REASONS))
+        def watch_then_kill(self, victim, reason):
+            # The watcher sees the order in which the supervisor stops a dead room's siblings (SUP-1).
+            for name in self.names[:self.static_rooms]:
+                self.apply({"op": "monitor", "watcher": {"proc": "w"}, "target": name, "as": self.label("m")})
+            self.apply({"op": "kill", "target": victim[1], "reason": reason})
+            self.apply({"op": "messages", "target": {"proc": "w"}})
+
+        @rule(data=st.data())
+        def watch_by_name(self, data):
+            self.apply({"op": "monitor", "watcher": {"proc": "w"}, "target": self._name(data), "as": self.label("m")})
+
+        @rule()
+        def watcher_messages(self):
+            self.apply({"op": "messages", "target": {"proc": "w"}})
+
+        # -- rules: names held by plain processes ------------------------------------
+        @rule(target=collectors)
+        def spawn(self):
+            label = self.label("c")
+            self.apply({"op": "spawn", "kind": "collector", "as": label})
+            return label
+
+        @rule(who=collectors, form=st.sampled_from(("global",) + BACKENDS), key=st.sampled_from(["k1", "k2"]))
+        def register(self, who, form, key):
+            self.apply({"op": "register", "name": room_name(form, key), "target": {"proc": who}})
+
+        @rule(who=collectors, form=st.sampled_from(("global",) + BACKENDS), key=st.sampled_from(["k1", "k2"]))
+        def unregister(self, who, form, key):
+            step = {"op": "unregister", "name": room_name(form, key)}
+            if form == "unique_registry":
+                step["target"] = {"proc": who}   # only the holder drops a Registry key
+            self.apply(step)
+
+        @rule(old=collectors, new=collectors, form=st.sampled_from(("global",) + BACKENDS),
+              key=st.sampled_from(["k1", "k2"]), old_dies=st.booleans())
+        def hand_over(self, old, new, form, key, old_dies):
+            # A name passes from one process to another: the registry must forget the old
+            # holder, also when the old holder dies afterwards.
+            name = room_name(form, key)
+            self.apply({"op": "register", "name": name, "target": {"proc": old}})
+            step = {"op": "unregister", "name": name}
+            if form == "unique_registry":
+                step["target"] = {"proc": old}
+            self.apply(step)
+            self.apply({"op": "register", "name": name, "target": {"proc": new}})
+            if old_dies:
+                self.apply({"op": "kill", "target": {"proc": old}, "reason": "boom"})
+            self.apply({"op": "whereis", "name": name})
+
+        @rule(form=st.sampled_from(("global",) + BACKENDS), key=st.sampled_from(["k1", "k2"]))
+        def whereis_key(self, form, key):
+            self.apply({"op": "whereis", "name": room_name(form, key)})
+
+        @rule(who=collectors, reason=st.sampled_from(REASONS), nowait=st.booleans())
+        def kill_collector(self, who, reason, nowait):
+            self.apply({"op": "kill", "target": {"proc": who}, "reason": reason, "nowait": nowait})
+
+        @rule(who=collectors, backend=st.sampled_from(["map_registry", "unique_registry"]))
+        def registry_keys(self, who, backend):
+            self.apply({"op": "registry_keys", "registry": backend, "target": {"proc": who}})
+
+        # -- invariants ---------------------------------------------------------------
+        @invariant()
+        def both_sides_are_sound(self):
+            assert check(self.model.session.world) == ()
+            assert self.impl.session.invariant_violations() == ()
+
+        @invariant()
+        def supervised_children_are_alive(self):
+            if self.quiescent:
+                assert children_are_live(self.model.session.world) == ()
+                assert impl_children_are_live(self.impl.session.runtime) == ()
+
+    return SupervisionMachine

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import settings
 
 from support import PROFILE
-from machine import system_machine
+from machine import supervision_machine, system_machine
 from regspec.impl import ImplSession
 
 SystemMachine = system_machine(lambda: ImplSession("a"))
@@ -19,3 +19,10 @@ TestModelAgreesWithRuntime = pytest.mark.spec("SCN-2", "SIG-1", "REG-LOCAL-7", "
 TestModelAgreesWithRuntime.settings = settings(
     max_examples=30000 if PROFILE == "thorough" else 300, stateful_step_count=40, deadline=None,
     database=None)
+
+SupervisionMachine = supervision_machine(lambda: ImplSession("a"))
+
+TestSupervisionAgrees = pytest.mark.spec("SUP-1", "SUP-2", "SUP-5", "DSUP-1", "VIA-2", "VIA-5", "REG-GLOBAL-4")(
+    SupervisionMachine.TestCase)
+TestSupervisionAgrees.settings = settings(
+    max_examples=3000 if PROFILE == "thorough" else 60, stateful_step_count=25, deadline=None, database=None)
