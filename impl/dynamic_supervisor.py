@@ -39,11 +39,8 @@ def init(ctx: Context, starter: Pid, intensity: int, period: int, template) -> D
 
 
 def loop(ctx: Context, state: DynState) -> None:
-    while True:
-        ctx.atomic(_publish, state)
-        msg = ctx.receive()
-        ctx.atomic(_publish, None)   # while it handles the message, its state is its own
-        state = handle(ctx, state, msg)
+    from .supervisor import loop as supervisor_loop
+    supervisor_loop(ctx, state, handle)
 
 
 def handle(ctx: Context, state: DynState, msg: object) -> DynState:
@@ -173,7 +170,3 @@ def terminate_children(ctx: Context, children: FrozenMap) -> None:
                 ctx.exit_signal(pid, KILL)
             continue
         waiting = {p: m for p, m in waiting.items() if m != msg[1]}
-
-
-def _publish(rt, me: Pid, state) -> None:
-    rt.process(me).state = state   # read by invariants.children_are_live

@@ -93,13 +93,18 @@ def catch_start(ctx: Context, spec, args: tuple) -> tuple:
 
 # -- the server loop -------------------------------------------------------------
 
-def loop(ctx: Context, state: SupState) -> None:
-    """gen_server:loop over the supervisor's callbacks; ends only by exiting."""
+def loop(ctx: Context, state: SupState, handle_message=None) -> None:
+    """gen_server:loop over a supervisor's callbacks (`handle` unless given); ends only by exiting.
+
+    Each time it waits for a message it publishes its state (`Process.state`),
+    which `invariants.children_are_live` reads.
+    """
+    handle_message = handle_message or handle
     while True:
         ctx.atomic(_publish, state)
         msg = ctx.receive()
         ctx.atomic(_publish, None)   # while it handles the message, its state is its own
-        state = handle(ctx, state, msg)
+        state = handle_message(ctx, state, msg)
 
 
 def handle(ctx: Context, state: SupState, msg: object) -> SupState:

@@ -49,38 +49,46 @@ class Side:
         return self.encoder.encode(result)
 
 
+class Comparison:
+    """What both machines share: the two sides, the steps so far, and the comparison of one step."""
+
+    def start_comparison(self, make_impl_session) -> None:
+        self.model = Side(ModelSession("a"))
+        self.impl = Side(make_impl_session())
+        self.steps: list[dict] = []
+        self.counter = 0
+        self.quiescent = True
+
+    def teardown(self):
+        self.impl.session.close()
+
+    def apply(self, step: dict):
+        self.steps.append(step)
+        self.quiescent = not step.get("nowait", False)
+        expected = self.model.apply(step)
+        actual = self.impl.apply(step)
+        if expected != actual:
+            note("replay with `regspec run FILE --on impl` where FILE is:\n"
+                 + json.dumps({"name": "counterexample", "steps": self.steps}, indent=1))
+        assert expected == actual, f"step {len(self.steps) - 1} {step}: model {expected} impl {actual}"
+        return expected
+
+    def label(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+
 def system_machine(make_impl_session, *, kills_inside_calls: bool = True):
     """A `RuleBasedStateMachine` class comparing the model with `make_impl_session()`."""
 
-    class SystemMachine(RuleBasedStateMachine):
+    class SystemMachine(Comparison, RuleBasedStateMachine):
         collectors = Bundle("collectors")
         rooms = Bundle("rooms")
         refs = Bundle("refs")
 
         def __init__(self):
             super().__init__()
-            self.model = Side(ModelSession("a"))
-            self.impl = Side(make_impl_session())
-            self.steps: list[dict] = []
-            self.counter = 0
-
-        def teardown(self):
-            self.impl.session.close()
-
-        # -- the comparison ---------------------------------------------
-        def apply(self, step: dict):
-            self.steps.append(step)
-            expected = self.model.apply(step)
-            actual = self.impl.apply(step)
-            if expected != actual:
-                note("replay with `regspec run FILE --on impl` where FILE is:\n"
-                     + json.dumps({"name": "counterexample", "steps": self.steps}, indent=1))
-            assert expected == actual, f"step {len(self.steps) - 1} {step}: model {expected} impl {actual}"
-            return expected
-
-        def label(self, prefix: str) -> str:
-            self.counter += 1
-            return f"{prefix}{self.counter}"
+            self.start_comparison(make_impl_session)
 
         # -- first: one of each kind, so every rule has someone to act on ----
         @initialize(target=collectors, trap_exit=st.booleans())
@@ -254,39 +262,17 @@ DYNAMIC_FORMS = ("global",) + BACKENDS   # a template's name takes {"arg": 0}: n
 def supervision_machine(make_impl_session):
     """A `RuleBasedStateMachine` class: the chat-room story under supervisors, model against `make_impl_session()`."""
 
-    class SupervisionMachine(RuleBasedStateMachine):
+    class SupervisionMachine(Comparison, RuleBasedStateMachine):
         rooms = Bundle("rooms")            # (label of the first pid, name) of supervised rooms
         dynamic = Bundle("dynamic")        # labels of rooms started with start_child
         collectors = Bundle("collectors")
 
         def __init__(self):
             super().__init__()
-            self.model = Side(ModelSession("a"))
-            self.impl = Side(make_impl_session())
-            self.steps: list[dict] = []
-            self.counter = 0
+            self.start_comparison(make_impl_session)
             self.names: list[dict] = []    # every name a room was started under
             self.static_ids: list[str] = []
             self.static_rooms = 0
-            self.quiescent = True
-
-        def teardown(self):
-            self.impl.session.close()
-
-        def apply(self, step: dict):
-            self.steps.append(step)
-            self.quiescent = not step.get("nowait", False)
-            expected = self.model.apply(step)
-            actual = self.impl.apply(step)
-            if expected != actual:
-                note("replay with `regspec run FILE --on impl` where FILE is:\n"
-                     + json.dumps({"name": "counterexample", "steps": self.steps}, indent=1))
-            assert expected == actual, f"step {len(self.steps) - 1} {step}: model {expected} impl {actual}"
-            return expected
-
-        def label(self, prefix: str) -> str:
-            self.counter += 1
-            return f"{prefix}{self.counter}"
 
         # -- the application: registries, a watcher, a static and a dynamic supervisor ----
         @initialize(target=rooms, strategy=st.sampled_from(["one_for_one", "one_for_all", "rest_for_one"]),
