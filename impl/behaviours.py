@@ -88,6 +88,8 @@ def _perform(ctx: Context, kept: list | None, request: tuple) -> object:
         if action == "monitor":
             return ctx.monitor(args[0])
         if action == "demonitor":
+            if not isinstance(args[0], Ref):
+                raise ErlangError(Atom("badarg"))
             return ctx.demonitor(args[0], args[1])
         if action == "link":
             return ctx.link(args[0])

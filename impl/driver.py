@@ -28,7 +28,7 @@ import attrs
 from regspec.terms import Atom, LocalName, Outcome, Pid, Ref
 
 # The waiting half is the model's: the same wait record and the same stop result.
-from regspec.model.driver import bif_result, stop_result, strip_call
+from regspec.model.driver import bif_result, link_parties, stop_result, strip_call
 from regspec.model.world import Wait
 
 from . import signals
@@ -193,7 +193,7 @@ class Driver:
 
     def alive(self, target: object) -> object:
         """`is_process_alive(Target)`, answered after the driver's earlier signals to it (PROC-5)."""
-        pid = target if isinstance(target, Pid) else None
+        pid = self.resolve(target)
         if pid is None:
             return FALSE
         with self.rt.atomic:
@@ -206,6 +206,10 @@ class Driver:
 
     def ask(self, target: object, request: tuple) -> object:
         """A request the collector `target` performs itself (monitor, link, trap_exit, ...)."""
+        if request[0] in ("link", "unlink"):
+            with self.rt.atomic:
+                target, other = link_parties(target, request[1], self.resolve, self._was_collector)
+            request = (request[0], other)
         proc = self.rt.process(target)
         if proc is None:
             return Outcome("error", NOPROC)  # unbound or never created, as a dead collector
@@ -220,6 +224,10 @@ class Driver:
             self.rt.send(DRIVER, proc.pid, signals.Message(Control(tag, request, DRIVER)))
             self._wait = Wait("control", tag, proc.pid)
         return self._await()
+
+    def _was_collector(self, pid: object) -> bool:
+        proc = self.rt.process(pid)
+        return proc is not None and proc.kind == "collector"
 
     def _monitor_for_wait(self, pid: Pid) -> Ref:
         ref = self.rt.make_ref()

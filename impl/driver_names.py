@@ -173,8 +173,10 @@ def _alive(ctx: Context, target: object) -> object:
 
 
 def _monitor(ctx: Context, watcher: object, target: object) -> object:
+    if not ctx.atomic(_is_collector, watcher):
+        return Outcome("error", Atom("noproc"))   # a dead watcher answers before any lookup
     pid = _resolve(ctx, target)
-    if not isinstance(pid, Pid) or not ctx.atomic(_is_collector, watcher):
+    if not isinstance(pid, Pid):
         return Outcome("error", Atom("noproc"))
     return _ask(ctx, watcher, ("monitor", pid))
 
@@ -230,6 +232,8 @@ def _registry_of(rt, me: Pid, registry: object):
 
 
 def _unique_keys(rt, me: Pid, registry: Atom, pid: object) -> ErlList:
+    if not isinstance(pid, Pid):
+        raise ErlangError(Atom("function_clause"))   # Registry.keys(reg, pid) when is_pid(pid)
     table = rt.unique.get(registry)
     if table is None or not rt.is_alive(table.sup):
         raise ErlangError(registry_via.ARGUMENT_ERROR)

@@ -124,7 +124,8 @@ def handle_call(ctx: Context, req: object, state: MapRegistry) -> object:
         name, pid = req[1], req[2]
         if name in state.names:
             return NO
-        if state.monitor:
+        if state.monitor and isinstance(pid, Pid):
+            # A non-pid's DOWN on the beam names no pid and never drops the entry: as if unmonitored.
             state.refs[ctx.monitor(pid)] = name
         state.names[name] = pid
         return YES

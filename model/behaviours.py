@@ -16,7 +16,7 @@ Implements: SCN-4, SCN-5, LINK-5
 
 from __future__ import annotations
 
-from regspec.terms import Atom, ErlList, Pid
+from regspec.terms import Atom, ErlList, Pid, Ref
 
 from . import gen_server, signals
 from .registry_local import whereis
@@ -158,8 +158,11 @@ def _control(world: World, pid: Pid, control: Control) -> World:
         world, result = _monitor(world, pid, args[0])
     elif action == "demonitor":
         ref, flush = args
-        world = signals.demonitor(world, pid, ref, flush)
-        result = Atom("true")
+        if isinstance(ref, Ref):
+            world = signals.demonitor(world, pid, ref, flush)
+            result = Atom("true")
+        else:
+            result = ("error", Atom("badarg"))
     elif action == "link":
         world, result = signals.link(world, pid, args[0])
     elif action == "unlink":

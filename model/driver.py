@@ -294,7 +294,7 @@ def _stop(world: World, cmd: Stop):
 
 
 def _alive(world: World, cmd: Alive):
-    pid = cmd.target if isinstance(cmd.target, Pid) else None
+    pid = resolve(world, cmd.target)
     if pid is None:
         return world, Atom("false")
     if not any(s.sender == DRIVER and s.receiver == pid for s in world.in_flight):
@@ -305,7 +305,28 @@ def _alive(world: World, cmd: Alive):
     return attrs.evolve(world, waiting=Wait("alive", tag, pid)), _WAIT
 
 
+def link_parties(a: object, b: object, resolve, is_collector) -> tuple[object, object]:
+    """Who calls `link`/`unlink` and with what, as the beam driver chooses (DRIVER.md).
+
+    The collector among `a` and `b` calls it (`a` first) with the other as
+    the step named it; if neither is a collector, an unbound one "calls"
+    (no process: noproc). `resolve` gives a target's pid or None.
+    """
+    pa, pb = resolve(a), resolve(b)
+    if is_collector(pa):
+        return pa, b
+    if is_collector(pb):
+        return pb, a
+    if pb is None and pa is not None:
+        return b, a
+    return a, b
+
+
 def _ask(world: World, cmd: Ask):
+    if cmd.request[0] in ("link", "unlink"):
+        caller, other = link_parties(cmd.target, cmd.request[1], lambda t: resolve(world, t),
+                                     lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
+        cmd = Ask(caller, (cmd.request[0], other))
     pid = cmd.target if isinstance(cmd.target, Pid) else None
     if not world.is_alive(pid):
         return world, Outcome("error", NOPROC)  # a dead, unbound or never created collector

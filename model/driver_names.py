@@ -199,10 +199,10 @@ def _alive(target: object):
 
 
 def _monitor(watcher: object, target: object):
+    if not (yield Atomic(_is_collector, (watcher,))):
+        return Outcome("error", Atom("noproc"))   # a dead watcher answers before any lookup
     pid = yield from _resolve(target)
     if not isinstance(pid, Pid):
-        return Outcome("error", Atom("noproc"))
-    if not (yield Atomic(_is_collector, (watcher,))):
         return Outcome("error", Atom("noproc"))
     return (yield from _ask(watcher, ("monitor", pid)))
 
@@ -264,6 +264,8 @@ def _registry_of(world: World, me: Pid, registry: object):
 
 
 def _unique_keys(world: World, me: Pid, registry: Atom, pid: object):
+    if not isinstance(pid, Pid):
+        return world, ErlangError("error", Atom("function_clause"))   # Registry.keys(reg, pid) when is_pid(pid)
     table = world.unique.get(registry)
     if table is None or not world.is_alive(table.sup):
         return world, ErlangError("error", registry_via.ARGUMENT_ERROR)

@@ -127,7 +127,9 @@ def handle_map_registry(me: Pid, state: MapRegistry, msg: object):
             if req[1] in state.names:
                 reply = NO
             else:
-                if state.monitor:
+                if state.monitor and isinstance(req[2], Pid):
+                    # A non-pid (an unbound label: undefined) is monitored as a name on the beam;
+                    # its DOWN names no pid, so it never drops the entry: as if unmonitored.
                     yield Monitor(req[2])
                 state = attrs.evolve(state, names=state.names.set(req[1], req[2]))
                 reply = YES

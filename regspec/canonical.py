@@ -126,6 +126,8 @@ def decode_ref(label: str, bindings: Mapping[str, object], encoder: Encoder | No
     bound = bindings.get(label)
     if isinstance(bound, Ref):
         return bound
+    if bound is UNBOUND:
+        return Atom("undefined")   # the label of a monitor that failed: demonitor(undefined) is badarg
     if label[:1] == "R" and label[1:].isdigit() and encoder is not None:
         ref = encoder.ref_by_number(int(label[1:]))
         if ref is not None:

@@ -34,6 +34,14 @@ def test_generated_scenario_prints_the_same_on_model_and_impl(seed):
     assert expected == actual
 
 
+@pytest.mark.spec("SCN-2", "SUP-1", "DSUP-1", "VIA-1", "REG-GLOBAL-1")
+@pytest.mark.parametrize("seed", range(20_000, 20_200))
+def test_generated_otp_scenario_prints_the_same_on_model_and_impl(seed):
+    # Supervisors, dynamic supervisors, registry servers, :global and via names (generate(otp=True)).
+    expected, actual = both(parse(generate(seed, length=24, otp=True)))
+    assert expected == actual
+
+
 @pytest.mark.spec("SCN-2")
 @pytest.mark.parametrize("seed", range(10_000, 10_040))
 def test_long_generated_scenario_prints_the_same_on_model_and_impl(seed):
