@@ -34,7 +34,6 @@ __all__ = [
 
 # Operations of the contract the model does not cover in this release (SCN-7): one node only.
 UNSUPPORTED_OPS = frozenset({"partition", "heal"})
-MODEL_KINDS = frozenset({"collector", "chat_room", "supervisor", "dynamic_supervisor", "registry_server"})
 
 
 class Unsupported(Exception):
@@ -64,13 +63,6 @@ def to_command(op: str, a: dict) -> object:
         return cmd
     if op == "spawn":
         return driver.Spawn(trap_exit=a.get("trap_exit", False), link=a.get("link", False),
-                            mode=a.get("mode", "eager"))
-    if op == "start":
-        if a["kind"] not in MODEL_KINDS:
-            raise Unsupported
-        name = local_name(a["name"]) if "name" in a else None
-        return driver.Start(kind=a["kind"], name=name, link=a.get("link", True),
-                            trap_exit=a["kind"] == "collector" and a.get("trap_exit", False),
                             mode=a.get("mode", "eager"))
     if op == "register":
         return driver.Register(local_name(a["name"]), local_target(a["target"]))

@@ -26,7 +26,7 @@ from .world import (DRIVER, AliveRequest, Control, DemonitorRequest, Down, ExitS
                     MonitorRequest, Signal, SystemStop, Wait, World)
 
 __all__ = [
-    "Spawn", "Start", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
+    "Spawn", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
     "Stop", "Alive", "Ask", "RunCode", "Result", "perform", "receive", "timeout", "COMMANDS", "runs_code",
     "code_done", "strip_call",
 ]
@@ -52,17 +52,6 @@ class Spawn:
 
     trap_exit: bool = False
     link: bool = False
-    mode: str = "eager"
-
-
-@attrs.frozen
-class Start:
-    """`gen_server:start_link` of a scenario kind, optionally with a local name."""
-
-    kind: str
-    name: object = None   # Atom or None
-    link: bool = True
-    trap_exit: bool = False
     mode: str = "eager"
 
 
@@ -162,7 +151,7 @@ class RunCode:
     args: tuple = ()
 
 
-COMMANDS = (Spawn, Start, Register, Unregister, Whereis, Registered, Send, Call, Cast, Kill, Stop, Alive, Ask, RunCode)
+COMMANDS = (Spawn, Register, Unregister, Whereis, Registered, Send, Call, Cast, Kill, Stop, Alive, Ask, RunCode)
 
 
 def resolve(world: World, target: object) -> Pid | None:
@@ -200,21 +189,6 @@ def _spawn(world: World, cmd: Spawn):
 def _link_both(world: World, pid: Pid) -> World:
     world = world.update(pid, links=world.processes[pid].links | {DRIVER})
     return world.update(DRIVER, links=world.processes[DRIVER].links | {pid})
-
-
-def _start(world: World, cmd: Start):
-    if cmd.name is not None:
-        holder = registry_local.whereis(world, cmd.name)
-        if isinstance(holder, Pid):
-            # GS-1: gen checks the name before spawning; no process, no pid number.
-            return world, Outcome("error", (Atom("already_started"), holder))
-    world, pid = world.spawn(cmd.kind, trap_exit=cmd.trap_exit, mode=cmd.mode)
-    if cmd.link:
-        world = _link_both(world, pid)
-    if cmd.name is not None:
-        # GS-2: the server registers itself before init/1 runs.
-        world, _ = registry_local.register(world, cmd.name, pid)
-    return world, Outcome("ok", pid)
 
 
 def _register(world: World, cmd: Register):
@@ -379,7 +353,7 @@ def code_done(world: World, done: bool, value: object) -> tuple[World, tuple]:
 
 _COMMAND_FUNCS = {
     RunCode: _run_code,
-    Spawn: _spawn, Start: _start, Register: _register, Unregister: _unregister, Whereis: _whereis,
+    Spawn: _spawn, Register: _register, Unregister: _unregister, Whereis: _whereis,
     Registered: _registered, Send: _send, Call: _call, Cast: _cast, Kill: _kill, Stop: _stop,
     Alive: _alive, Ask: _ask,
 }
