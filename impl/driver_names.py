@@ -9,8 +9,6 @@ the other processes until the awaited message arrives.
 
 from __future__ import annotations
 
-import functools
-
 from regspec.model.code import DownOf, ReplyOrDown
 from regspec.model.driver import Wait, stop_result
 from regspec.model.driver_names import child_spec, ok_error

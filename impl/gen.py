@@ -10,7 +10,7 @@ thread until the scheduler hands it a matching message.
 
 from __future__ import annotations
 
-from regspec.model.code import DownOf, ExitFrom, ReplyOrDown
+from regspec.model.code import DownOf, ReplyOrDown
 from regspec.model.gen import Ack
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
 
@@ -158,6 +158,3 @@ def init_it(ctx: Context, starter: Pid, name: object, init, init_args: tuple) ->
     ctx.send(starter, (ACK, me, (OK, me)))
     return state
 
-
-# ExitFrom is re-exported for the supervisors' unlink_flush.
-__all__ += ["ExitFrom"]

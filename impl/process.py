@@ -115,9 +115,9 @@ class Context:
         """
         return self._rt.bif_receive(self._proc, match, timeout, deadline)
 
-    def spawn_link(self, kind: str, body: Callable[["Context"], None], **fields) -> Pid:
+    def spawn_link(self, kind: str, body: Callable[["Context"], None]) -> Pid:
         """`spawn_link`: a new process of `kind` running `body`, queued behind the signals sent before."""
-        return self._rt.bif(self._proc, lambda rt, proc: rt.spawn(kind, body, parent=proc.pid, **fields))
+        return self._rt.bif(self._proc, lambda rt, proc: rt.spawn(kind, body, parent=proc.pid))
 
     def now(self) -> int:
         """Logical time in ms (advanced only by timeouts)."""

@@ -207,7 +207,7 @@ class Runtime:
     # -- spawning -----------------------------------------------------------
     def spawn(self, kind: str, body: Callable[[Context], None], *, trap_exit: bool = False, link: bool = False,
               name: Atom | None = None, parent: Pid | None = None, pid: Pid | None = None,
-              label: str | None = None, **fields) -> Pid:
+              label: str | None = None) -> Pid:
         """Create a process running `body(ctx)`, linked to the driver if `link`, registered as `name`.
 
         The link and the name exist before the process runs (spawn_link is
@@ -219,7 +219,6 @@ class Runtime:
         first signal, sent by the parent, queues behind every signal sent
         before it. `pid` and `label` create a process from before step 0
         (a negative pid, printed by its label); it waits for its first signal.
-        `fields` set `Process` fields (e.g. `mode`).
         """
         with self._lock:
             if self._closing:
@@ -228,8 +227,7 @@ class Runtime:
                 pid = Pid(self._next_pid)
                 self._next_pid += 1
             queued = parent is not None or label is not None
-            proc = Process(pid, kind, Mailbox(self._lock), trap_exit=trap_exit, status=WAITING if queued else READY,
-                           **fields)
+            proc = Process(pid, kind, Mailbox(self._lock), trap_exit=trap_exit, status=WAITING if queued else READY)
             self._procs[pid] = self._active[pid] = proc
             if link:
                 proc.links.add(DRIVER)

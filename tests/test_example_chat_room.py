@@ -1,8 +1,7 @@
 """examples/chat_room.py, the article's chat-room story: it prints what the BEAM printed.
 
 The example keeps its own copies of the article sessions in examples/chat/;
-these tests keep them identical to the corpus, wherever the corpus file
-lives (tests/scenarios).
+these tests keep them identical to the corpus (tests/scenarios).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import pytest
 from support import ROOT, load_json
 
 EXAMPLE = ROOT / "examples" / "chat_room.py"
-CORPORA = (ROOT / "tests" / "scenarios",)
+CORPUS = ROOT / "tests" / "scenarios"
 
 # The story runs on the model and on the threaded runtime alike.
 TARGETS = ["model", "impl"]
@@ -36,10 +35,10 @@ STEMS = [s.stem for s in chat_room.SESSIONS]
 
 
 def corpus_file(name: str):
-    """The corpus file `name`, in whichever corpus directory holds it (exactly one must)."""
-    found = [d / name for d in CORPORA if (d / name).exists()]
-    assert len(found) == 1, f"{name} should be in exactly one of {[str(d) for d in CORPORA]}, found: {found}"
-    return found[0]
+    """The corpus file `name` (it must exist)."""
+    path = CORPUS / name
+    assert path.exists(), f"{name} should be in {CORPUS}"
+    return path
 
 
 @pytest.mark.spec("SUP-3", "VIA-2", "VIA-3", "VIA-4", "DSUP-3")
@@ -89,7 +88,7 @@ def test_an_unknown_session_is_refused_with_exit_2():
 
 
 def test_the_story_covers_every_article_session_of_the_corpus():
-    corpus = {p.stem for d in CORPORA for p in d.glob("article-*.json") if not p.name.endswith(".expected.json")}
+    corpus = {p.stem for p in CORPUS.glob("article-*.json") if not p.name.endswith(".expected.json")}
     assert sorted(corpus) == sorted(STEMS)
 
 
