@@ -104,9 +104,14 @@ class ImplSession:
             return Outcome("unsupported", Atom(op))
         with self.runtime.atomic:
             self.driver.clear_mailbox()
+        crashes = len(self.runtime.crashes)
         result = action(self.driver)
         if not nowait:
             self.runtime.wait_quiescent()
+        if len(self.runtime.crashes) > crashes:
+            # A Python exception in a process's code is a bug of regspec's, not an Erlang exit.
+            pid, error = self.runtime.crashes[crashes]
+            raise RuntimeError(f"process {pid!r} crashed in regspec's code: {error}")
         return result
 
     def pid_label(self, pid) -> object:

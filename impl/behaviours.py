@@ -22,7 +22,7 @@ from typing import Callable
 import attrs
 
 from regspec.model.behaviours import ChatRoom  # the article's callbacks are pure: one copy serves both
-from regspec.terms import Atom, ErlList, Outcome, Pid, Ref
+from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid, Ref
 
 from . import gen_server
 from .process import Context, ErlangError
@@ -59,6 +59,8 @@ def collector(mode: str = "eager") -> Callable[[Context], None]:
 
     def body(ctx: Context) -> None:
         kept: list = []   # messages taken out of the mailbox, in arrival order
+        if eager:
+            ctx.atomic(_share_kept, kept)
         while True:
             msg = ctx.receive(take)
             if isinstance(msg, Control):
@@ -68,6 +70,18 @@ def collector(mode: str = "eager") -> Callable[[Context], None]:
             else:
                 kept.append(msg)
     return body
+
+
+def dead_collector_answer(proc, request: tuple) -> object:
+    """A request to a collector that is gone (SCN-8): noproc, except `messages` of an
+    eager collector, which stay readable after it died."""
+    if proc is not None and request[0] == "messages" and proc.kind == "collector" and proc.kept is not None:
+        return ErlList(tuple(proc.kept))
+    return Outcome("error", Atom("noproc"))
+
+
+def _share_kept(rt, me: Pid, kept: list) -> None:
+    rt.process(me).kept = kept   # the driver reads it once the collector is dead
 
 
 def _perform(ctx: Context, kept: list | None, request: tuple) -> object:
@@ -91,10 +105,11 @@ def _perform(ctx: Context, kept: list | None, request: tuple) -> object:
             if not isinstance(args[0], Ref):
                 raise ErlangError(Atom("badarg"))
             return ctx.demonitor(args[0], args[1])
-        if action == "link":
-            return ctx.link(args[0])
-        if action == "unlink":
-            return ctx.unlink(args[0])
+        if action in ("link", "unlink"):
+            other = args[0]
+            if isinstance(other, LocalName):   # the collector looks the name up, then links to what it found
+                other = ctx.whereis(other.name)
+            return ctx.link(other) if action == "link" else ctx.unlink(other)
         if action in ("register", "unregister"):
             # A unique_registry name is taken or dropped by the holder itself.
             from . import registry_via

@@ -32,7 +32,7 @@ from regspec.model.driver import bif_result, link_parties, stop_result, strip_ca
 from regspec.model.world import Wait
 
 from . import signals
-from .behaviours import Control, body_for
+from .behaviours import Control, body_for, dead_collector_answer
 from .gen_server import GEN_CAST, call_message, reply_tag
 from .mailbox import ANY
 from .process import TIMEOUT, Context
@@ -210,19 +210,19 @@ class Driver:
             with self.rt.atomic:
                 target, other = link_parties(target, request[1], self.resolve, self._was_collector)
             request = (request[0], other)
-        proc = self.rt.process(target)
+        proc = self.rt.process(self.resolve(target) if isinstance(target, LocalName) else target)
         if proc is None:
             return Outcome("error", NOPROC)  # unbound or never created, as a dead collector
         with self.rt.atomic:
             if not proc.alive:
-                return Outcome("error", NOPROC)
+                return dead_collector_answer(proc, request)
             if proc.kind != "collector":
                 return Outcome("error", Atom("not_a_collector"))
             # Monitored while it answers, as gen:call does: a collector that
             # dies first ends the wait instead of hanging it.
             tag = self._monitor_for_wait(proc.pid)
             self.rt.send(DRIVER, proc.pid, signals.Message(Control(tag, request, DRIVER)))
-            self._wait = Wait("control", tag, proc.pid)
+            self._wait = Wait("control", tag, proc.pid, request=request)
         return self._await()
 
     def _was_collector(self, pid: object) -> bool:
@@ -265,7 +265,7 @@ class Driver:
                 if wait.kind == "stop":
                     self._done(stop_result(wait, payload.reason))
                 elif wait.kind == "control":
-                    self._done(Outcome("error", NOPROC))  # the collector died first
+                    self._done(dead_collector_answer(self.rt.process(wait.target), wait.request))  # it died first
                 else:
                     self._done(Outcome("exit", payload.reason))  # GS-3, GS-5: the callee is gone
             return

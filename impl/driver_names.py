@@ -10,12 +10,12 @@ the other processes until the awaited message arrives.
 from __future__ import annotations
 
 from regspec.model.code import DownOf, ReplyOrDown
-from regspec.model.driver import Wait, stop_result
+from regspec.model.driver import Wait, link_parties, stop_result
 from regspec.model.driver_names import child_spec, ok_error
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
 from . import gen, kinds, registry_global, registry_via
-from .behaviours import Control
+from .behaviours import Control, dead_collector_answer
 from .gen_server import GEN_CAST
 from .process import Context
 from .signals import ErlangError, SystemStop
@@ -37,6 +37,11 @@ def to_command(op: str, a: dict):
         return _code(_global, op, _global_term(a["name"]), a.get("target"), a.get("msg"))
     if op == "registry_keys":
         return _code(_registry_keys, a["registry"], a["target"])
+    if op in ("link", "unlink") and any(isinstance(a[k], NAMES) for k in ("a", "b")):
+        return _code(_link, op, a["a"], a["b"])
+    if op in ("messages", "trap_exit") and isinstance(a["target"], NAMES):
+        request = ("messages",) if op == "messages" else ("trap_exit", a["value"])
+        return _code(_ask_named, a["target"], request)
     if not any(isinstance(a.get(k), NAMES) for k in ("name", "to", "target")):
         return None
     if op == "register":
@@ -114,12 +119,50 @@ def _ask(ctx: Context, target: Pid, request: tuple) -> object:
     ctx.send(target, Control(mon, request, ctx.pid))
     msg = ctx.receive(ReplyOrDown(mon, mon).matches)
     if DownOf(mon).matches(msg):
-        return Outcome("error", Atom("noproc"))
+        return ctx.atomic(_not_asked, target, request)   # it died first
     ctx.demonitor(mon, True)
     value = msg[1]
     if isinstance(value, Outcome) and value.tag == "error":
         raise ErlangError(value.value)
     return value
+
+
+def _link(ctx: Context, op: str, a: object, b: object) -> object:
+    """link/unlink where `a` or `b` is a global or via name: the driver looks it up first
+    (SPEC.md, known differences: who looks a name up); then the collector calls it."""
+    found = []
+    for t in (a, b):
+        try:
+            found.append(gen.where(ctx, t) if isinstance(t, NAMES) else t)
+        except ErlangError:
+            found.append(Atom("undefined"))
+    caller, other = ctx.atomic(_link_parties, *found)
+    if not ctx.atomic(_was_collector, caller):
+        return Outcome("error", Atom("noproc"))
+    return _ask(ctx, caller, (op, other))
+
+
+def _link_parties(rt, me: Pid, a: object, b: object) -> tuple:
+    def resolve(t):
+        holder = rt.names.whereis(t.name) if isinstance(t, LocalName) else t
+        return holder if isinstance(holder, Pid) else None
+    return link_parties(a, b, resolve, lambda p: _was_collector(rt, me, p))
+
+
+def _ask_named(ctx: Context, target: object, request: tuple) -> object:
+    """A collector request whose target is a global or via name: the driver looks it up first."""
+    pid = _resolve(ctx, target)
+    if not ctx.atomic(_is_collector, pid):
+        return ctx.atomic(_not_asked, pid, request)
+    return _ask(ctx, pid, request)
+
+
+def _not_asked(rt, me: Pid, pid: object, request: tuple) -> object:
+    """What a request answers when no live collector can take it (SCN-8)."""
+    proc = rt.process(pid)
+    if proc is not None and proc.alive and proc.kind != "collector":
+        return Outcome("error", Atom("not_a_collector"))
+    return dead_collector_answer(proc, request)
 
 
 def _send(ctx: Context, to: object, msg: object) -> object:
@@ -191,6 +234,9 @@ def _sup_call(ctx: Context, op: str, a: dict) -> object:
         request = Atom(op)
     if not isinstance(sup, Pid):
         raise ErlangError(Atom("noproc"), "exit")
+    if op == "start_child" and not isinstance(spec, dict) and ctx.atomic(lambda rt, me: sup in rt.no_template):
+        # DSUP-6: args need a template; Elixir's start_child refuses a list as a child spec, in the caller.
+        raise ErlangError(registry_via.ARGUMENT_ERROR)
     if op == "terminate_child" and not isinstance(request[1], Pid) \
             and ctx.atomic(lambda rt, me: getattr(rt.process(sup), "kind", None)) == "dynamic_supervisor":
         raise ErlangError(Atom("function_clause"))  # DynamicSupervisor.terminate_child(sup, pid) when is_pid(pid)
@@ -214,6 +260,7 @@ def _registry_keys(ctx: Context, registry: object, target: object) -> object:
     if found is None:
         raise ErlangError(Atom("noproc"), "exit")
     backend_name, ref = found
+    target = _resolve(ctx, target)   # VIA-8: a name is looked up first; a free one is undefined
     if backend_name == "unique_registry":
         return ctx.atomic(_unique_keys, ref, target)
     return gen.gen_call(ctx, ref, (Atom("keys"), target))

@@ -31,6 +31,8 @@ ERROR = Atom("error")
 def where(ctx: Context, name: object) -> object:
     """The pid holding `name` now, or `undefined`."""
     if isinstance(name, LocalName):
+        if not isinstance(name.name, Atom):
+            raise ErlangError(Atom("badarg"))  # whereis/1 of a non-atom (a template's arg)
         holder = ctx.whereis(name.name)
         return holder if isinstance(holder, Pid) else UNDEFINED
     if isinstance(name, GlobalName):

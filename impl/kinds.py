@@ -9,7 +9,7 @@ Child specs are the model's `ChildSpec` records.
 
 from __future__ import annotations
 
-from regspec.model.kinds import ChildSpec, substitute, with_defaults
+from regspec.model.kinds import ChildSpec, substitute_spec, with_defaults
 from regspec.terms import Atom, Pid
 
 from . import gen, gen_server
@@ -25,7 +25,8 @@ def start_kind(ctx: Context, spec: ChildSpec, args: tuple = ()) -> tuple:
     """Start one process of `spec.kind`: `{ok, Pid}` or `{error, Reason}`."""
     from . import dynamic_supervisor, registry_via, supervisor
 
-    name = substitute(spec.name, args)
+    spec = substitute_spec(spec, args)
+    name = spec.name
     kind = spec.kind
     if kind == "collector":
         body = collector(spec.opt("mode", "eager"))
@@ -40,7 +41,8 @@ def start_kind(ctx: Context, spec: ChildSpec, args: tuple = ()) -> tuple:
                            (Atom(spec.opt("strategy", "one_for_one")), spec.opt("max_restarts", 3),
                             spec.opt("max_seconds", 5), children))
     elif kind == "dynamic_supervisor":
-        template = with_defaults(spec.opt("child"))
+        template = spec.opt("child")
+        template = with_defaults(template) if template is not None else None  # Elixir's usual: no template
         intensity, period = spec.opt("max_restarts", 3), spec.opt("max_seconds", 5)
         if spec.opt("impl", "DynamicSupervisor") == "simple_one_for_one":
             result = gen.start(ctx, "supervisor", name, supervisor.init_dynamic, supervisor.loop,
@@ -48,6 +50,8 @@ def start_kind(ctx: Context, spec: ChildSpec, args: tuple = ()) -> tuple:
         else:
             result = gen.start(ctx, "dynamic_supervisor", name, dynamic_supervisor.init, dynamic_supervisor.loop,
                                (intensity, period, template))
+            if result[0] == OK and template is None:
+                ctx.atomic(lambda rt, me, pid: rt.no_template.add(pid), result[1])
     elif kind == "registry_server":
         result = registry_via.start_server(ctx, spec.opt("backend", "map_registry"), name)
     elif kind == "registry_partition":

@@ -79,6 +79,7 @@ class Process:
     in_slice: bool = False                  # it runs because it was handed its signals (not to resume)
     thread_done: bool = False               # its thread has finished
     state: object = None                    # a supervisor's state, as it was when it last waited for a message
+    kept: list | None = None                # an eager collector's messages, readable after it died (SCN-8)
 
 
 class Context:

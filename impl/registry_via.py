@@ -264,6 +264,8 @@ def start_unique(ctx: Context, name: object) -> tuple:
     from . import supervisor
     from .kinds import ChildSpec, with_defaults
     from regspec.model.world import FrozenMap
+    if name is not None and not isinstance(name, LocalName):
+        raise ErlangError(ARGUMENT_ERROR)  # VIA-6: Registry's name must be an atom
     registry = name.name if isinstance(name, LocalName) else ctx.atomic(_unnamed_registry)
     partition = Atom(f"Elixir.{registry.name}.PIDPartition0")
     spec = with_defaults(ChildSpec("registry_partition", id=partition, name=LocalName(partition),

@@ -154,6 +154,9 @@ def handle_call(ctx: Context, request: object, state: SupState) -> tuple:
 
 
 def _start_dynamic_child(ctx: Context, extra_args: tuple, state: SupState) -> tuple:
+    if not isinstance(extra_args, tuple):
+        # A whole child spec: `A ++ Spec` is an improper list, which apply/3 refuses.
+        return (ERROR, (Atom("EXIT"), (Atom("badarg"), ErlList(())))), state
     template = state.db[state.ids[0]]
     args = template.args + tuple(extra_args)
     result = catch_start(ctx, template.spec, args)
@@ -163,6 +166,8 @@ def _start_dynamic_child(ctx: Context, extra_args: tuple, state: SupState) -> tu
 
 
 def handle_start_child(ctx: Context, spec, state: SupState) -> tuple:
+    if not isinstance(spec, kinds.ChildSpec):
+        return (ERROR, (Atom("invalid_child_spec"), ErlList(spec))), state  # an args array: no child spec
     existing = state.db.get(spec.id)
     if existing is None:
         result = do_start_child(ctx, Child(spec.id, UNDEFINED, spec))

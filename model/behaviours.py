@@ -1,6 +1,6 @@
-"""The scenario process kinds: `collector` and `chat_room` (shared/scenario-format.md, Kinds).
+"""The scenario process kinds: `collector` and `chat_room` (docs/scenario-format.md, Kinds).
 
-Implements: SCN-4, SCN-5, LINK-5
+Implements: SCN-4, SCN-5, SCN-10, LINK-5
 
 - A collector keeps what it receives. In "eager" mode it takes every message
   out of its mailbox at once; in "mailbox" mode it leaves scenario messages
@@ -16,7 +16,7 @@ Implements: SCN-4, SCN-5, LINK-5
 
 from __future__ import annotations
 
-from regspec.terms import Atom, ErlList, Pid, Ref
+from regspec.terms import Atom, ErlList, LocalName, Pid, Ref
 
 from . import gen_server, signals
 from .registry_local import whereis
@@ -107,7 +107,7 @@ def consume(world: World, pid: Pid) -> World:
             if isinstance(term, Control):
                 world = _control(world, pid, term)
             elif isinstance(term, SystemStop):
-                world = signals.exit_process(world, pid, term.reason)
+                world = signals.exit_process(world, pid, term.reason)   # SCN-10: it exits itself
             else:
                 world = world.update(pid, kept=world.processes[pid].kept + (term,))
         return world
@@ -163,10 +163,11 @@ def _control(world: World, pid: Pid, control: Control) -> World:
             result = Atom("true")
         else:
             result = ("error", Atom("badarg"))
-    elif action == "link":
-        world, result = signals.link(world, pid, args[0])
-    elif action == "unlink":
-        world, result = signals.unlink(world, pid, args[0])
+    elif action in ("link", "unlink"):
+        other = args[0]
+        if isinstance(other, LocalName):   # the collector looks the name up, then links to what it found
+            other = whereis(world, other.name)
+        world, result = (signals.link if action == "link" else signals.unlink)(world, pid, other)
     elif action in ("register", "unregister"):
         # A unique_registry name is taken or dropped by the holder itself.
         from . import registry_via

@@ -1,6 +1,6 @@
 """The driver P0: the scenario's shell, whose actions are the model's commands.
 
-Implements: SCN-1, SCN-2, PROC-3, PROC-4, PROC-5, SIG-4, GS-1, GS-3, GS-4, GS-6, GS-7
+Implements: SCN-1, SCN-2, SCN-8, PROC-3, PROC-4, PROC-5, SIG-4, GS-1, GS-3, GS-4, GS-6, GS-7
 
 A command is a frozen record; `perform(world, command)` returns the new world
 and either a `Result` (the action is done) or nothing, when the driver now
@@ -301,16 +301,25 @@ def _ask(world: World, cmd: Ask):
         caller, other = link_parties(cmd.target, cmd.request[1], lambda t: resolve(world, t),
                                      lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
         cmd = Ask(caller, (cmd.request[0], other))
-    pid = cmd.target if isinstance(cmd.target, Pid) else None
+    pid = resolve(world, cmd.target)   # a local name: its holder now, as the beam driver resolves it
     if not world.is_alive(pid):
-        return world, Outcome("error", NOPROC)  # a dead, unbound or never created collector
+        return world, dead_collector_answer(world, pid, cmd.request)
     if world.processes[pid].kind != "collector":
         return world, Outcome("error", Atom("not_a_collector"))
     # The driver monitors the collector while it waits, as gen:call does, so
     # a collector that dies first ends the wait instead of hanging it.
     world, tag = _monitor_for_wait(world, pid)
     world = world.send(DRIVER, pid, Message(Control(tag, cmd.request)))
-    return attrs.evolve(world, waiting=Wait("control", tag, pid)), _WAIT
+    return attrs.evolve(world, waiting=Wait("control", tag, pid, request=cmd.request)), _WAIT
+
+
+def dead_collector_answer(world: World, pid: object, request: tuple) -> object:
+    """What a request to a collector that is gone answers (SCN-8): noproc, except
+    `messages` of an eager collector, which stay readable after it died."""
+    proc = world.processes.get(pid) if isinstance(pid, Pid) else None
+    if request[0] == "messages" and proc is not None and proc.kind == "collector" and proc.mode == "eager":
+        return ErlList(proc.kept)
+    return Outcome("error", NOPROC)  # a dead, unbound or never created collector
 
 
 def _run_code(world: World, cmd: RunCode):
@@ -374,7 +383,7 @@ def receive(world: World, sig: Signal) -> tuple[World, tuple]:
             if wait.kind == "stop":
                 return _done(world, stop_result(wait, payload.reason))
             if wait.kind == "control":
-                return _done(world, Outcome("error", NOPROC))  # the collector died first
+                return _done(world, dead_collector_answer(world, wait.target, wait.request))  # it died first
             # GS-3, GS-5: the callee is gone; the call exits with its reason.
             return _done(world, Outcome("exit", payload.reason))
         return world, ()

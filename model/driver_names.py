@@ -1,6 +1,6 @@
 """The driver's steps that go through OTP code: starts, global and via names, supervisors.
 
-Implements: SCN-5, VIA-1, VIA-5, REG-GLOBAL-5, SUP-8, SUP-10, DSUP-1
+Implements: SCN-5, VIA-1, VIA-5, VIA-8, REG-GLOBAL-5, REG-GLOBAL-6, SUP-8, SUP-10, DSUP-1, DSUP-6
 
 Each step is the generator the driver runs (`driver.RunCode`), written as
 the beam driver performs it (regspec/beam/DRIVER.md): resolve a name with
@@ -49,6 +49,11 @@ def to_command(op: str, a: dict):
         return driver.RunCode(_global, (op, _global_term(a["name"]), a.get("target"), a.get("msg")))
     if op == "registry_keys":
         return driver.RunCode(_registry_keys, (a["registry"], a["target"]))
+    if op in ("link", "unlink") and any(isinstance(a[k], NAMES) for k in ("a", "b")):
+        return driver.RunCode(_link, (op, a["a"], a["b"]))
+    if op in ("messages", "trap_exit") and isinstance(a["target"], NAMES):
+        request = ("messages",) if op == "messages" else ("trap_exit", a["value"])
+        return driver.RunCode(_ask_named, (a["target"], request))
     named = [a.get(k) for k in ("name", "to", "target") if isinstance(a.get(k), NAMES)]
     if not named:
         return None
@@ -131,7 +136,7 @@ def _ask(target: Pid, request: tuple):
     yield Atomic(_send_control, (target, mon, request))
     msg = yield Receive(ReplyOrDown(mon, mon))
     if DownOf(mon).matches(msg):
-        return Outcome("error", Atom("noproc"))
+        return (yield Atomic(_not_asked, (target, request)))   # it died first
     yield Demonitor(mon, flush=True)
     value = msg[1]
     if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
@@ -139,9 +144,45 @@ def _ask(target: Pid, request: tuple):
     return value
 
 
+def _ask_named(target: object, request: tuple):
+    """A collector request whose target is a global or via name: the driver looks it up first."""
+    pid = yield from _resolve(target)
+    if not (yield Atomic(_is_collector, (pid,))):
+        return (yield Atomic(_not_asked, (pid, request)))
+    return (yield from _ask(pid, request))
+
+
+def _not_asked(world: World, me: Pid, pid: object, request: tuple):
+    """What a request answers when no live collector can take it (SCN-8)."""
+    proc = world.processes.get(pid) if isinstance(pid, Pid) else None
+    if proc is not None and proc.alive and proc.kind != "collector":
+        return world, Outcome("error", Atom("not_a_collector"))
+    return world, driver.dead_collector_answer(world, pid, request)
+
+
 def _send_control(world: World, me: Pid, target: Pid, tag, request):
     from .world import Control, Message
     return world.send(me, target, Message(Control(tag, request))), OK
+
+
+def _link(op: str, a: object, b: object):
+    """link/unlink where `a` or `b` is a global or via name: the driver looks it up first
+    (SPEC.md, known differences: who looks a name up); then the collector calls it."""
+    found = []
+    for t in (a, b):
+        try:
+            found.append((yield from gen.where(t)) if isinstance(t, NAMES) else t)
+        except ErlangError:
+            found.append(Atom("undefined"))
+    caller, other = yield Atomic(_link_parties, tuple(found))
+    if not (yield Atomic(_was_collector, (caller,))):
+        return Outcome("error", Atom("noproc"))
+    return (yield from _ask(caller, (op, other)))
+
+
+def _link_parties(world: World, me: Pid, a: object, b: object):
+    resolve = lambda t: driver.resolve(world, t)
+    return world, driver.link_parties(a, b, resolve, lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
 
 
 def _send(to: object, msg: object):
@@ -220,6 +261,9 @@ def _sup_call(op: str, a: dict):
         request = Atom(op)
     if not isinstance(sup, Pid):
         raise ErlangError("exit", Atom("noproc"))
+    if op == "start_child" and not isinstance(spec, dict) and (yield Atomic(_no_template, (sup,))):
+        # DSUP-6: args need a template; Elixir's start_child refuses a list as a child spec, in the caller.
+        raise ErlangError("error", registry_via.ARGUMENT_ERROR)
     if op == "terminate_child" and not isinstance(request[1], Pid) and (yield Atomic(_kind_of, (sup,))) == "dynamic_supervisor":
         raise ErlangError("error", Atom("function_clause"))  # DynamicSupervisor.terminate_child(sup, pid) when is_pid(pid)
     value = yield from gen.gen_call(sup, request, None)
@@ -229,12 +273,19 @@ def _sup_call(op: str, a: dict):
     return ok_error(value)
 
 
+def _no_template(world: World, me: Pid, pid: Pid):
+    """A DynamicSupervisor started without a child template (dead or alive: the caller knows its spec)."""
+    proc = world.processes.get(pid)
+    return world, proc is not None and proc.kind == "dynamic_supervisor" and proc.state.template is None
+
+
 def _kind_of(world: World, me: Pid, pid: Pid):
     proc = world.processes.get(pid)
     return world, proc.kind if proc is not None else None
 
 
 def _global(op: str, name: object, target: object, msg: object):
+    """The global_* steps; `name` is the bare term (REG-GLOBAL-6)."""
     if op == "global_register":
         return (yield from registry_global.register_name(name, target))
     if op == "global_unregister":
@@ -247,6 +298,7 @@ def _registry_keys(registry: object, target: object):
     if found is None:
         raise ErlangError("exit", Atom("noproc"))
     backend_name, ref = found
+    target = yield from _resolve(target)   # VIA-8: a name is looked up first; a free one is undefined
     if backend_name == "unique_registry":
         return (yield Atomic(_unique_keys, (ref, target)))
     return (yield from gen.gen_call(ref, (Atom("keys"), target)))

@@ -47,7 +47,9 @@ def where(name: object):
     return name
 
 
-def _whereis_local(world: World, pid: Pid, name: Atom):
+def _whereis_local(world: World, pid: Pid, name: object):
+    if not isinstance(name, Atom):
+        return world, ErlangError("error", Atom("badarg"))  # DSUP-7: whereis/1 of a non-atom (a template's arg)
     return world, registry_local.whereis(world, name)
 
 

@@ -1,6 +1,6 @@
 """The scenario kinds as OTP starts them: child specs, and `start_kind` for the driver and supervisors.
 
-Implements: SCN-4, SCN-5, SUP-11, DSUP-3, VIA-6
+Implements: SCN-4, SCN-5, SCN-9, SUP-11, DSUP-3, DSUP-6, DSUP-7, VIA-6
 
 Every kind starts with a `*_link` call from the calling process (the driver
 or a supervisor), which becomes its parent. A `ChildSpec` is a child spec
@@ -8,20 +8,22 @@ of the contract with names decoded; in a dynamic supervisor's template a
 name may hold `TemplateArg(n)`, replaced by the n-th start argument.
 
 A child spec's `as` label binds the first pid the child ever had
-(`world.bindings`), so a scenario can name a supervised child.
+(`world.bindings`), so a scenario can name a supervised child; when the
+supervisor itself fails to start, the runner binds none of its children
+(SCN-9).
 """
 
 from __future__ import annotations
 
 import attrs
 
-from regspec.terms import Atom, GlobalName, LocalName, Pid, TemplateArg, ViaName
+from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, TemplateArg, ViaName
 
 from . import gen
 from .code import Atomic, Self, TrapExit
 from .world import FrozenMap, World
 
-__all__ = ["ChildSpec", "start_kind", "substitute", "SUPERVISOR_KINDS", "chat_room_init", "collector_init"]
+__all__ = ["ChildSpec", "start_kind", "substitute", "substitute_spec", "SUPERVISOR_KINDS", "chat_room_init", "collector_init"]
 
 OK = Atom("ok")
 WORKER = Atom("worker")
@@ -58,11 +60,13 @@ def default_shutdown(spec: ChildSpec) -> object:
 
 
 def substitute(term: object, args: tuple) -> object:
-    """A template's term with every `TemplateArg(n)` replaced by `args[n]`."""
+    """A template's term with every `TemplateArg(n)` replaced by `args[n]` (`undefined` past the end)."""
     if isinstance(term, TemplateArg):
         return args[term.n] if term.n < len(args) else Atom("undefined")
     if isinstance(term, tuple):
         return tuple(substitute(t, args) for t in term)
+    if isinstance(term, ErlList):
+        return ErlList(tuple(substitute(t, args) for t in term.items), substitute(term.tail, args))
     if isinstance(term, LocalName):
         return LocalName(substitute(term.name, args))
     if isinstance(term, GlobalName):
@@ -72,11 +76,21 @@ def substitute(term: object, args: tuple) -> object:
     return term
 
 
+def substitute_spec(spec: ChildSpec, args: tuple) -> ChildSpec:
+    """A template child spec with its start arguments in place (DSUP-7): its id, its name, and those of
+    nested children. A nested dynamic supervisor's own template keeps its args (they are its own)."""
+    options = spec.options
+    if "children" in options:
+        options = options.set("children", tuple(substitute_spec(c, args) for c in options["children"]))
+    return attrs.evolve(spec, id=substitute(spec.id, args), name=substitute(spec.name, args), options=options)
+
+
 def start_kind(spec: ChildSpec, args: tuple = ()):
     """Start one process of `spec.kind` from the running process: `{ok, Pid}` or `{error, Reason}`."""
     from . import dynamic_supervisor, registry_via, supervisor
 
-    name = substitute(spec.name, args)
+    spec = substitute_spec(spec, args)
+    name = spec.name
     kind = spec.kind
     if kind == "collector":
         result = yield from gen.start("collector", name, collector_init, (bool(spec.opt("trap_exit", False)),),
@@ -90,7 +104,8 @@ def start_kind(spec: ChildSpec, args: tuple = ()):
             (Atom(spec.opt("strategy", "one_for_one")), spec.opt("max_restarts", 3), spec.opt("max_seconds", 5),
              children))
     elif kind == "dynamic_supervisor":
-        template = with_defaults(spec.opt("child"))
+        template = spec.opt("child")
+        template = with_defaults(template) if template is not None else None  # DSUP-6: Elixir's usual, no template
         intensity, period = spec.opt("max_restarts", 3), spec.opt("max_seconds", 5)
         if spec.opt("impl", "DynamicSupervisor") == "simple_one_for_one":
             result = yield from gen.start("supervisor", name, supervisor.init_dynamic, (intensity, period, template))

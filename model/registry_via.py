@@ -296,6 +296,8 @@ def _note_server(world: World, me: Pid, backend_name: str, ref: object, pid: Pid
 def start_unique(name: object):
     """`Registry.start_link(keys: :unique, name: Reg)`: a one_for_all supervisor over one partition."""
     from .kinds import ChildSpec, with_defaults
+    if name is not None and not isinstance(name, LocalName):
+        raise ErlangError("error", ARGUMENT_ERROR)  # VIA-6: Registry's name must be an atom
     if isinstance(name, LocalName):
         registry = name.name
     else:

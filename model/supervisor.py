@@ -213,6 +213,9 @@ def raise_function_clause():
 
 
 def _start_dynamic_child(extra_args: tuple, state: SupState):
+    if not isinstance(extra_args, tuple):
+        # A whole child spec: `A ++ Spec` is an improper list, which apply/3 refuses.
+        return (ERROR, (Atom("EXIT"), (Atom("badarg"), ErlList(())))), state
     template = state.db[state.ids[0]]
     args = template.args + tuple(extra_args)
     result = yield from catch_start(template.spec, args)
@@ -222,6 +225,8 @@ def _start_dynamic_child(extra_args: tuple, state: SupState):
 
 
 def handle_start_child(spec, state: SupState):
+    if not isinstance(spec, kinds.ChildSpec):
+        return (ERROR, (Atom("invalid_child_spec"), ErlList(spec))), state  # an args array: no child spec
     existing = state.db.get(spec.id)
     if existing is None:
         result = yield from do_start_child(Child(spec.id, UNDEFINED, spec))

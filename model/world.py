@@ -203,6 +203,7 @@ class Wait:
     timeout: object = None   # call: ms or "infinity"
     reason: object = None    # stop: the expected exit reason
     deadline: object = None  # call: the logical time it times out
+    request: object = None   # control: what the collector was asked to do
 
 
 @attrs.frozen

@@ -7,8 +7,9 @@
 `record` runs each scenario on the beam target several times at once and
 writes FILE's `.expected.json` only if every run printed the same results.
 
-Exit codes: 0 success (and, for diff, agreement), 1 the targets disagree,
-2 a malformed scenario or bad arguments, 3 a target that cannot run here.
+Exit codes: 0 success (and, for diff, agreement), 1 the targets disagree or a
+run failed (one line on stderr names the step), 2 a malformed scenario or bad
+arguments, 3 a target that cannot run here.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def _run(scenario, target: str, path: str) -> list[dict]:
     except targets.TargetUnavailable as e:
         print(f"{path}: target {target}: {e}", file=sys.stderr)
         raise SystemExit(3)
+    except targets.TargetFailed as e:
+        print(f"{path}: {target}: {e}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def diff_results(scenario, left: list[dict], right: list[dict], lname: str, rname: str) -> list[str]:

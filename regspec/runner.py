@@ -13,12 +13,21 @@ from .canonical import UNBOUND, Encoder, decode, decode_ref
 from .scenario import Scenario
 from .terms import Atom, GlobalName, LocalName, Outcome, Pid, Ref, ViaName
 
-__all__ = ["Session", "run", "decode_name", "decode_step"]
+__all__ = ["Session", "InternalError", "run", "decode_name", "decode_step", "child_labels"]
 
 _PROC_FIELDS = ("target", "to", "watcher", "a", "b", "sup", "registry", "pid")
 # `exit_during` is not a contract field (scenario files cannot hold it): the
 # state machine uses it to kill a server while a call to it is pending.
 _TERM_FIELDS = ("msg", "reason", "exit_during")
+
+
+class InternalError(RuntimeError):
+    """The target itself failed (a bug of regspec) while it ran step `step`."""
+
+    def __init__(self, step: int, op: str, error: BaseException):
+        self.step = step
+        self.op = op
+        super().__init__(f"step {step} ({op}): internal error: {type(error).__name__}: {error}")
 
 
 class Session(Protocol):
@@ -47,13 +56,21 @@ def _decode_target(value: dict, bindings: dict, encoder: Encoder) -> object:
     return decode(value, bindings, encoder)
 
 
+_GLOBAL_OPS = ("global_register", "global_unregister", "global_send")
+
+
 def decode_step(step: dict, bindings: dict, encoder: Encoder) -> dict:
     """The fields of one step with every value turned into terms."""
     args: dict = {}
     for key, value in step.items():
         if key in ("op", "as", "nowait"):
             continue
-        if key in _PROC_FIELDS:
+        if key == "name" and step["op"] in _GLOBAL_OPS:
+            # The bare term, as :global takes it; {"global": term} means the same.
+            if isinstance(value, dict) and set(value) == {"global"}:
+                value = value["global"]
+            args[key] = GlobalName(decode(value, bindings, encoder))
+        elif key in _PROC_FIELDS:
             args[key] = _decode_target(value, bindings, encoder)
         elif key in _TERM_FIELDS:
             args[key] = decode(value, bindings, encoder)
@@ -89,6 +106,15 @@ def decode_child_specs(value: object, bindings: dict, encoder: Encoder) -> objec
     return out
 
 
+def child_labels(spec: object) -> list[str]:
+    """The `as` labels of every child in a start step's (or child spec's) tree."""
+    if not isinstance(spec, dict):
+        return []
+    nested = list(spec.get("children", ())) + [spec.get("child"), spec.get("spec")]
+    return [label for child in nested if isinstance(child, dict)
+            for label in ([child["as"]] if "as" in child else []) + child_labels(child)]
+
+
 def _binding(op: str, result: object) -> object:
     if op == "spawn" and isinstance(result, Pid):
         return result
@@ -98,7 +124,7 @@ def _binding(op: str, result: object) -> object:
         return UNBOUND
     if op == "monitor":
         return result if isinstance(result, Ref) else UNBOUND
-    return result if isinstance(result, (Pid, Ref)) else UNBOUND
+    return UNBOUND  # a step that creates nothing binds its `as` to nothing, whatever it answers
 
 
 def run(scenario: Scenario, session: Session) -> list[dict]:
@@ -112,9 +138,17 @@ def run(scenario: Scenario, session: Session) -> list[dict]:
     try:
         for i, step in enumerate(scenario.steps):
             args = decode_step(step, bindings, encoder)
-            result = session.perform(step["op"], args, bool(step.get("nowait", False)))
+            try:
+                result = session.perform(step["op"], args, bool(step.get("nowait", False)))
+            except Exception as e:  # a bug of regspec's, never an Erlang result
+                raise InternalError(i, step["op"], e) from e
             if "as" in step:
                 bindings[step["as"]] = _binding(step["op"], result)
+            if step["op"] in ("start", "start_child") and _binding(step["op"], result) is UNBOUND:
+                # SCN-9: a supervisor that failed to start binds none of its children, even
+                # one that ran for a moment before the supervisor gave up.
+                for label in child_labels(step):
+                    bindings[label] = UNBOUND
             # A child spec's "as" binds the child's first pid, once it exists.
             for label, pid in getattr(session, "child_bindings", dict)().items():
                 bindings.setdefault(label, pid)

@@ -1,4 +1,4 @@
-"""Load and validate scenarios (shared/scenario-format.md, contract v1).
+"""Load and validate scenarios (docs/scenario-format.md, contract v1.1).
 
 A scenario is checked whole before any target runs it (SCN-6): a malformed
 one raises `ScenarioError` naming the step and the problem, and nothing runs.
@@ -103,7 +103,10 @@ OPS: dict[str, tuple[frozenset, frozenset]] = {
 
 _CHILD_FIELDS = {"id", "kind", "name", "restart", "shutdown", "as", "link", "trap_exit", "mode", "strategy",
                  "max_restarts", "max_seconds", "children", "impl", "child", "backend"}
+MAX_TIMEOUT = 2**32 - 1  # a receive's `after` takes no more
 _PID_RE = re.compile(r"^P\d+$")
+_STRATEGIES = ("one_for_one", "one_for_all", "rest_for_one")
+_DYNAMIC_IMPLS = ("DynamicSupervisor", "simple_one_for_one")
 
 
 class _Checker:
@@ -170,6 +173,9 @@ class _Checker:
         if form == "local":
             if isinstance(inner, dict) and set(inner) == {"atom"} and isinstance(inner["atom"], str):
                 return
+            if isinstance(inner, dict) and set(inner) == {"arg"}:
+                self.value(inner, where, template)  # the atom passed to start_child (templates only)
+                return
             if not isinstance(inner, str):
                 raise ScenarioError(f"{where}: a local name must be an atom (a JSON string), got: {json.dumps(inner)}")
         elif form == "global":
@@ -215,6 +221,22 @@ class _Checker:
         if "as" in step:
             (self.refs if op == "monitor" else self.procs).add(step["as"])
 
+    def process(self, step: dict, field: str) -> None:
+        """A field that takes a process itself (a proc or pid), not a name."""
+        v = step[field]
+        if not (isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("proc", "pid")):
+            raise ScenarioError(f"'{field}': expected a proc or pid, got: {json.dumps(v)}")
+        self.value(v, f"{field!r}")
+
+    def op_register(self, step: dict) -> None:
+        self.name(step["name"], "'name'")
+        self.process(step, "target")
+
+    def op_unregister(self, step: dict) -> None:
+        self.name(step["name"], "'name'")
+        if "target" in step:
+            self.process(step, "target")
+
     def op_generic(self, step: dict) -> None:
         for f in ("target", "to", "watcher", "a", "b", "sup", "registry"):
             if f in step:
@@ -248,9 +270,7 @@ class _Checker:
             self.child_spec(step["child"], "'child'", template=True)
         if "backend" in step and step["backend"] not in BACKENDS:
             raise ScenarioError(f"unknown backend {json.dumps(step['backend'])} (expected one of {', '.join(BACKENDS)})")
-        for f in ("max_restarts", "max_seconds"):
-            if f in step and (isinstance(step[f], bool) or not isinstance(step[f], int) or step[f] < 0):
-                raise ScenarioError(f"'{f}' must be a non-negative integer, got: {json.dumps(step[f])}")
+        self.kind_fields(step, "start")
 
     def kind(self, spec: dict, where: str) -> None:
         if spec.get("kind") not in KINDS:
@@ -265,27 +285,57 @@ class _Checker:
         extra = set(spec) - _CHILD_FIELDS
         if extra:
             raise ScenarioError(f"{where}: unknown field {sorted(extra)[0]!r}")
+        if "id" in spec:
+            self.value(spec["id"], f"{where}.id", template)
         if "name" in spec:
             self.name(spec["name"], f"{where}.name", template)
         if spec.get("restart", "permanent") not in ("permanent", "transient", "temporary"):
             raise ScenarioError(f"{where}.restart: expected permanent, transient or temporary, got: {json.dumps(spec['restart'])}")
+        shutdown = spec.get("shutdown", 0)
+        if shutdown not in ("brutal_kill", "infinity") and (isinstance(shutdown, bool) or not isinstance(shutdown, int) or shutdown < 0):
+            raise ScenarioError(f"{where}.shutdown: expected milliseconds, \"brutal_kill\" or \"infinity\", got: {json.dumps(shutdown)}")
+        if "as" in spec and not isinstance(spec["as"], str):
+            raise ScenarioError(f"{where}.as: must be a label string, got: {json.dumps(spec['as'])}")
+        self.kind_fields(spec, where)
         if "children" in spec:
+            if not isinstance(spec["children"], list):
+                raise ScenarioError(f"{where}.children: must be an array of child specs, got: {json.dumps(spec['children'])}")
+            # A template's {"arg": n} reaches into the nested children too.
             for i, child in enumerate(spec["children"]):
-                self.child_spec(child, f"{where}.children[{i}]")
+                self.child_spec(child, f"{where}.children[{i}]", template)
+        if "child" in spec:
+            self.child_spec(spec["child"], f"{where}.child", template=True)
         if "as" in spec:
             self.procs.add(spec["as"])
+
+    def kind_fields(self, spec: dict, where: str) -> None:
+        """The kind's own fields that take one of a few atoms or a count."""
+        for field, allowed in (("strategy", _STRATEGIES), ("impl", _DYNAMIC_IMPLS), ("backend", BACKENDS),
+                               ("mode", ("eager", "mailbox"))):
+            if field in spec and spec[field] not in allowed:
+                raise ScenarioError(f"{where}.{field}: expected one of {', '.join(allowed)}, got: {json.dumps(spec[field])}")
+        for f in ("max_restarts", "max_seconds"):
+            if f in spec and (isinstance(spec[f], bool) or not isinstance(spec[f], int) or spec[f] < 0):
+                raise ScenarioError(f"{where}.{f}: must be a non-negative integer, got: {json.dumps(spec[f])}")
+        for f in ("trap_exit", "link"):
+            if f in spec and not isinstance(spec[f], bool):
+                raise ScenarioError(f"{where}.{f}: must be true or false, got: {json.dumps(spec[f])}")
+        if spec.get("impl") == "simple_one_for_one" and "child" not in spec:
+            raise ScenarioError(f"{where}: a simple_one_for_one supervisor needs its 'child' template")
 
     def op_call(self, step: dict) -> None:
         self.op_generic(step)
         t = step.get("timeout", 5000)
-        if t != "infinity" and (isinstance(t, bool) or not isinstance(t, int) or t < 0):
-            raise ScenarioError(f"'timeout' must be a non-negative integer (ms) or \"infinity\", got: {json.dumps(t)}")
+        if t != "infinity" and (isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= MAX_TIMEOUT):
+            raise ScenarioError(f"'timeout' must be an integer of ms from 0 to {MAX_TIMEOUT} (the BEAM's limit) "
+                                f"or \"infinity\", got: {json.dumps(t)}")
 
     def op_monitor(self, step: dict) -> None:
-        self.op_generic(step)
+        self.process(step, "watcher")
+        self.target(step["target"], "'target'")
 
     def op_demonitor(self, step: dict) -> None:
-        self.target(step["watcher"], "'watcher'")
+        self.process(step, "watcher")
         self.value(step["ref"], "'ref'")
         if not (isinstance(step["ref"], dict) and set(step["ref"]) == {"ref"}):
             raise ScenarioError(f"'ref' must be {{'ref': label}}, got: {json.dumps(step['ref'])}")
@@ -305,6 +355,21 @@ class _Checker:
         else:
             self.child_spec(spec, "'spec'")
 
+    def op_global_register(self, step: dict) -> None:
+        # :global.register_name/2 takes the bare term; {"global": term} means the same.
+        self.global_name(step["name"])
+        if "target" in step:
+            self.process(step, "target")
+        if "msg" in step:
+            self.value(step["msg"], "'msg'")
+
+    op_global_unregister = op_global_send = op_global_register
+
+    def global_name(self, v: Any) -> None:
+        if isinstance(v, dict) and len(v) == 1 and next(iter(v)) == "global":
+            v = v["global"]
+        self.value(v, "'name'")
+
     def op_registry_keys(self, step: dict) -> None:
         # The contract allows a backend's name here: it means that backend's
         # current server (the one a via name of that backend reaches).
@@ -323,6 +388,20 @@ class _Checker:
             raise ScenarioError(f"'nodes' must be two lists of node names, got: {json.dumps(nodes)}")
 
     op_heal = op_partition
+
+
+MAX_DEPTH = 100
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in `value` (without recursion: any input is safe)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, (list, dict)):
+            deepest = max(deepest, d)
+            todo.extend((item, d + 1) for item in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 def parse(doc: Any) -> Scenario:
@@ -349,10 +428,14 @@ def parse(doc: Any) -> Scenario:
             raise ScenarioError(f"'{f}' must be a string")
     checker = _Checker()
     for i, step in enumerate(steps):
+        if _depth(step) > MAX_DEPTH:
+            raise ScenarioError(f"a value is nested more than {MAX_DEPTH} levels deep", step=i)
         try:
             checker.step(step)
         except ScenarioError as e:
             raise type(e)(e.reason, step=i) from None
+        except RecursionError:
+            raise ScenarioError("a value is nested too deeply", step=i) from None
     return Scenario(steps=tuple(steps), nodes=tuple(nodes), name=doc.get("name"), doc=doc.get("doc"))
 
 
@@ -363,8 +446,14 @@ def load(path: str) -> Scenario:
             text = f.read()
     except OSError as e:
         raise ScenarioError(f"cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"not UTF-8 text: byte {e.start} cannot be decoded") from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ScenarioError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise ScenarioError("invalid JSON: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer with more digits than Python converts
+        raise ScenarioError(f"invalid JSON: {e}") from None
     return parse(doc)

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from .scenario import Scenario
 
-__all__ = ["TARGETS", "TargetUnavailable", "run", "available"]
+__all__ = ["TARGETS", "TargetUnavailable", "TargetFailed", "run", "available"]
 
 TARGETS = ("model", "impl", "beam")
 
 
 class TargetUnavailable(RuntimeError):
     """The target cannot run here (for example `erl` is not installed)."""
+
+
+class TargetFailed(RuntimeError):
+    """The run failed in the target (a beam run that broke off, an internal error); the
+    message is one line naming the step when one is known."""
 
 
 def available(target: str) -> bool:
@@ -31,7 +36,21 @@ def available(target: str) -> bool:
 
 
 def run(scenario: Scenario, target: str) -> list[dict]:
-    """Canonical results of `scenario` on `target`."""
+    """Canonical results of `scenario` on `target`.
+
+    Raises:
+        TargetUnavailable: the target cannot run on this machine.
+        TargetFailed: the run broke off; the message names the step.
+    """
+    from .beam import BeamError
+    from .runner import InternalError
+    try:
+        return _run(scenario, target)
+    except (BeamError, InternalError) as e:
+        raise TargetFailed(str(e)) from e
+
+
+def _run(scenario: Scenario, target: str) -> list[dict]:
     if target == "model":
         from regspec.model import run_scenario
         return run_scenario(scenario)

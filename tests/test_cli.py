@@ -67,12 +67,90 @@ BAD = [
      r"^FILE: step 0: 'target': expected a proc, pid or name, got: \"map_registry\"$"),
     # unregister may name the process that drops the name, but it must be one.
     ('{"steps": [{"op": "unregister", "name": {"via": ["unique_registry", "k"]}, "target": 42}]}',
-     r"^FILE: step 0: 'target': expected a proc, pid or name, got: 42$"),
+     r"^FILE: step 0: 'target': expected a proc or pid, got: 42$"),
+    ('{"steps": [{"op": "spawn", "kind": "collector", "as": "c"}, '
+     '{"op": "register", "name": {"global": "g"}, "target": {"local": "box"}}]}',
+     r"^FILE: step 1: 'target': expected a proc or pid, got: \{\"local\": \"box\"\}$"),
+    ('{"steps": [{"op": "spawn", "kind": "collector", "as": "c"}, '
+     '{"op": "monitor", "watcher": {"local": "box"}, "target": {"proc": "c"}}]}',
+     r"^FILE: step 1: 'watcher': expected a proc or pid, got: \{\"local\": \"box\"\}$"),
     ('{"steps": [{"op": "unregister", "name": {"via": ["unique_registry", "k"]}, "target": {"proc": "ghost"}}]}',
      r"^FILE: step 0: 'target': unbound proc 'ghost' \(no earlier step binds it with \"as\"\)$"),
     ('{"steps": [{"op": "unregister", "name": {"via": ["unique_registry", "k"]}, "holder": {"pid": "P0"}}]}',
      r"^FILE: step 0: unregister: unknown field 'holder'$"),
+    # Hostile input gets a reason, never a traceback.
+    ('{"steps": [{"op": "send", "to": {"local": "x"}, "msg": ' + "[" * 600 + "]" * 600 + '}]}',
+     r"^FILE: step 0: a value is nested more than 100 levels deep$"),
+    ('{"steps": [{"op": "send", "to": {"local": "x"}, "msg": ' + "[" * 5000 + "]" * 5000 + '}]}',
+     r"^FILE: invalid JSON: nested too deeply$"),
+    ('{"steps": [{"op": "send", "to": {"local": "x"}, "msg": ' + "9" * 5000 + '}]}', r"^FILE: invalid JSON: .*digits.*$"),
+    ('{"steps": [{"op": "call", "to": {"local": "x"}, "msg": 1, "timeout": 4294967296}]}',
+     r"^FILE: step 0: 'timeout' must be an integer of ms from 0 to 4294967295 .+$"),
+    ('{"steps": [{"op": "start", "kind": "supervisor", "strategy": "one_for_none"}]}',
+     r"^FILE: step 0: start.strategy: expected one of one_for_one, one_for_all, rest_for_one, got: \"one_for_none\"$"),
+    ('{"steps": [{"op": "start", "kind": "dynamic_supervisor", "impl": "Horde"}]}',
+     r"^FILE: step 0: start.impl: expected one of DynamicSupervisor, simple_one_for_one, got: \"Horde\"$"),
+    ('{"steps": [{"op": "start", "kind": "dynamic_supervisor", "impl": "simple_one_for_one"}]}',
+     r"^FILE: step 0: start: a simple_one_for_one supervisor needs its 'child' template$"),
+    ('{"steps": [{"op": "start", "kind": "supervisor", "children": [{"kind": "chat_room", "shutdown": "soon"}]}]}',
+     r"^FILE: step 0: 'children'\[0\].shutdown: expected milliseconds, \"brutal_kill\" or \"infinity\", got: \"soon\"$"),
+    ('{"steps": [{"op": "start", "kind": "supervisor", "children": [{"kind": "supervisor", "children": 5}]}]}',
+     r"^FILE: step 0: 'children'\[0\].children: must be an array of child specs, got: 5$"),
+    ('{"steps": [{"op": "start", "kind": "supervisor", "children": [{"kind": "chat_room", "name": {"local": {"arg": 0}}}]}]}',
+     r"^FILE: step 0: 'children'\[0\].name: \{'arg': n\} is allowed only inside a dynamic supervisor's child template$"),
+    ('{"steps": [{"op": "spawn", "kind": "collector", "as": "c"}, '
+     '{"op": "global_register", "name": "g", "target": {"local": "c"}}]}',
+     r"^FILE: step 1: 'target': expected a proc or pid, got: \{\"local\": \"c\"\}$"),
 ]
+
+
+def test_invalid_utf8_is_refused_with_exit_2(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_bytes(b'{"steps": [{"op": "whereis", "name": {"local": "x\xff"}}]}')
+    proc = regspec("run", str(path), "--on", "model")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"{path}: not UTF-8 text: byte 49 cannot be decoded"
+
+
+def test_an_internal_error_names_the_step_in_one_line(tmp_path, monkeypatch):
+    """A bug of regspec's inside a target is no Erlang result: one line names the step, exit 1."""
+    from regspec import cli
+    from regspec.model import driver
+
+    def broken(world, cmd):
+        raise KeyError("planted")
+    monkeypatch.setitem(driver._COMMAND_FUNCS, driver.Registered, broken)
+    path = write(tmp_path, json.dumps({"steps": [{"op": "whereis", "name": {"local": "x"}}, {"op": "registered"}]}))
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["run", path, "--on", "model"])
+    assert exit.value.code == 1
+
+
+def test_an_internal_error_prints_one_line(tmp_path, capsys, monkeypatch):
+    from regspec import cli
+    from regspec.model import driver
+
+    monkeypatch.setitem(driver._COMMAND_FUNCS, driver.Registered, lambda world, cmd: {}["planted"])
+    path = write(tmp_path, json.dumps({"steps": [{"op": "whereis", "name": {"local": "x"}}, {"op": "registered"}]}))
+    with pytest.raises(SystemExit):
+        cli.main(["run", path, "--on", "model"])
+    err = capsys.readouterr().err
+    assert err == f"{path}: model: step 1 (registered): internal error: KeyError: 'planted'\n"
+
+
+def test_a_failed_beam_run_prints_one_line_naming_the_step(tmp_path, capsys, monkeypatch):
+    from regspec import beam, cli, targets
+
+    def failing(doc, **kw):
+        raise beam.BeamError("step 1 (stop): the VM died", step=1, detail="stderr...\nmore lines")
+    monkeypatch.setattr(beam, "run_scenario", failing)
+    monkeypatch.setattr(targets, "available", lambda target: True)
+    monkeypatch.setattr(beam, "available", lambda: True)
+    path = write(tmp_path, json.dumps(CHAT))
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["run", path, "--on", "beam"])
+    assert exit.value.code == 1
+    assert capsys.readouterr().err == f"{path}: beam: step 1 (stop): the VM died\n"
 
 
 @pytest.mark.spec("SCN-6")

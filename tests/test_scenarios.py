@@ -20,7 +20,7 @@ from support import expected_path, load_json, needs_erl, scenario_files
 FILES = scenario_files()
 IDS = re.compile(r"\b(?:SCN|PROC|SIG|LINK|MON|REG-LOCAL|GS|SUP|DSUP|VIA|REG-GLOBAL)-\d+\b")
 
-# Each rule and the scenarios that show it (SPEC.md sections 8 to 11).
+# Each rule and the scenarios that show it (SPEC.md sections 8 to 11, and the rules of contract v1.1).
 RULES = {
     "SUP-1": ["sup-one-for-all-restart-order", "sup-rest-for-one-restart-order", "sup-one-for-one-restart-new-pid"],
     "SUP-2": ["sup-permanent-restarted-after-normal-stop", "sup-transient-normal-shutdown-not-restarted",
@@ -55,6 +55,14 @@ RULES = {
     "REG-GLOBAL-3": ["global-nowait-kill-whereis-undefined"],
     "REG-GLOBAL-4": ["global-dead-pid-name-dropped"],
     "REG-GLOBAL-5": ["global-register-whereis-unregister-send"],
+    # Contract v1.1
+    "SCN-8": ["v11-dead-eager-collector-messages"],
+    "SCN-9": ["v11-failed-supervisor-child-as"],
+    "SCN-10": ["v11-stop-collector"],
+    "DSUP-6": ["v11-dynsup-child-specs", "v11-dynsup-child-specs-shutdown", "v11-dynsup-no-template-args"],
+    "DSUP-7": ["v11-dynsup-local-arg-name", "v11-dynsup-arg-nested-templates"],
+    "VIA-8": ["v11-registry-keys-names"],
+    "REG-GLOBAL-6": ["v11-global-bare-names"],
 }
 
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -33,7 +34,46 @@ _DEFAULT_ELIXIR_EBIN = Path("/usr/lib/elixir/lib/elixir/ebin")
 
 
 class BeamError(RuntimeError):
-    """erl or erlc failed, crashed, timed out or printed no valid result."""
+    """erl or erlc failed, crashed, timed out or printed no valid result.
+
+    ``str(e)`` is one line: ``step 5 (stop): <reason>`` when the driver
+    named the step, else what went wrong. ``e.step`` is that step's index
+    (None when unknown) and ``e.detail`` the full stderr and stdout.
+
+    >>> e = BeamError.from_output(2, "regspec beam: step 5 (stop): boom\\n", "")
+    >>> str(e), e.step
+    ('step 5 (stop): boom', 5)
+    """
+
+    _LIMIT = 400     # characters of a reason kept in the one-line message
+
+    def __init__(self, message: str, *, detail: str = "", step: int | None = None):
+        line = " ".join(message.split())
+        if len(line) > self._LIMIT:
+            line = line[:self._LIMIT] + " ..."
+        super().__init__(line)
+        self.detail = detail or message
+        self.step = step
+
+    @classmethod
+    def from_output(cls, status: int, stderr: str, stdout: str) -> BeamError:
+        """The error of a VM that exited with `status`."""
+        detail = f"erl exited with status {status}; stderr:\n{stderr}\nstdout:\n{stdout}"
+        m = _STEP_LINE.search(stderr)
+        if m:
+            # The watchdog's line goes on with the driver's stack: in detail.
+            reason = m.group("reason").split("; the driver is at ")[0]
+            return cls(f"step {m.group('step')} ({m.group('op')}){reason}",
+                       detail=detail, step=int(m.group("step")))
+        first = next((line for line in stderr.splitlines() if line.strip()), "no stderr")
+        return cls(f"erl exited with status {status}: {first.removeprefix('regspec beam: ')}",
+                   detail=detail)
+
+
+# The driver's "regspec beam: step N (op): reason" and the watchdog's
+# "regspec beam: step N (op) did not finish within ...".
+_STEP_LINE = re.compile(r"^regspec beam: step (?P<step>\d+) \((?P<op>[^)]*)\)(?P<reason>.*)$",
+                        re.MULTILINE)
 
 
 def available() -> bool:
@@ -76,23 +116,23 @@ def run_scenario(scenario: dict, *, timeout: float = 120.0) -> list[dict]:
             proc = subprocess.run(cmd, capture_output=True, timeout=timeout,
                                   stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as e:
-            raise BeamError(f"erl timed out after {timeout} s; stderr:\n"
-                            f"{_text(e.stderr)}") from None
+            raise BeamError(f"erl timed out after {timeout} s",
+                            detail=f"erl timed out after {timeout} s; stderr:\n"
+                                   f"{_text(e.stderr)}") from None
         except OSError as e:
             raise BeamError(f"cannot run erl: {e}") from None
     finally:
         os.unlink(term_file)
     stdout, stderr = _text(proc.stdout), _text(proc.stderr)
     if proc.returncode != 0:
-        raise BeamError(f"erl exited with status {proc.returncode}; stderr:\n"
-                        f"{stderr}\nstdout:\n{stdout}")
+        raise BeamError.from_output(proc.returncode, stderr, stdout)
+    detail = f"stdout:\n{stdout}\nstderr:\n{stderr}"
     try:
         results = json.loads(stdout)
     except ValueError:
-        raise BeamError(f"erl printed no valid JSON; stdout:\n{stdout}\n"
-                        f"stderr:\n{stderr}") from None
+        raise BeamError(f"erl printed no valid JSON: {stdout[:200]!r}", detail=detail) from None
     if not isinstance(results, list) or len(results) != len(scenario["steps"]):
-        raise BeamError(f"erl printed an unexpected result: {stdout}")
+        raise BeamError(f"erl printed an unexpected result: {stdout[:200]}", detail=detail)
     return results
 
 
@@ -178,7 +218,9 @@ def _compiled() -> Path:
             proc = subprocess.run(["erlc", "-o", str(tmp), *map(str, sources)],
                                   capture_output=True, timeout=300)
             if proc.returncode != 0:
-                raise BeamError(f"erlc failed:\n{_text(proc.stdout)}{_text(proc.stderr)}")
+                out = _text(proc.stdout) + _text(proc.stderr)
+                first = next((line for line in out.splitlines() if line.strip()), "")
+                raise BeamError(f"erlc failed: {first}", detail=f"erlc failed:\n{out}")
             os.chmod(tmp, 0o755)
             try:
                 os.rename(tmp, final)      # atomic; loses to a concurrent winner

@@ -6,8 +6,14 @@
 %% {'$regspec_ctl', From, Tag, Req}, which never count as messages: the
 %% collector performs the request itself (monitor, link, ...) and answers
 %% {Tag, {ok, Value}} or {Tag, {raise, Class, Reason}}.
+%%
+%% Of the system messages it takes only terminate, as sys does: it replies
+%% ok and exits with the reason (the stop step's proc_lib:stop/3).
+%%
+%% An eager collector also keeps what it took in regspec_env,
+%% {{kept, Pid}, Reversed}, so its messages stay readable after it died.
 -module(collector).
--export([spawn_plain/2, start/2, request/2, where/1]).
+-export([spawn_plain/2, start/2, request/2, where/1, taken/1]).
 -export([init_plain/2, init_gen/3]).
 
 %% spawn step: a plain spawn (linked to the caller when Link); waits until
@@ -63,15 +69,26 @@ loop(eager, Kept) ->
         {'$regspec_ctl', From, Tag, Req} ->
             From ! {Tag, control(Req, Kept)},
             loop(eager, Kept);
+        {system, From, {terminate, Reason}} ->
+            terminate(From, Reason);
         Msg ->
+            ets:insert(regspec_env, {{kept, self()}, [Msg | Kept]}),
             loop(eager, [Msg | Kept])
     end;
 loop(mailbox, []) ->
     receive
         {'$regspec_ctl', From, Tag, Req} ->
             From ! {Tag, control(Req, mailbox)},
-            loop(mailbox, [])
+            loop(mailbox, []);
+        {system, From, {terminate, Reason}} ->
+            terminate(From, Reason)
     end.
+
+%% sys's answer to a terminate request: reply first (else proc_lib:stop
+%% exits {Reason, {sys, terminate, _}}), then exit.
+terminate(From, Reason) ->
+    gen:reply(From, ok),
+    exit(Reason).
 
 control(Req, Kept) ->
     try {ok, do(Req, Kept)} catch Class:Reason -> {raise, Class, Reason} end.
@@ -94,6 +111,18 @@ do({unregister, {via, M, T}}, _) -> M:unregister_name(T).
 
 resolve(Name) when is_tuple(Name) -> where(Name);
 resolve(Pid) -> Pid.
+
+%% Driver side: what a dead collector had taken, in order; only an eager
+%% one kept its messages (a mailbox one's died with it: error:noproc).
+taken(Pid) ->
+    case ets:lookup(regspec_env, {collector, Pid}) of
+        [{_, eager}] ->
+            case ets:lookup(regspec_env, {kept, Pid}) of
+                [{_, Kept}] -> lists:reverse(Kept);
+                [] -> []
+            end;
+        _ -> error(noproc)
+    end.
 
 %% Driver side: ask collector Pid to perform Req; a dead (or unbound)
 %% collector is error:noproc. Raises what the collector raised.

@@ -228,9 +228,10 @@ exec(<<"spawn">>, S) ->
     {term, Pid};
 
 exec(<<"start">>, S) ->
-    R = api(fun() -> ok_error(regspec_kinds:start(S, [])) end),
+    R = api(fun() -> ok_error(regspec_kinds:start(S)) end),
     Pid = ok_pid(R),
     bind(S, Pid),
+    Pid =:= undefined andalso unbind_tree(S),
     is_pid(Pid) andalso not maps:get(<<"link">>, S, true) andalso unlink(Pid),
     R;
 
@@ -240,13 +241,10 @@ exec(<<"stop">>, S) ->
     api(fun() ->
                 %% gen_server:stop/3 without the name lookup done twice: in
                 %% OTP 25 it resolves the name and calls proc_lib:stop/3, which
-                %% monitors and calls sys:terminate/3 (no helper process).
+                %% monitors and calls sys:terminate/3 (no helper process). A
+                %% collector answers that terminate request like sys does.
                 case resolve(Target) of
-                    Pid when is_pid(Pid) ->
-                        collector(Pid) andalso is_process_alive(Pid) andalso
-                            fatal("stop: ~ts is a collector, which does not answer "
-                                  "system messages (gen_server:stop would hang)", [label(Pid)]),
-                        {term, proc_lib:stop(Pid, Reason, infinity)};
+                    Pid when is_pid(Pid) -> {term, proc_lib:stop(Pid, Reason, infinity)};
                     _ -> exit(noproc)
                 end
         end);
@@ -352,7 +350,13 @@ exec(<<"trap_exit">>, S) ->
 
 exec(<<"messages">>, S) ->
     Target = target(S, <<"target">>),
-    api(fun() -> {term, ask(resolve(Target), messages)} end);
+    api(fun() ->
+                Pid = resolve(Target),
+                %% A dead eager collector left what it had taken in the table.
+                try {term, ask(Pid, messages)}
+                catch error:noproc when is_pid(Pid) -> {term, collector:taken(Pid)}
+                end
+        end);
 
 exec(<<"alive">>, S) ->
     Target = target(S, <<"target">>),
@@ -376,6 +380,9 @@ exec(<<"start_child">>, S) ->
                                  {{dynamic, _}, undefined} ->
                                      'Elixir.DynamicSupervisor':start_child(
                                        Pid, regspec_kinds:child_spec(Spec));
+                                 {{dynamic, null}, _} ->
+                                     %% No template: Elixir answers for the list.
+                                     'Elixir.DynamicSupervisor':start_child(Pid, Args);
                                  {{dynamic, T}, _} ->
                                      'Elixir.DynamicSupervisor':start_child(
                                        Pid, regspec_kinds:template_spec(T, Args));
@@ -385,7 +392,9 @@ exec(<<"start_child">>, S) ->
                                      supervisor:start_child(Pid, Args)
                              end)
             end),
-    bind(S, ok_pid(R)),
+    Pid = ok_pid(R),
+    bind(S, Pid),
+    Pid =:= undefined andalso Args =:= undefined andalso unbind_tree(Spec),
     R;
 
 exec(<<"terminate_child">>, S) ->
@@ -441,12 +450,13 @@ exec(<<"global_send">>, S) ->
 
 exec(<<"registry_keys">>, S) ->
     Registry = maps:get(<<"registry">>, S),
-    Target = val(maps:get(<<"target">>, S)),
+    Target = target(S, <<"target">>),
     api(fun() ->
                 {Backend, Ref} = registry_server(Registry),
+                Pid = resolve(Target),
                 {term, case Backend of
-                           unique_registry -> unique_registry:keys(Ref, Target);
-                           _ -> gen_server:call(Ref, {keys, Target})
+                           unique_registry -> unique_registry:keys(Ref, Pid);
+                           _ -> gen_server:call(Ref, {keys, Pid})
                        end}
         end);
 
@@ -482,11 +492,17 @@ bind(S, Value) ->
         Label -> ets:insert(?ENV, {{bind, Label}, Value})
     end.
 
+%% A failed start leaves no process behind: every "as" of its spec tree
+%% binds to undefined, also a child that ran before the supervisor gave up
+%% (its supervised/1 bound it) and a label bound before.
+unbind_tree(J) ->
+    ets:insert(?ENV, [{{bind, L}, undefined} || L <- regspec_kinds:labels(J)]).
+
 val(J) -> regspec_val:val(J).
 
 target(S, Key) -> regspec_val:target(maps:get(Key, S)).
 
-name(S, Key) -> regspec_val:name(maps:get(Key, S), []).
+name(S, Key) -> regspec_val:name(maps:get(Key, S)).
 
 global_name(S) ->
     case maps:get(<<"name">>, S) of
@@ -513,10 +529,11 @@ send_to({via, M, T}, Msg) -> M:send(T, Msg);
 send_to(Pid, Msg) -> Pid ! Msg.
 
 %% A control request to a collector. A live process that is not a
-%% collector would never answer: that is a malformed scenario.
+%% collector would never answer: the step answers not_a_collector (a dead
+%% one noproc, as any dead collector).
 ask(Pid, Req) ->
-    is_pid(Pid) andalso not collector(Pid) andalso
-        fatal("~ts is not a collector (asked to do ~0tp)", [label(Pid), Req]),
+    is_pid(Pid) andalso not collector(Pid) andalso is_process_alive(Pid) andalso
+        error(not_a_collector),
     collector:request(Pid, Req).
 
 collector(Pid) when is_pid(Pid) -> ets:member(?ENV, {collector, Pid});

@@ -3,13 +3,14 @@
 %% becomes the parent: every kind is started with a *_link call.
 %%
 %% Bookkeeping in regspec_env, written by whichever process starts:
-%%   {sup, Pid}        static | simple_one_for_one | {dynamic, Template}
+%%   {sup, Pid}        static | simple_one_for_one | {dynamic, Template | null}
 %%   {shutdown, Pid}   the shutdown of a supervised child (quiescence check)
 %%   {server, Backend} the backend's current registry server (via modules)
 %%   {regserver, Pid}  {Backend, ServerRef} of a registry_server
-%%   {bind, Label}     a child spec's "as": the child's first pid
+%%   {bind, Label}     a child spec's "as": the child's first pid (the
+%%                     driver binds it to undefined when the start fails)
 -module(regspec_kinds).
--export([start/2, child_spec/1, template_spec/2, collector_opts/1]).
+-export([start/1, child_spec/1, template_spec/2, collector_opts/1, labels/1]).
 -export([start_child/1, start_template/1, start_template/2, start_template/3,
          start_template/4, start_template/5, start_template/6,
          start_template/7, start_template/8, start_template/9]).
@@ -17,9 +18,10 @@
 -define(ENV, regspec_env).
 -import(regspec_val, [val/1, atom/1]).
 
-%% J: a start step or a child spec (JSON map); Args: template arguments.
-start(J, Args) ->
-    Name = regspec_val:opt_name(J, Args),
+%% J: a start step or a child spec (JSON map), a template's {"arg": n}
+%% already replaced by its start argument (regspec_val:args/2).
+start(J) ->
+    Name = regspec_val:opt_name(J),
     start(maps:get(<<"kind">>, J), J, Name).
 
 start(<<"collector">>, J, Name) ->
@@ -31,10 +33,14 @@ start(<<"supervisor">>, J, Name) ->
     Children = [child_spec(C) || C <- maps:get(<<"children">>, J, [])],
     note_sup(sup_start(Name, {static, Flags, Children}), static);
 start(<<"dynamic_supervisor">>, J, Name) ->
-    Template = maps:get(<<"child">>, J),
+    %% DynamicSupervisor may have no template (null): start_child then
+    %% takes whole child specs only.
+    Template = maps:get(<<"child">>, J, null),
     case maps:get(<<"impl">>, J, <<"DynamicSupervisor">>) of
         <<"simple_one_for_one">> ->
-            Spec = (child_spec(Template))#{start => {?MODULE, start_template, [Template]}},
+            %% The spec is read before any start_child: no args yet.
+            Spec = (child_spec(regspec_val:args(Template, [])))#{
+                     start => {?MODULE, start_template, [Template]}},
             note_sup(sup_start(Name, {simple_one_for_one, flags(J), Spec}), simple_one_for_one);
         <<"DynamicSupervisor">> ->
             #{intensity := MaxR, period := MaxS} = flags(J),
@@ -108,7 +114,7 @@ child_spec(C) ->
 
 %% A DynamicSupervisor child from its template and start arguments.
 template_spec(T, Args) ->
-    (child_spec(T))#{start => {?MODULE, start_template, [T | Args]}}.
+    child_spec(regspec_val:args(T, Args)).
 
 type(C) ->
     case {maps:get(<<"kind">>, C), maps:get(<<"backend">>, C, null)} of
@@ -129,20 +135,22 @@ default_shutdown(C) ->
     case type(C) of supervisor -> infinity; worker -> 5000 end.
 
 %% Called by a supervisor (the MFA of child_spec/1 and template_spec/2).
-start_child(C) -> supervised(C, []).
+start_child(C) -> supervised(C).
 
-start_template(T) -> supervised(T, []).
-start_template(T, A) -> supervised(T, [A]).
-start_template(T, A, B) -> supervised(T, [A, B]).
-start_template(T, A, B, C) -> supervised(T, [A, B, C]).
-start_template(T, A, B, C, D) -> supervised(T, [A, B, C, D]).
-start_template(T, A, B, C, D, E) -> supervised(T, [A, B, C, D, E]).
-start_template(T, A, B, C, D, E, F) -> supervised(T, [A, B, C, D, E, F]).
-start_template(T, A, B, C, D, E, F, G) -> supervised(T, [A, B, C, D, E, F, G]).
-start_template(T, A, B, C, D, E, F, G, H) -> supervised(T, [A, B, C, D, E, F, G, H]).
+%% simple_one_for_one appends start_child's args to [Template].
+start_template(T) -> supervised(regspec_val:args(T, [])).
+start_template(T, A) -> supervised(regspec_val:args(T, [A])).
+start_template(T, A, B) -> supervised(regspec_val:args(T, [A, B])).
+start_template(T, A, B, C) -> supervised(regspec_val:args(T, [A, B, C])).
+start_template(T, A, B, C, D) -> supervised(regspec_val:args(T, [A, B, C, D])).
+start_template(T, A, B, C, D, E) -> supervised(regspec_val:args(T, [A, B, C, D, E])).
+start_template(T, A, B, C, D, E, F) -> supervised(regspec_val:args(T, [A, B, C, D, E, F])).
+start_template(T, A, B, C, D, E, F, G) -> supervised(regspec_val:args(T, [A, B, C, D, E, F, G])).
+start_template(T, A, B, C, D, E, F, G, H) ->
+    supervised(regspec_val:args(T, [A, B, C, D, E, F, G, H])).
 
-supervised(C, Args) ->
-    Res = start(C, Args),
+supervised(C) ->
+    Res = start(C),
     case Res of
         {ok, Pid} ->
             ets:insert(?ENV, {{shutdown, Pid}, shutdown(C)}),
@@ -153,3 +161,11 @@ supervised(C, Args) ->
         _ -> ok
     end,
     Res.
+
+%% The "as" labels of a spec tree: J's own, its children's (recursively)
+%% and its template's. A failed start binds them all to no process.
+labels(J) when is_map(J) ->
+    Own = case maps:get(<<"as">>, J, null) of null -> []; L -> [L] end,
+    Own ++ lists:append([labels(C) || C <- maps:get(<<"children">>, J, [])])
+        ++ labels(maps:get(<<"child">>, J, null));
+labels(_) -> [].

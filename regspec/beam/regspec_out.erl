@@ -26,7 +26,11 @@ conv(T, {Label, Node} = Ctx) ->
                 Name -> {obj, [{<<"exception">>, Name}]}
             end;
         is_tuple(T) -> tuple(T, Ctx);
-        is_list(T) -> list(T, [], Ctx);
+        is_list(T) ->
+            case stack(T) of
+                true -> [];
+                false -> list(T, [], Ctx)
+            end;
         is_port(T) -> {obj, [{<<"port">>, list_to_binary(erlang:port_to_list(T))}]};
         is_function(T) ->
             {module, M} = erlang:fun_info(T, module),
@@ -46,6 +50,16 @@ tuple({E, Stack}, Ctx) when is_map(E), is_list(Stack) ->
         Name -> {obj, [{<<"exception">>, Name}]}
     end;
 tuple(T, Ctx) -> [conv(X, Ctx) || X <- tuple_to_list(T)].
+
+%% An Erlang stack trace prints as []: its contents vary with the OTP
+%% build, and the model has no stacks.
+stack([_ | _] = L) -> frames(L);
+stack(_) -> false.
+
+frames([]) -> true;
+frames([{M, F, A, Loc} | T]) when is_atom(M), is_atom(F), is_integer(A) orelse is_list(A),
+                                  is_list(Loc) -> frames(T);
+frames(_) -> false.
 
 list([], Acc, _) -> lists:reverse(Acc);
 list([H | T], Acc, Ctx) -> list(T, [conv(H, Ctx) | Acc], Ctx);

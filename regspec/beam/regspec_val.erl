@@ -5,43 +5,59 @@
 %% Bindings and numbers live in the public table regspec_env, so children
 %% started inside supervisors can read them too.
 -module(regspec_val).
--export([val/1, val/2, name/2, target/1, opt_name/2, atom/1]).
+-export([val/1, name/1, target/1, opt_name/1, atom/1, args/2]).
 
 -define(ENV, regspec_env).
 
-val(J) -> val(J, []).
+val(B) when is_binary(B) -> binary_to_atom(B, utf8);
+val(I) when is_number(I) -> I;
+val(A) when is_atom(A) -> A;
+val(L) when is_list(L) -> list_to_tuple([val(X) || X <- L]);
+val(#{<<"str">> := S}) -> S;
+val(#{<<"list">> := L}) -> [val(X) || X <- L];
+val(#{<<"atom">> := S}) -> binary_to_atom(S, utf8);
+val(#{<<"proc">> := L}) -> proc(L);
+val(#{<<"pid">> := L}) -> pid(L);
+val(#{<<"ref">> := L}) -> ref(L);
+val(#{<<"map">> := KVs}) -> maps:from_list([{val(K), val(V)} || [K, V] <- KVs]);
+%% A start argument put in place by args/2: already a term.
+val(#{<<"$term">> := T}) -> T;
+val(Other) -> fatal("cannot read the value ~0tp", [Other]).
 
-%% Args: the start arguments of a dynamic supervisor's child template.
-val(B, _) when is_binary(B) -> binary_to_atom(B, utf8);
-val(I, _) when is_number(I) -> I;
-val(A, _) when is_atom(A) -> A;
-val(L, Args) when is_list(L) -> list_to_tuple([val(X, Args) || X <- L]);
-val(#{<<"str">> := S}, _) -> S;
-val(#{<<"list">> := L}, Args) -> [val(X, Args) || X <- L];
-val(#{<<"atom">> := S}, _) -> binary_to_atom(S, utf8);
-val(#{<<"proc">> := L}, _) -> proc(L);
-val(#{<<"pid">> := L}, _) -> pid(L);
-val(#{<<"ref">> := L}, _) -> ref(L);
-val(#{<<"arg">> := N}, Args) when N >= 0, N < length(Args) -> lists:nth(N + 1, Args);
-val(#{<<"map">> := KVs}, Args) -> maps:from_list([{val(K, Args), val(V, Args)} || [K, V] <- KVs]);
-val(Other, _) -> fatal("cannot read the value ~0tp", [Other]).
+%% {local, Atom} | {global, Term} | {via, Module, Term}. A start argument
+%% as a local name is taken as is: OTP decides what a non-atom does.
+name(#{<<"local">> := #{<<"$term">> := T}}) -> {local, T};
+name(#{<<"local">> := A}) -> {local, atom(A)};
+name(#{<<"global">> := T}) -> {global, val(T)};
+name(#{<<"via">> := [B, T]}) -> {via, atom(B), val(T)};
+name(Other) -> fatal("cannot read the name ~0tp", [Other]).
 
-%% {local, Atom} | {global, Term} | {via, Module, Term}
-name(#{<<"local">> := A}, _) -> {local, atom(A)};
-name(#{<<"global">> := T}, Args) -> {global, val(T, Args)};
-name(#{<<"via">> := [B, T]}, Args) -> {via, atom(B), val(T, Args)};
-name(Other, _) -> fatal("cannot read the name ~0tp", [Other]).
+%% A dynamic supervisor's child template with its start arguments in place:
+%% each {"arg": N} becomes the N-th argument (undefined when there is none).
+%% A nested "child" is another dynamic supervisor's template: its args are
+%% that supervisor's start_child's, so it is left alone.
+args(#{<<"arg">> := N}, Args) when is_integer(N) ->
+    #{<<"$term">> => case N >= 0 andalso N < length(Args) of
+                         true -> lists:nth(N + 1, Args);
+                         false -> undefined
+                     end};
+args(M, Args) when is_map(M) ->
+    maps:map(fun(<<"child">>, V) -> V;
+                (_, V) -> args(V, Args)
+             end, M);
+args(L, Args) when is_list(L) -> [args(X, Args) || X <- L];
+args(X, _) -> X.
 
 %% A proc or a name: pid | undefined | {local, _} | {global, _} | {via, _, _}.
-target(#{<<"local">> := _} = J) -> name(J, []);
-target(#{<<"global">> := _} = J) -> name(J, []);
-target(#{<<"via">> := _} = J) -> name(J, []);
+target(#{<<"local">> := _} = J) -> name(J);
+target(#{<<"global">> := _} = J) -> name(J);
+target(#{<<"via">> := _} = J) -> name(J);
 target(J) -> val(J).
 
-opt_name(J, Args) ->
+opt_name(J) ->
     case maps:get(<<"name">>, J, null) of
         null -> undefined;
-        N -> name(N, Args)
+        N -> name(N)
     end.
 
 atom(B) when is_binary(B) -> binary_to_atom(B, utf8);
