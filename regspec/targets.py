@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from .beam import BeamError
+from .runner import InternalError
 from .scenario import Scenario
 
 __all__ = ["TARGETS", "TargetUnavailable", "TargetFailed", "run", "available"]
@@ -42,8 +44,6 @@ def run(scenario: Scenario, target: str) -> list[dict]:
         TargetUnavailable: the target cannot run on this machine.
         TargetFailed: the run broke off; the message names the step.
     """
-    from .beam import BeamError
-    from .runner import InternalError
     try:
         return _run(scenario, target)
     except (BeamError, InternalError) as e:

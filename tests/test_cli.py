@@ -237,3 +237,18 @@ def test_refused_corpus_files_are_refused_before_running(path):
         proc = regspec(*command)
         assert proc.returncode == 2 and proc.stdout == ""
         assert proc.stderr.startswith(f"{path}: step {step}: ")
+
+
+def test_a_crash_in_the_runtimes_own_code_names_the_step(monkeypatch):
+    """A Python exception inside a runtime process is a bug of regspec's, never an Erlang exit."""
+    from regspec import impl, targets
+    from regspec.scenario import parse
+
+    def broken(ctx, callbacks, state):
+        raise ValueError("planted")
+    monkeypatch.setattr(impl.behaviours.gen_server, "serve", broken)
+    doc = {"steps": [{"op": "spawn", "kind": "collector"}, {"op": "start", "kind": "chat_room"}]}
+    with pytest.raises(targets.TargetFailed) as failed:
+        targets.run(parse(doc), "impl")
+    assert str(failed.value).startswith("step 1 (start): internal error: RuntimeError: process P2 crashed "
+                                        "in regspec's code: ValueError('planted')")
