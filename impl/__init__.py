@@ -114,6 +114,10 @@ class ImplSession:
             raise RuntimeError(f"process {pid!r} crashed in regspec's code: {error}")
         return result
 
+    def has_pid(self, pid) -> bool:
+        """Whether a process with this pid was ever created (a `{"pid": "Pn"}` must name one)."""
+        return self.runtime.process(pid) is not None
+
     def pid_label(self, pid) -> object:
         """The printed name of a process from before step 0 (SCN-3)."""
         return self.runtime.labels.get(pid)

@@ -28,7 +28,7 @@ import attrs
 from regspec.terms import Atom, LocalName, Outcome, Pid, Ref
 
 # The waiting half is the model's: the same wait record and the same stop result.
-from regspec.model.driver import bif_result, link_parties, stop_result, strip_call
+from regspec.model.driver import bif_result, link_parties, stop_result, stop_self, strip_call
 from regspec.model.world import Wait
 
 from . import signals
@@ -171,6 +171,8 @@ class Driver:
             pid = self.resolve(to)
             if pid is None:
                 return Outcome("exit", NOPROC)  # GS-3: nothing to call
+            if pid == DRIVER:
+                return Outcome("exit", Atom("calling_self"))  # gen refuses to call the caller itself
             mref = self._monitor_for_wait(pid)
             self.rt.send(DRIVER, pid, signals.Message(call_message(DRIVER, mref, msg)))
             if exit_during is not None:
@@ -186,6 +188,8 @@ class Driver:
             pid = self.resolve(target)
             if pid is None:
                 return Outcome("exit", NOPROC)
+            if pid == DRIVER:
+                return stop_self(pid, reason)
             mref = self._monitor_for_wait(pid)
             self.rt.send(DRIVER, pid, signals.Message(signals.SystemStop(reason)))
             self._wait = Wait("stop", mref, pid, reason=reason)

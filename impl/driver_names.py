@@ -10,8 +10,9 @@ the other processes until the awaited message arrives.
 from __future__ import annotations
 
 from regspec.model.code import DownOf, ReplyOrDown
-from regspec.model.driver import Wait, link_parties, stop_result
+from regspec.model.driver import Wait, link_parties, stop_result, stop_self
 from regspec.model.driver_names import child_spec, ok_error
+from regspec.model.world import BACKEND_PIDS
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
 from . import gen, kinds, registry_global, registry_via
@@ -137,8 +138,8 @@ def _link(ctx: Context, op: str, a: object, b: object) -> object:
         except ErlangError:
             found.append(Atom("undefined"))
     caller, other = ctx.atomic(_link_parties, *found)
-    if not ctx.atomic(_was_collector, caller):
-        return Outcome("error", Atom("noproc"))
+    if not ctx.atomic(_is_collector, caller):
+        return ctx.atomic(_not_asked, caller, (op, other))
     return _ask(ctx, caller, (op, other))
 
 
@@ -200,6 +201,8 @@ def _stop(ctx: Context, target: object, reason: object) -> object:
     pid = _resolve(ctx, target)
     if not isinstance(pid, Pid):
         raise ErlangError(Atom("noproc"), "exit")
+    if pid == ctx.pid:
+        return stop_self(pid, reason)
     mon = ctx.monitor(pid)
     ctx.send(pid, SystemStop(reason))
     msg = ctx.receive(DownOf(mon).matches)
@@ -215,7 +218,8 @@ def _alive(ctx: Context, target: object) -> object:
 
 def _monitor(ctx: Context, watcher: object, target: object) -> object:
     if not ctx.atomic(_is_collector, watcher):
-        return Outcome("error", Atom("noproc"))   # a dead watcher answers before any lookup
+        # A dead watcher answers before any lookup; a live non-collector too (SCN-11).
+        return ctx.atomic(_not_asked, watcher, ("monitor", target))
     pid = _resolve(ctx, target)
     if not isinstance(pid, Pid):
         return Outcome("error", Atom("noproc"))
@@ -234,6 +238,8 @@ def _sup_call(ctx: Context, op: str, a: dict) -> object:
         request = Atom(op)
     if not isinstance(sup, Pid):
         raise ErlangError(Atom("noproc"), "exit")
+    if not ctx.atomic(_supervisor_or_dead, sup):
+        return Outcome("error", Atom("not_a_supervisor"))   # SCN-11
     if op == "start_child" and not isinstance(spec, dict) and ctx.atomic(lambda rt, me: sup in rt.no_template):
         # DSUP-6: args need a template; Elixir's start_child refuses a list as a child spec, in the caller.
         raise ErlangError(registry_via.ARGUMENT_ERROR)
@@ -245,6 +251,15 @@ def _sup_call(ctx: Context, op: str, a: dict) -> object:
         items = {k.name: v for k, v in value.items}
         return PlainObject(tuple((k, items[k]) for k in ("specs", "active", "supervisors", "workers")))
     return ok_error(value)
+
+
+def _supervisor_or_dead(rt, me: Pid, pid: Pid) -> bool:
+    """A scenario's supervisor, or a process that is gone (which answers noproc itself)."""
+    proc = rt.process(pid)
+    if proc is None or not proc.alive:
+        return True
+    return proc.kind in ("supervisor", "dynamic_supervisor") and pid not in rt.registry_servers \
+        and pid not in BACKEND_PIDS.values()
 
 
 def _global(ctx: Context, op: str, name: object, target: object, msg: object) -> object:

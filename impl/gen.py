@@ -100,6 +100,8 @@ def gen_call(ctx: Context, server: object, request: object, timeout: object = No
             raise ErlangError((exit_reason(e), mfa), "exit") from None
         if not isinstance(pid, Pid):
             raise ErlangError((Atom("noproc"), mfa), "exit")
+    if pid == ctx.pid:
+        raise ErlangError((Atom("calling_self"), mfa), "exit")  # gen refuses to call itself
     mref = ctx.monitor(pid)
     ctx.send(pid, call_message(ctx.pid, mref, request))
     msg = ctx.receive(ReplyOrDown(reply_tag(mref), mref).matches, timeout=timeout)

@@ -112,13 +112,18 @@ def handle(ctx: Context, state: SupState, msg: object) -> SupState:
     if isinstance(msg, SystemStop):
         terminate(ctx, state)
         ctx.exit(msg.reason)
-    if isinstance(msg, tuple) and len(msg) == 3 and msg[0] == GEN_CALL:
-        (caller, tag), request = msg[1], msg[2]
-        reply, state = handle_call(ctx, request, state)
-        ctx.send(caller, (tag, reply))
-        return state
-    if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == GEN_CAST:
-        return handle_cast(ctx, msg[1], state)
+    try:
+        if isinstance(msg, tuple) and len(msg) == 3 and msg[0] == GEN_CALL:
+            (caller, tag), request = msg[1], msg[2]
+            reply, state = handle_call(ctx, request, state)
+            ctx.send(caller, (tag, reply))
+            return state
+        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == GEN_CAST:
+            return handle_cast(ctx, msg[1], state)
+    except ErlangError as e:
+        # SUP-4: a callback that crashes makes gen_server run terminate/2 (the children stop).
+        terminate(ctx, state)
+        ctx.exit(exit_reason(e))
     if isinstance(msg, tuple) and len(msg) == 3 and msg[0] == EXIT:
         if msg[1] == state.parent:
             terminate(ctx, state)   # SUP-7: only the parent's exit signal stops the supervisor
@@ -188,7 +193,8 @@ def handle_cast(ctx: Context, msg: object, state: SupState) -> SupState:
             if outcome == "shutdown":
                 terminate(ctx, state)
                 ctx.exit(SHUTDOWN)
-    return state
+        return state
+    raise ErlangError(Atom("function_clause"))  # supervisor.erl has no other handle_cast clause
 
 
 # -- restarts -------------------------------------------------------------------

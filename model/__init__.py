@@ -131,6 +131,10 @@ class ModelSession:
     def pid_label(self, pid) -> object:
         return self.world.labels.get(pid)
 
+    def has_pid(self, pid) -> bool:
+        """Whether a process with this pid was ever created (a `{"pid": "Pn"}` must name one)."""
+        return pid in self.world.processes
+
     def child_bindings(self) -> dict:
         return dict(self.world.bindings.items())
 

@@ -1,6 +1,6 @@
 """The driver P0: the scenario's shell, whose actions are the model's commands.
 
-Implements: SCN-1, SCN-2, SCN-8, PROC-3, PROC-4, PROC-5, SIG-4, GS-1, GS-3, GS-4, GS-6, GS-7
+Implements: SCN-1, SCN-2, SCN-8, SCN-11, PROC-3, PROC-4, PROC-5, SIG-4, GS-1, GS-3, GS-4, GS-6, GS-7
 
 A command is a frozen record; `perform(world, command)` returns the new world
 and either a `Result` (the action is done) or nothing, when the driver now
@@ -28,13 +28,14 @@ from .world import (DRIVER, AliveRequest, Control, DemonitorRequest, Down, ExitS
 __all__ = [
     "Spawn", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
     "Stop", "Alive", "Ask", "RunCode", "Result", "perform", "receive", "timeout", "COMMANDS", "runs_code",
-    "code_done", "strip_call",
+    "code_done", "strip_call", "stop_self",
 ]
 
 TRUE = Atom("true")
 OK = Atom("ok")
 NOPROC = Atom("noproc")
 BADARG = Outcome("error", Atom("badarg"))
+CALLING_SELF = Atom("calling_self")
 
 
 @attrs.frozen
@@ -250,6 +251,8 @@ def _call(world: World, cmd: Call):
     pid = resolve(world, cmd.to)
     if pid is None:
         return world, Outcome("exit", NOPROC)  # GS-3: nothing to call
+    if pid == DRIVER:
+        return world, Outcome("exit", CALLING_SELF)  # GS-3: gen refuses to call the caller itself
     world, mref = _monitor_for_wait(world, pid)
     world = world.send(DRIVER, pid, Message(gen_server.call_message(DRIVER, mref, cmd.msg)))
     if cmd.exit_during is not None:
@@ -262,6 +265,8 @@ def _stop(world: World, cmd: Stop):
     pid = resolve(world, cmd.target)
     if pid is None:
         return world, Outcome("exit", NOPROC)  # GS-7
+    if pid == DRIVER:
+        return world, stop_self(pid, cmd.reason)
     world, mref = _monitor_for_wait(world, pid)
     world = world.send(DRIVER, pid, Message(SystemStop(cmd.reason)))
     return attrs.evolve(world, waiting=Wait("stop", mref, pid, reason=cmd.reason)), _WAIT
@@ -305,7 +310,7 @@ def _ask(world: World, cmd: Ask):
     if not world.is_alive(pid):
         return world, dead_collector_answer(world, pid, cmd.request)
     if world.processes[pid].kind != "collector":
-        return world, Outcome("error", Atom("not_a_collector"))
+        return world, Outcome("error", Atom("not_a_collector"))  # SCN-11
     # The driver monitors the collector while it waits, as gen:call does, so
     # a collector that dies first ends the wait instead of hanging it.
     world, tag = _monitor_for_wait(world, pid)
@@ -413,8 +418,16 @@ def stop_result(wait: Wait, reason: object) -> object:
         return OK
     if reason == NOPROC:
         return Outcome("exit", NOPROC)
-    call = (Atom("sys"), Atom("terminate"), ErlList((wait.target, wait.reason, Atom("infinity"))))
-    return Outcome("exit", (reason, call))
+    return Outcome("exit", (reason, _sys_terminate(wait.target, wait.reason)))
+
+
+def _sys_terminate(pid: Pid, reason: object) -> tuple:
+    return (Atom("sys"), Atom("terminate"), ErlList((pid, reason, Atom("infinity"))))
+
+
+def stop_self(pid: Pid, reason: object) -> Outcome:
+    """`stop` of the caller itself: sys:terminate's call exits calling_self (GS-3)."""
+    return Outcome("exit", (CALLING_SELF, _sys_terminate(pid, reason)))
 
 
 def _demonitor(world: World, wait: Wait) -> World:

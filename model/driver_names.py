@@ -1,6 +1,6 @@
 """The driver's steps that go through OTP code: starts, global and via names, supervisors.
 
-Implements: SCN-5, VIA-1, VIA-5, VIA-8, REG-GLOBAL-5, REG-GLOBAL-6, SUP-8, SUP-10, DSUP-1, DSUP-6
+Implements: SCN-5, VIA-1, VIA-5, VIA-8, REG-GLOBAL-5, REG-GLOBAL-6, SUP-8, SUP-10, DSUP-1, DSUP-6, SCN-11
 
 Each step is the generator the driver runs (`driver.RunCode`), written as
 the beam driver performs it (regspec/beam/DRIVER.md): resolve a name with
@@ -13,10 +13,10 @@ from __future__ import annotations
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
 from . import driver, gen, kinds, registry_global, registry_via
-from .code import Atomic, DownOf, ErlangError, ExitTo, Monitor, Receive, ReplyOrDown, Demonitor, Unlink
+from .code import Atomic, DownOf, ErlangError, ExitTo, Monitor, Receive, ReplyOrDown, Demonitor, Self, Unlink
 from .gen_server import GEN_CAST
 from .kinds import ChildSpec
-from .world import FrozenMap, World
+from .world import BACKEND_PIDS, FrozenMap, World
 
 __all__ = ["to_command", "child_spec"]
 
@@ -175,8 +175,8 @@ def _link(op: str, a: object, b: object):
         except ErlangError:
             found.append(Atom("undefined"))
     caller, other = yield Atomic(_link_parties, tuple(found))
-    if not (yield Atomic(_was_collector, (caller,))):
-        return Outcome("error", Atom("noproc"))
+    if not (yield Atomic(_is_collector, (caller,))):
+        return (yield Atomic(_not_asked, (caller, (op, other))))
     return (yield from _ask(caller, (op, other)))
 
 
@@ -221,6 +221,8 @@ def _stop(target: object, reason: object):
     pid = yield from _resolve(target)
     if not isinstance(pid, Pid):
         raise ErlangError("exit", Atom("noproc"))
+    if pid == (yield Self()):
+        return driver.stop_self(pid, reason)
     mon = yield Monitor(pid)
     yield Atomic(_send_system_stop, (pid, reason))
     msg = yield Receive(DownOf(mon))
@@ -241,7 +243,8 @@ def _alive(target: object):
 
 def _monitor(watcher: object, target: object):
     if not (yield Atomic(_is_collector, (watcher,))):
-        return Outcome("error", Atom("noproc"))   # a dead watcher answers before any lookup
+        # A dead watcher answers before any lookup; a live non-collector too (SCN-11).
+        return (yield Atomic(_not_asked, (watcher, ("monitor", target))))
     pid = yield from _resolve(target)
     if not isinstance(pid, Pid):
         return Outcome("error", Atom("noproc"))
@@ -261,6 +264,8 @@ def _sup_call(op: str, a: dict):
         request = Atom(op)
     if not isinstance(sup, Pid):
         raise ErlangError("exit", Atom("noproc"))
+    if not (yield Atomic(_supervisor_or_dead, (sup,))):
+        return Outcome("error", Atom("not_a_supervisor"))   # SCN-11
     if op == "start_child" and not isinstance(spec, dict) and (yield Atomic(_no_template, (sup,))):
         # DSUP-6: args need a template; Elixir's start_child refuses a list as a child spec, in the caller.
         raise ErlangError("error", registry_via.ARGUMENT_ERROR)
@@ -271,6 +276,15 @@ def _sup_call(op: str, a: dict):
         items = {k.name: v for k, v in value.items}
         return PlainObject(tuple((k, items[k]) for k in ("specs", "active", "supervisors", "workers")))
     return ok_error(value)
+
+
+def _supervisor_or_dead(world: World, me: Pid, pid: Pid):
+    """A scenario's supervisor, or a process that is gone (which answers noproc itself)."""
+    proc = world.processes.get(pid)
+    if proc is None or not proc.alive:
+        return world, True
+    return world, proc.kind in kinds.SUPERVISOR_KINDS and pid not in world.registry_servers \
+        and pid not in BACKEND_PIDS.values()
 
 
 def _no_template(world: World, me: Pid, pid: Pid):

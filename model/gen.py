@@ -125,6 +125,8 @@ def gen_call(server: object, request: object, timeout: object = None, printed_as
         if not isinstance(pid, Pid):
             raise ErlangError("exit", (Atom("noproc"), mfa))
     me = yield Self()
+    if pid == me:
+        raise ErlangError("exit", (Atom("calling_self"), mfa))  # GS-3: gen refuses to call itself
     mref = yield Monitor(pid)
     yield Send(pid, call_message(me, mref, request))
     msg = yield Receive(ReplyOrDown(reply_tag(mref), mref), timeout=timeout)

@@ -166,13 +166,19 @@ def handle(me: Pid, state: SupState, msg: object):
     if isinstance(msg, SystemStop):
         yield from terminate(state)
         yield Die(msg.reason)
-    if isinstance(msg, tuple) and len(msg) == 3 and msg[0] == GEN_CALL:
-        (caller, tag), request = msg[1], msg[2]
-        reply, state = yield from handle_call(me, request, state)
-        yield Send(caller, (tag, reply))
-        return state
-    if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == GEN_CAST:
-        return (yield from handle_cast(msg[1], state))
+    try:
+        if isinstance(msg, tuple) and len(msg) == 3 and msg[0] == GEN_CALL:
+            (caller, tag), request = msg[1], msg[2]
+            reply, state = yield from handle_call(me, request, state)
+            yield Send(caller, (tag, reply))
+            return state
+        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == GEN_CAST:
+            return (yield from handle_cast(msg[1], state))
+    except ErlangError as e:
+        # SUP-4: a callback that crashes (a request it has no clause for) makes gen_server
+        # run terminate/2, which stops the children, and exit with the crash.
+        yield from terminate(state)
+        yield Die(exit_reason(e))
     if isinstance(msg, tuple) and len(msg) == 3 and msg[0] == EXIT:
         if msg[1] == state.parent:
             # SUP-7: an exit signal from the parent stops the supervisor with that reason.
@@ -248,7 +254,8 @@ def handle_cast(msg: object, state: SupState):
             if outcome == "shutdown":
                 yield from terminate(state)
                 yield Die(SHUTDOWN)
-    return state
+        return state
+    raise_function_clause()  # supervisor.erl has no other handle_cast clause
 
 
 # -- restarts -------------------------------------------------------------------

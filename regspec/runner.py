@@ -13,7 +13,7 @@ from .canonical import UNBOUND, Encoder, decode, decode_ref
 from .scenario import Scenario
 from .terms import Atom, GlobalName, LocalName, Outcome, Pid, Ref, ViaName
 
-__all__ = ["Session", "InternalError", "run", "decode_name", "decode_step", "child_labels"]
+__all__ = ["Session", "RunFailed", "InternalError", "run", "decode_name", "decode_step", "child_labels"]
 
 _PROC_FIELDS = ("target", "to", "watcher", "a", "b", "sup", "registry", "pid")
 # `exit_during` is not a contract field (scenario files cannot hold it): the
@@ -21,13 +21,20 @@ _PROC_FIELDS = ("target", "to", "watcher", "a", "b", "sup", "registry", "pid")
 _TERM_FIELDS = ("msg", "reason", "exit_during")
 
 
-class InternalError(RuntimeError):
+class RunFailed(RuntimeError):
+    """The run broke off at step `step`: it names a process or reference that does not exist."""
+
+    def __init__(self, step: int, op: str, reason: str):
+        self.step = step
+        self.op = op
+        super().__init__(f"step {step} ({op}): {reason}")
+
+
+class InternalError(RunFailed):
     """The target itself failed (a bug of regspec) while it ran step `step`."""
 
     def __init__(self, step: int, op: str, error: BaseException):
-        self.step = step
-        self.op = op
-        super().__init__(f"step {step} ({op}): internal error: {type(error).__name__}: {error}")
+        super().__init__(step, op, f"internal error: {type(error).__name__}: {error}")
 
 
 class Session(Protocol):
@@ -106,6 +113,29 @@ def decode_child_specs(value: object, bindings: dict, encoder: Encoder) -> objec
     return out
 
 
+def _missing_number(value: object, bindings: dict, encoder: Encoder, session) -> str | None:
+    """Why a `{"pid": "Pn"}` or `{"ref": "Rn"}` in `value` names nothing yet, or None.
+
+    Numbers are handed out as processes are created and refs printed; one not
+    handed out yet cannot be read on any target (the beam driver has no such pid).
+    """
+    if isinstance(value, list):
+        return next(filter(None, (_missing_number(v, bindings, encoder, session) for v in value)), None)
+    if not isinstance(value, dict):
+        return None
+    if set(value) == {"pid"} and isinstance(value["pid"], str):
+        if not session.has_pid(Pid(int(value["pid"][1:]))):
+            return f"no process is numbered {value['pid']}"
+        return None
+    if set(value) == {"ref"} and isinstance(value["ref"], str):
+        label = value["ref"]
+        if label not in bindings and encoder.ref_by_number(int(label[1:])) is None:
+            return f"no reference is bound to or numbered {label}"
+        return None
+    return next(filter(None, (_missing_number(v, bindings, encoder, session) for k, v in value.items()
+                              if k not in ("op", "as"))), None)
+
+
 def child_labels(spec: object) -> list[str]:
     """The `as` labels of every child in a start step's (or child spec's) tree."""
     if not isinstance(spec, dict):
@@ -137,9 +167,13 @@ def run(scenario: Scenario, session: Session) -> list[dict]:
     out = []
     try:
         for i, step in enumerate(scenario.steps):
-            args = decode_step(step, bindings, encoder)
+            missing = _missing_number(step, bindings, encoder, session)
+            if missing:
+                raise RunFailed(i, step["op"], missing)
             try:
+                args = decode_step(step, bindings, encoder)
                 result = session.perform(step["op"], args, bool(step.get("nowait", False)))
+                printed = encoder.encode(result)
             except Exception as e:  # a bug of regspec's, never an Erlang result
                 raise InternalError(i, step["op"], e) from e
             if "as" in step:
@@ -152,7 +186,7 @@ def run(scenario: Scenario, session: Session) -> list[dict]:
             # A child spec's "as" binds the child's first pid, once it exists.
             for label, pid in getattr(session, "child_bindings", dict)().items():
                 bindings.setdefault(label, pid)
-            out.append({"step": i, "result": encoder.encode(result)})
+            out.append({"step": i, "result": printed})
     finally:
         session.close()
     return out

@@ -345,7 +345,7 @@ class _Checker:
         if ("id" in step) == ("pid" in step):
             raise ScenarioError("terminate_child: give exactly one of 'id' and 'pid'")
         if "pid" in step:
-            self.target(step["pid"], "'pid'")
+            self.process(step, "pid")
 
     def op_start_child(self, step: dict) -> None:
         self.target(step["sup"], "'sup'")

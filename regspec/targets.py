@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from .beam import BeamError
-from .runner import InternalError
+from .runner import RunFailed
 from .scenario import Scenario
 
 __all__ = ["TARGETS", "TargetUnavailable", "TargetFailed", "run", "available"]
@@ -46,7 +46,7 @@ def run(scenario: Scenario, target: str) -> list[dict]:
     """
     try:
         return _run(scenario, target)
-    except (BeamError, InternalError) as e:
+    except (BeamError, RunFailed) as e:
         raise TargetFailed(str(e)) from e
 
 

@@ -26,7 +26,7 @@ RULES = {
     "SUP-2": ["sup-permanent-restarted-after-normal-stop", "sup-transient-normal-shutdown-not-restarted",
               "sup-transient-restarted-after-crash", "sup-temporary-never-restarted-spec-deleted"],
     "SUP-3": ["sup-one-for-one-restart-new-pid", "article-chat-room-local-supervised"],
-    "SUP-4": ["sup-stop-shuts-children-last-started-first"],
+    "SUP-4": ["sup-stop-shuts-children-last-started-first", "supervisor-unknown-cast-or-call-crashes"],
     "SUP-5": ["sup-intensity-fourth-crash-stops-supervisor", "sup-intensity-zero-gives-up-at-once"],
     "SUP-6": ["sup-shutdown-brutal-kill-number-infinity", "sup-trapping-child-killed-after-shutdown-timeout",
               "sup-trapping-child-brutal-kill"],
@@ -63,6 +63,7 @@ RULES = {
     "DSUP-7": ["v11-dynsup-local-arg-name", "v11-dynsup-arg-nested-templates"],
     "VIA-8": ["v11-registry-keys-names"],
     "REG-GLOBAL-6": ["v11-global-bare-names"],
+    "SCN-11": ["supervisor-steps-need-a-supervisor", "collector-requests-by-name"],
 }
 
 

@@ -331,7 +331,8 @@ exec(Op, S) when Op =:= <<"link">>; Op =:= <<"unlink">> ->
     A = target(S, <<"a">>),
     B = target(S, <<"b">>),
     %% The caller is a collector (a first); else an unbound one (no process
-    %% makes the call: {"error": "noproc"}). The caller resolves the other.
+    %% makes the call: {"error": "noproc"}); else a, which is no collector
+    %% (not_a_collector, SCN-11). The caller resolves the other.
     PA = quiet_resolve(A),
     PB = quiet_resolve(B),
     {Caller, Other} = case {collector(PA), collector(PB)} of
@@ -339,7 +340,7 @@ exec(Op, S) when Op =:= <<"link">>; Op =:= <<"unlink">> ->
                           {_, true} -> {PB, A};
                           _ when not is_pid(PA) -> {PA, B};
                           _ when not is_pid(PB) -> {PB, A};
-                          _ -> fatal("~ts: neither a nor b is a collector", [Op])
+                          _ -> {PA, B}
                       end,
     api(fun() -> {term, ask(Caller, {binary_to_atom(Op, utf8), Other})} end);
 
@@ -375,7 +376,7 @@ exec(<<"start_child">>, S) ->
                _ -> undefined
            end,
     R = api(fun() ->
-                    Pid = resolve(Sup),
+                    Pid = supervisor(Sup),
                     ok_error(case {sup_kind(Pid), Args} of
                                  {{dynamic, _}, undefined} ->
                                      'Elixir.DynamicSupervisor':start_child(
@@ -404,7 +405,7 @@ exec(<<"terminate_child">>, S) ->
                 error -> val(maps:get(<<"id">>, S))
             end,
     api(fun() ->
-                Pid = resolve(Sup),
+                Pid = supervisor(Sup),
                 ok_error(case sup_kind(Pid) of
                              {dynamic, _} -> 'Elixir.DynamicSupervisor':terminate_child(Pid, Child);
                              _ -> supervisor:terminate_child(Pid, Child)
@@ -414,7 +415,7 @@ exec(<<"terminate_child">>, S) ->
 exec(<<"which_children">>, S) ->
     Sup = target(S, <<"sup">>),
     api(fun() ->
-                Pid = resolve(Sup),
+                Pid = supervisor(Sup),
                 Children = case sup_kind(Pid) of
                                {dynamic, _} -> 'Elixir.DynamicSupervisor':which_children(Pid);
                                _ -> supervisor:which_children(Pid)
@@ -425,7 +426,7 @@ exec(<<"which_children">>, S) ->
 exec(<<"count_children">>, S) ->
     Sup = target(S, <<"sup">>),
     api(fun() ->
-                Pid = resolve(Sup),
+                Pid = supervisor(Sup),
                 Counts = case sup_kind(Pid) of
                              {dynamic, _} -> 'Elixir.DynamicSupervisor':count_children(Pid);
                              _ -> maps:from_list(supervisor:count_children(Pid))
@@ -552,6 +553,15 @@ by_holder(Target, {unregister, {via, M, T}} = Req) ->
         true -> ask(Target, Req);
         false -> M:unregister_name(T)
     end.
+
+%% The supervisor a step names. A live process that is not one of the
+%% scenario's supervisors would take the request as a stray call (and a
+%% collector would never answer): the step answers not_a_supervisor.
+supervisor(Sup) ->
+    Pid = resolve(Sup),
+    is_pid(Pid) andalso not ets:member(?ENV, {sup, Pid}) andalso is_process_alive(Pid)
+        andalso error(not_a_supervisor),
+    Pid.
 
 sup_kind(Pid) ->
     case ets:lookup(?ENV, {sup, Pid}) of

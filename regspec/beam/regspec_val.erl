@@ -107,7 +107,7 @@ ref(L) ->
         _ ->
             case ets:lookup(?ENV, {rnum, number(<<"R">>, L)}) of
                 [{_, R}] -> R;
-                [] -> fatal("no reference is bound to or numbered ~0tp", [L])
+                [] -> fatal("no reference is bound to or numbered ~ts", [L])
             end
     end.
 
