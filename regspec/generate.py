@@ -4,34 +4,57 @@ The same seed always gives the same scenario, so a disagreement found with
 it can be replayed and saved as a file.
 
 By default it draws collectors, chat rooms and local names, which every
-target runs (also the threaded runtime). With `otp=True` it also draws
-global and via names, supervisors (static, simple_one_for_one,
-DynamicSupervisor) in small trees, registry servers and the supervisor,
-:global and registry operations, which every target covers.
-It keeps to shapes whose results are deterministic on the BEAM
-(regspec/beam/DRIVER.md): calls time out quickly, `stop` never reaches a
-collector, only plain collectors trap exits (a trapping supervised child
-would make its supervisor wait out a real shutdown timer).
+target runs (also the threaded runtime); a seed gives the same default
+scenario as before supervisors were added.
 
-It also leaves out shapes on which the model and the BEAM disagreed when
-it was written. All but the last are fixed now, each with a recorded
-scenario in tests/scenarios; drawing them again is left for later:
-- `alive` of a local name: the model answers false;
-- `demonitor` of the label of a monitor that failed: model true, BEAM badarg;
-- `link`/`unlink` with `a` unbound and `b` a collector: on the BEAM `b`
-  makes the call (badarg), in the model `a` (noproc);
-- unique_registry `register` of a dead collector: BEAM noproc, model
-  function_clause;
-- unique `registry_keys` of an unbound label: BEAM function_clause, model [];
-- map registry `register` of an unbound label: the BEAM keeps `undefined`
-  under the name for good, the model does not;
-- `monitor` of a via name by a dead watcher once that registry server is
-  dead: BEAM noproc (the watcher looks the name up), the model looks it up
-  first and fails;
+With `otp=True` it draws every shape of the scenario contract (v1.1) the
+targets cover: global and via names; supervisors (static,
+simple_one_for_one, DynamicSupervisor with or without a template) in small
+trees; registry servers; `start_child` with argument arrays (atoms or
+binaries, sometimes fewer than the template reads, which then reads
+`undefined`; also to a DynamicSupervisor without a template: ArgumentError)
+and with whole child specs (rooms, collectors, supervisors with children;
+every restart and shutdown; with or without `name` and `as`); templates
+with `{"arg": n}` in local, global and via names, in the id and in the
+names of a supervisor template's children; :global steps with the bare
+term or `{"global": term}`; `stop` of collectors with any reason;
+`messages` of collectors killed or stopped before; `registry_keys` of names
+and of labels bound to no process; starts that fail (a name given before)
+and steps on the labels they leave unbound; `messages`, `trap_exit`,
+`link` and `unlink` given a name, and asked of a process that is no
+collector (`not_a_collector`). Each OTP scenario has a theme
+(`THEMES[seed % 6]`, see THEME_OPS) that it draws almost half of its steps
+from, so that any six seeds in a row go deep into each group of shapes.
+
+It keeps to shapes whose results are deterministic on the BEAM
+(regspec/beam/DRIVER.md): calls time out quickly; only collectors no
+supervisor holds trap exits (a trapping supervised child would make its
+supervisor wait out a real shutdown timer); a supervisor child's shutdown
+is never a short timer (its own children's shutdown could outlast it).
+
+Left out on purpose:
 - a step through :global, a supervisor or a registry server right after a
   nowait step: its answer hangs on how many hops the server takes to see a
   death the nowait step set off (seen: global_register after a nowait kill
-  whose link chain frees the name, BEAM yes, model no).
+  whose link chain frees the name, BEAM yes, model no). A documented known
+  difference (SPEC.md).
+- a shutdown of 0 in a child spec given to a DynamicSupervisor
+  (DYNAMIC_SHUTDOWN_0): Elixir 1.14 refuses it, `{"error":
+  ["invalid_shutdown", 0]}`, while the model and impl start the child.
+  Static supervisors' children get 0 (OTP takes it).
+- `link`/`unlink` with a via name whose registry server (a `registry_server`
+  step's) died (LINK_THROUGH_DEAD_REGISTRY): the BEAM driver's lookup exits (`{"exit": "noproc"}`, or
+  ArgumentError for unique_registry) as for `kill` and `monitor`, while the
+  model and impl answer `{"error": "badarg"}`. Via names of the backends'
+  own servers, which never die, are drawn.
+
+The shapes an earlier version left out because the model disagreed with
+the BEAM are fixed and drawn again (tests/test_random_scenarios.py checks
+that the CI seeds draw each): `alive` of a local name; `demonitor` of a
+failed monitor's label; `link`/`unlink` with `a` unbound and `b` a
+collector; unique_registry `register` of a dead collector; `registry_keys`
+of an unbound label; map registry `register` of an unbound label; `monitor`
+of a via name by a dead watcher once that registry server is dead.
 
 >>> a = generate(7); b = generate(7)
 >>> a == b and a["steps"][0]["op"] in ("spawn", "start")
@@ -45,6 +68,7 @@ True
 from __future__ import annotations
 
 import copy
+import json
 import random
 
 __all__ = ["generate"]
@@ -54,14 +78,15 @@ NAMES = ("alpha", "beta", "gamma")
 GLOBALS = ("g1", ["box", 1])
 VIA_TERMS = ("box", "lobby")
 BACKENDS = ("map_registry", "map_registry_nomonitor", "unique_registry")
-# Names only rooms, supervisors and registry servers take: `stop` may use
-# them because they never name a collector (stopping a collector hangs).
+# Names only rooms and collectors take (never a supervisor or registry
+# server, which a call or cast must not reach). They are also the atoms
+# given to templates that register each child as {"local": {"arg": 0}}.
 CHILD_NAMES = ("room_a", "room_b", "room_c")
-ROOM_GLOBALS = (["room", {"str": "lobby"}], "hall")
-# Dynamic children are named ["chat_room", {"str": arg}], so plain steps on
-# these via names reach them too.
+# Dynamic children are named ["chat_room", {"arg": 0}] or ["room", {"arg": 0}]
+# (via, global), so plain steps on these names reach them too.
 ROOM_ARGS = ("r1", "r2", "r3")
-ROOM_VIA_TERMS = (["chat_room", {"str": "r1"}], ["chat_room", {"str": "r2"}], "hall")
+ROOM_GLOBALS = (["room", {"str": "r1"}], ["room", "room_a"], "hall")
+ROOM_VIA_TERMS = (["chat_room", {"str": "r1"}], ["chat_room", {"str": "r2"}], ["chat_room", "room_a"], "hall")
 SUP_NAMES = ("sup1", "sup2")
 # A dynamic supervisor's name tells its impl, so a step that reaches it by
 # name (maybe a later start under a name already taken) knows what it takes.
@@ -69,6 +94,17 @@ DSUP_NAMES = {"DynamicSupervisor": ("dyn1", "dyn2"), "simple_one_for_one": ("sof
 # A registry server's name tells its backend (registry_keys needs to know it).
 REG_NAMES = {"map_registry": "registry", "map_registry_nomonitor": "nomon_registry", "unique_registry": "ureg"}
 REASONS = ("kill", "normal", "shutdown", "boom", ["shutdown", "bye"])
+STOP_REASONS = ("normal", "shutdown", "boom", "kill", ["shutdown", "x"])
+# A worker never traps exits, so any wait ends at once; a supervisor child
+# takes a moment to stop its own children: no short timer there.
+WORKER_SHUTDOWNS = ("brutal_kill", 0, 100, 5000, "infinity")
+SUP_SHUTDOWNS = ("brutal_kill", 0, 5000, "infinity")
+# Whether a child spec given to a DynamicSupervisor may have shutdown 0:
+# Elixir refuses it, the model does not (module doc).
+DYNAMIC_SHUTDOWN_0 = False
+# Whether link/unlink may take a via name whose registry server may have died:
+# the BEAM's lookup exits, the model answers badarg (module doc).
+LINK_THROUGH_DEAD_REGISTRY = False
 
 # The ops of the default scenarios (a list: the draw depends on its order).
 OLD_OPS = ["spawn", "start", "register", "unregister", "whereis", "registered", "send", "call", "cast",
@@ -76,7 +112,32 @@ OLD_OPS = ["spawn", "start", "register", "unregister", "whereis", "registered", 
            "messages", "alive", "stop"]
 OTP_OPS = ["supervisor", "dynamic_supervisor", "registry_server", "start_child", "start_child",
            "terminate_child", "which_children", "count_children", "global_register", "global_unregister",
-           "global_send", "registry_keys"]
+           "global_send", "registry_keys", "end_watcher", "named_collector", "clash", "misdirect"]
+# Each OTP scenario has a theme: what it starts with, and the ops it draws
+# almost half of the time, so that a few dozen seeds between them go deep
+# into each shape of contract v1.1 (see _Generator.run).
+THEME_OPS = {
+    # every op that takes a name, mostly given one (target() and any_target())
+    "names": ["send", "call", "cast", "stop"] * 2 + ["misdirect"] * 3 + ["kill", "alive", "whereis", "register",
+                                                                        "unregister", "monitor"],
+    # a DynamicSupervisor without a template, given whole child specs
+    "dynamic": ["start_child"] * 6 + ["dynamic_supervisor", "terminate_child", "which_children", "count_children",
+                                      "stop", "kill", "end_watcher"],
+    # a dynamic supervisor whose template takes names from its arguments
+    "templates": ["start_child"] * 6 + ["dynamic_supervisor", "dynamic_supervisor", "which_children", "whereis",
+                                        "kill", "stop", "call", "cast"],
+    # collectors stopped or killed, then read, monitored, registered
+    "watchers": ["end_watcher"] * 4 + ["messages", "messages", "monitor", "register_again", "named_collector",
+                                       "stop", "link", "misdirect", "misdirect"],
+    # registry servers, their keys, their deaths
+    "registry": ["registry_keys"] * 6 + ["monitor"] * 3 + ["end_registry", "end_registry", "end_watcher",
+                                                           "end_watcher", "register_again", "late_monitor",
+                                                           "late_monitor"],
+    # names taken again: starts that fail, steps on the labels they left unbound
+    "failures": ["clash"] * 3 + ["link", "unlink", "registry_keys", "register_again", "register_again",
+                                 "monitor", "demonitor", "demonitor", "start_child", "alive"],
+}
+THEMES = tuple(THEME_OPS)
 
 
 def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = False) -> dict:
@@ -93,14 +154,23 @@ class _Generator:
         self.rnd = rnd
         self.nowait = nowait
         self.otp = otp
-        self.collectors: list[str] = []      # spawned: the only ones that may trap exits
-        self.sup_collectors: list[str] = []  # supervised collectors
-        self.rooms: list[str] = []
-        self.plain_rooms: list[str] = []     # started without a name: never fails
-        self.sups: list[dict] = []           # {"ref": proc or name, "label", "name", "impl", "ids", "template", "top"}
-        self.regs: list[dict] = []           # {"label", "name", "backend"}
+        self.collectors: list[str] = []        # spawned: the only ones that may trap exits
+        self.named_collectors: list[str] = []  # started under a name: a collector, or unbound (name taken)
+        self.sup_collectors: list[str] = []    # supervised collectors (never trapping)
+        self.rooms: list[str] = []             # rooms, or labels bound to no process
+        self.sups: list[dict] = []             # {"ref": proc or name, "label", "name", "impl", "ids", "template", "args", "top"}
+        self.regs: list[dict] = []             # {"label", "name", "backend"}
         self.refs: list[tuple[str, str]] = []  # (ref label, watcher label)
+        self.taken: list[dict] = []            # names given to rooms and collectors: a later child may clash
+        self.ended: list[str] = []             # watchers killed (untrappably) or stopped: steps meet them dead
+        self.named: list[str] = []             # every name a step so far gave (JSON): a start under one may fail
+        self.ended_regs: list[str] = []        # backends whose registry server was killed or stopped
+        self.risky: list[str] = []             # labels of starts that may have failed: maybe bound to no process
         self.labels = 0
+        self.theme = ""
+        self.focus: dict | None = None         # the theme's supervisor: start_child goes there more often
+        self.op = ""                           # the op being drawn
+        self.forms: dict[str, int] = {}        # op -> the form of the next name drawn for it (theme "names")
 
     # -- helpers -----------------------------------------------------------
     def label(self, prefix: str) -> str:
@@ -114,8 +184,18 @@ class _Generator:
         return copy.deepcopy(self.rnd.choice(seq))
 
     def proc(self, pool=None) -> dict:
-        pool = pool if pool is not None else self.collectors + self.rooms
+        if pool is None:
+            pool = self.collectors + self.rooms if not self.otp else self.collectors + self.named_collectors + self.rooms
         return {"proc": self.rnd.choice(pool)}
+
+    def all_labels(self) -> list[str]:
+        """Every label but supervisors and registry servers: collectors, rooms, unbound ones."""
+        return self.collectors + self.named_collectors + self.rooms + self.sup_collectors
+
+    def take(self, name: dict) -> dict:
+        if name not in self.taken:
+            self.taken.append(copy.deepcopy(name))
+        return name
 
     def name(self) -> dict:
         """A name anyone may hold: local (as before), global or via."""
@@ -129,7 +209,9 @@ class _Generator:
         return {"via": [self.rnd.choice(BACKENDS), self.pick(VIA_TERMS)]}
 
     def room_name(self) -> dict:
-        """A name only rooms take."""
+        """A name only rooms and collectors take; now and then one given before (a start then fails)."""
+        if self.taken and self.chance(0.4 if self.theme == "failures" else 0.12):
+            return self.pick(self.taken)
         r = self.rnd.random()
         if r < 0.3:
             return {"local": self.rnd.choice(CHILD_NAMES)}
@@ -138,6 +220,18 @@ class _Generator:
         return {"via": [self.rnd.choice(BACKENDS), self.pick(ROOM_VIA_TERMS)]}
 
     def lookup(self) -> dict:
+        if self.theme == "names":
+            # Each op takes the forms in turn, from a random one: a name anyone may
+            # hold, or one only rooms and collectors take.
+            if self.op not in self.forms:
+                self.forms[self.op] = self.rnd.randrange(3)
+            form = ("global", "via", "local")[self.forms[self.op] % 3]
+            self.forms[self.op] += 1
+            if form == "local":
+                return {"local": self.rnd.choice(NAMES + CHILD_NAMES)}
+            if form == "global":
+                return {"global": self.pick(GLOBALS + ROOM_GLOBALS)}
+            return {"via": [self.rnd.choice(BACKENDS), self.pick(VIA_TERMS + ROOM_VIA_TERMS)]}
         return self.name() if self.chance(0.55) else self.room_name()
 
     def tree_name(self) -> dict:
@@ -145,12 +239,9 @@ class _Generator:
         dsup_names = sum(DSUP_NAMES.values(), ())
         return {"local": self.rnd.choice(CHILD_NAMES + SUP_NAMES + dsup_names + tuple(REG_NAMES.values()))}
 
-    def bound(self) -> list[str]:
-        """Labels surely bound to a pid: spawned collectors and unnamed rooms."""
-        return self.collectors + self.plain_rooms
-
     def watchers(self) -> list[str]:
-        return self.collectors + self.sup_collectors
+        """Labels of collectors (or of no process): the only ones messages, monitor and demonitor take."""
+        return self.collectors + self.named_collectors + self.sup_collectors
 
     def tree_procs(self) -> list[str]:
         return [s["label"] for s in self.sups] + [r["label"] for r in self.regs]
@@ -159,15 +250,15 @@ class _Generator:
         """Something to send to, call or cast to: never a supervisor or registry server."""
         if not self.otp:
             return self.name() if self.chance(0.3) else self.proc()
-        if self.chance(0.4):
+        if self.chance(0.7 if self.theme == "names" else 0.4):
             return self.lookup()
-        return self.proc(self.collectors + self.rooms + self.sup_collectors)
+        return self.proc(self.all_labels())
 
     def any_target(self) -> dict:
         """Any process or name (kill, alive, monitor, whereis)."""
         if not self.otp:
             return self.target()
-        if self.chance(0.35):
+        if self.chance(0.7 if self.theme == "names" else 0.35):
             return self.tree_name() if self.chance(0.2) else self.lookup()
         tree = self.tree_procs() + self.sup_collectors
         if tree and self.chance(0.3):
@@ -175,7 +266,23 @@ class _Generator:
         return self.proc()
 
     def sup(self) -> dict:
+        if self.focus and self.chance(0.75):
+            return self.focus
         return self.rnd.choice(self.sups)
+
+    def bind(self, kind: str | None, info: dict | None = None) -> str:
+        """A label for a child of `kind` (None: a start that surely fails), put where steps find it."""
+        if kind == "collector":
+            label = self.label("k")
+            self.sup_collectors.append(label)
+        elif kind == "supervisor":
+            label = self.label("s")
+            self.sups.append({"ref": {"proc": label}, "label": label, "name": None, "impl": "static",
+                              "ids": (info or {}).get("ids", ["a"])})
+        else:
+            label = self.label("dr")
+            self.rooms.append(label)
+        return label
 
     # -- creating steps -----------------------------------------------------
     def new_collector(self) -> dict:
@@ -190,16 +297,30 @@ class _Generator:
         self.collectors.append(label)
         return step
 
+    def new_named_collector(self) -> dict:
+        """A collector started (gen-style) under a name; a name taken leaves its label unbound."""
+        label = self.label("n")
+        step = {"op": "start", "kind": "collector", "as": label,
+                "name": self.take(self.name() if self.chance(0.6) else self.room_name())}
+        if self.chance(0.3):
+            step["trap_exit"] = True
+        if self.chance(0.3):
+            step["mode"] = "mailbox"
+        if self.chance(0.3):
+            step["link"] = False
+        self.named_collectors.append(label)
+        return step
+
     def new_room(self) -> dict:
         label = f"r{len(self.rooms) + 1}"
         step = {"op": "start", "kind": "chat_room", "as": label}
         if self.chance(0.7):
             step["name"] = self.name() if not self.otp or self.chance(0.6) else self.room_name()
+            if self.otp:
+                self.take(step["name"])
         if self.chance(0.3):
             step["link"] = False
         self.rooms.append(label)
-        if "name" not in step:
-            self.plain_rooms.append(label)
         return step
 
     def restart(self, spec: dict) -> None:
@@ -208,20 +329,33 @@ class _Generator:
             spec["restart"] = "transient"
         elif r < 0.35:
             spec["restart"] = "temporary"
+        elif r < 0.42:
+            spec["restart"] = "permanent"
+
+    def shutdown(self, spec: dict, choices) -> None:
+        if self.chance(0.35):
+            spec["shutdown"] = self.rnd.choice(choices)
 
     def room_spec(self, child_id: str) -> dict:
         spec = {"id": child_id, "kind": "chat_room"}
         r = self.rnd.random()
         if r < 0.65:
-            spec["name"] = self.room_name()
+            spec["name"] = self.take(self.room_name())
         elif r < 0.8:
-            spec["name"] = self.name()
+            spec["name"] = self.take(self.name())
         self.restart(spec)
-        r = self.rnd.random()
-        if r < 0.15:
-            spec["shutdown"] = "brutal_kill"
-        elif r < 0.25:
-            spec["shutdown"] = self.rnd.choice([5000, "infinity"])
+        self.shutdown(spec, WORKER_SHUTDOWNS)
+        return spec
+
+    def collector_spec(self, child_id: str) -> dict:
+        """A supervised collector: it never traps exits (its supervisor would wait out a real timer)."""
+        spec = {"id": child_id, "kind": "collector"}
+        if self.chance(0.25):
+            spec["name"] = self.take(self.name())
+        if self.chance(0.2):
+            spec["mode"] = "mailbox"
+        self.restart(spec)
+        self.shutdown(spec, WORKER_SHUTDOWNS)
         return spec
 
     def child_spec(self, child_id: str, depth: int) -> dict:
@@ -235,9 +369,7 @@ class _Generator:
                 self.rooms.append(spec["as"])
             return spec
         if r < 0.85 or depth > 0:
-            spec = {"id": child_id, "kind": "collector"}
-            if self.chance(0.3):
-                spec["shutdown"] = "brutal_kill"
+            spec = self.collector_spec(child_id)
             if self.chance(0.7):
                 spec["as"] = self.label("k")
                 self.sup_collectors.append(spec["as"])
@@ -274,21 +406,65 @@ class _Generator:
         spec["_info"] = {"impl": "static", "ids": ids}
         return spec
 
-    def dynamic_fields(self, spec: dict) -> dict:
-        spec["impl"] = self.rnd.choice(["DynamicSupervisor", "simple_one_for_one"])
+    def dynamic_fields(self, spec: dict, template: bool | None = None) -> dict:
+        """A dynamic supervisor's fields; `template` True or False forces one or none."""
+        spec["impl"] = "DynamicSupervisor" if template is False else self.rnd.choice(["DynamicSupervisor", "simple_one_for_one"])
         self.intensity(spec)
-        template = {"id": "room", "kind": "chat_room"}
-        r = self.rnd.random()
-        if r < 0.6:
-            template["name"] = {"via": [self.rnd.choice(BACKENDS), ["chat_room", {"arg": 0}]]}
-        elif r < 0.7:
-            template["name"] = {"local": self.rnd.choice(CHILD_NAMES)}
-        elif r < 0.8:
-            template["kind"] = "collector"
-        self.restart(template)
-        spec["child"] = template
-        spec["_info"] = {"impl": spec["impl"], "template": template["kind"]}
+        if template is False or template is None and spec["impl"] == "DynamicSupervisor" and self.chance(0.35):
+            # As Elixir programs start it: no template, start_child gets whole child specs.
+            spec["_info"] = {"impl": spec["impl"], "template": None, "args": None}
+            return spec
+        spec["child"], info = self.template(argful=bool(template))
+        spec["_info"] = {"impl": spec["impl"], **info}
         return spec
+
+    def arg_name(self) -> tuple[dict, str]:
+        """A child's name built from its first start argument, and the type that argument must have."""
+        r = self.rnd.random()
+        if r < 0.35:
+            return {"via": [self.rnd.choice(BACKENDS), ["chat_room", {"arg": 0}]]}, "str"
+        if r < 0.7:
+            return {"local": {"arg": 0}}, "atom"
+        return {"global": ["room", {"arg": 0}]}, "str"
+
+    def template(self, argful: bool = False) -> tuple[dict, dict]:
+        """A dynamic supervisor's child template and what start_child must know of it: the
+        child's kind, the type of argument its names want, a supervisor child's ids.
+        `argful`: one that uses its arguments."""
+        template = {"id": "room", "kind": "chat_room"}
+        info = {"template": "chat_room", "args": "str"}
+        r = self.rnd.random()
+        if argful:
+            r = 0.77 + 0.13 * self.rnd.random() if self.chance(0.3) else 0.6 * r
+        if r < 0.6:
+            template["name"], info["args"] = self.arg_name()
+        elif r < 0.67:
+            template["name"] = {"local": self.rnd.choice(CHILD_NAMES)}
+        elif r < 0.77:
+            template["kind"] = info["template"] = "collector"
+        elif r < 0.9:
+            # A whole team per start: a supervisor whose children take names from the arguments.
+            template = {"id": "team", "kind": "supervisor", "strategy": self.rnd.choice(["one_for_one", "one_for_all"])}
+            info["template"] = "supervisor"
+            if self.chance(0.2):
+                template["name"] = {"local": self.rnd.choice(SUP_NAMES)}
+            ids = ["a", "b"][: self.rnd.randint(1, 2)]
+            children, types = [], set()
+            for i, child_id in enumerate(ids):
+                child = {"id": child_id, "kind": "chat_room"}
+                if i == 0 or self.chance(0.7):
+                    child["name"], arg = self.arg_name()
+                    types.add(arg)
+                elif self.chance(0.5):
+                    child["kind"] = "collector"
+                children.append(child)
+            template["children"] = children
+            info["args"] = "atom" if "atom" in types else "str"
+            info["ids"] = ids
+        if self.chance(0.2):
+            template["id"] = {"arg": self.rnd.choice([0, 1])}
+        self.restart(template)
+        return template, info
 
     def registry_fields(self, spec: dict) -> dict:
         spec["backend"] = self.rnd.choice(BACKENDS)
@@ -300,8 +476,8 @@ class _Generator:
         step = self.supervisor_fields({"op": "start", "kind": "supervisor"}, 0)
         return self.top_sup(step, SUP_NAMES)
 
-    def new_dynamic_supervisor(self) -> dict:
-        step = self.dynamic_fields({"op": "start", "kind": "dynamic_supervisor"})
+    def new_dynamic_supervisor(self, template: bool | None = None) -> dict:
+        step = self.dynamic_fields({"op": "start", "kind": "dynamic_supervisor"}, template)
         return self.top_sup(step, DSUP_NAMES[step["impl"]])
 
     def top_sup(self, step: dict, names) -> dict:
@@ -323,30 +499,72 @@ class _Generator:
         return step
 
     # -- supervisor operations ---------------------------------------------
+    def whole_spec(self, child_id: str, dynamic: bool) -> tuple[dict, dict]:
+        """A child spec for start_child: a room, a collector or a supervisor with its children,
+        any restart and shutdown, with or without a name and an `as`."""
+        r = self.rnd.random()
+        info = {}
+        if r < 0.5:
+            spec = self.room_spec(child_id)
+        elif r < 0.75:
+            spec = self.collector_spec(child_id)
+        else:
+            spec = self.supervisor_fields({"id": child_id, "kind": "supervisor"}, 1)
+            info = spec.pop("_info")
+            if self.chance(0.3):
+                spec["name"] = {"local": self.rnd.choice(SUP_NAMES)}
+            self.restart(spec)
+            self.shutdown(spec, SUP_SHUTDOWNS)
+        choices = SUP_SHUTDOWNS if spec["kind"] == "supervisor" else WORKER_SHUTDOWNS
+        if dynamic and not DYNAMIC_SHUTDOWN_0:
+            choices = tuple(s for s in choices if s != 0)
+        if dynamic and "restart" not in spec and self.chance(0.5):
+            spec["restart"] = self.rnd.choice(["permanent", "transient", "temporary"])
+        if spec.get("shutdown", choices[0]) not in choices or "shutdown" not in spec and self.chance(0.4 + 0.3 * dynamic):
+            spec["shutdown"] = self.rnd.choice(choices)
+        if self.chance(0.35):
+            spec["as"] = self.bind(spec["kind"], info)
+        return spec, info
+
+    def start_args(self, sup: dict) -> list:
+        """Arguments for a template: binaries, or atoms where a child registers {"local": {"arg": 0}};
+        sometimes none (then {"arg": 0} is undefined) or a second one (for {"arg": 1})."""
+        if self.chance(0.15 if self.theme == "templates" else 0.08):
+            return []  # {"arg": 0} past the arguments: undefined
+        if sup.get("args") == "atom" and self.chance(0.9):
+            args = [self.rnd.choice(CHILD_NAMES)]
+        else:
+            args = [{"str": self.rnd.choice(ROOM_ARGS)}]
+        if self.chance(0.15):
+            args.append(self.rnd.choice(["x", "y"]))
+        return args
+
     def start_child(self) -> dict:
         sup = self.sup()
         step = {"op": "start_child", "sup": copy.deepcopy(sup["ref"])}
         if sup["impl"] == "static":
-            step["spec"] = self.room_spec(self.rnd.choice(["a", "b", "c", "d"]))
-            kind = "chat_room"
-        elif sup["impl"] == "DynamicSupervisor" and self.chance(0.15):
-            step["spec"] = self.room_spec(self.rnd.choice(["x", "y"]))
-            kind = "chat_room"
+            whole = True
+        elif sup["impl"] == "DynamicSupervisor":
+            # One with no template mostly gets specs; an args array answers ArgumentError.
+            whole = self.chance(0.85 if sup["template"] is None else 0.15)
         else:
-            # One argument always: a template without {"arg": 0} ignores it, and
-            # a name may reach a supervisor other than the one `sup` describes.
-            step["spec"] = [{"str": self.rnd.choice(ROOM_ARGS)}]
-            kind = sup["template"]
-        if "proc" not in sup["ref"]:
-            # By name it may reach an earlier supervisor of that name: bind the
-            # child only if all of them start the same kind (a room label on a
-            # collector could be stopped, which hangs).
-            kinds = {s.get("template") for s in self.sups if s["name"] == sup["ref"]}
-            if isinstance(step["spec"], list) and len(kinds) > 1:
-                return step
+            whole = False
+        if whole:
+            static = sup["impl"] == "static"
+            step["spec"], info = self.whole_spec(self.rnd.choice(["a", "b", "c", "d"] if static else ["x", "y"]), not static)
+            kind = step["spec"]["kind"]
+        else:
+            step["spec"] = self.start_args(sup)
+            kind, info = sup["template"], sup
+            if "proc" not in sup["ref"]:
+                # By name it may reach an earlier supervisor of that name: bind the
+                # child only if all of them start the same kind (a label taken for a
+                # collector but bound to a room would fail the run at `messages`).
+                kinds = {s.get("template") for s in self.sups if s["name"] == sup["ref"]}
+                if len(kinds) > 1:
+                    return step
         if self.chance(0.7):
-            step["as"] = self.label("dr" if kind == "chat_room" else "k")
-            (self.rooms if kind == "chat_room" else self.sup_collectors).append(step["as"])
+            step["as"] = self.bind(kind, info)
         return step
 
     def terminate_child(self) -> dict:
@@ -364,135 +582,411 @@ class _Generator:
     def run(self, seed: int, length: int) -> dict:
         rnd = self.rnd
         steps = [self.new_collector(), self.new_room()]
-        if self.otp and self.chance(0.5):
-            steps.append(rnd.choice([self.new_supervisor, self.new_dynamic_supervisor])())
+        if self.otp:
+            self.theme = THEMES[seed % len(THEMES)]  # any six seeds in a row have every theme
+            if self.theme in ("dynamic", "templates"):
+                steps.append(self.new_dynamic_supervisor(template=self.theme == "templates"))
+                self.focus = self.sups[-1]
+            elif self.theme == "registry":
+                steps.append(self.new_registry_server())
+            if self.theme in ("registry", "failures"):
+                # A start that fails at once, so its labels are there for later steps.
+                for step in (self.clash(), self.clash()):
+                    self.note_risk(step)
+                    steps.append(step)
+            elif self.chance(0.5):
+                steps.append(rnd.choice([self.new_supervisor, self.new_dynamic_supervisor])())
         ops = OLD_OPS + OTP_OPS if self.otp else OLD_OPS
         while len(steps) < length:
             r = rnd.random()
-            kind = rnd.choice(ops)
+            if self.otp and self.chance(0.6 if self.theme == "names" else 0.45):
+                kind = rnd.choice(THEME_OPS[self.theme])
+            else:
+                kind = rnd.choice(ops)
             if kind in ("start_child", "terminate_child", "which_children", "count_children") and not self.sups:
                 continue
-            if kind == "registry_keys" and not self.regs:
-                kind = "registry_server"
-            if kind == "spawn":
-                step = self.new_collector()
-            elif kind == "start":
-                step = self.new_room()
-            elif kind == "supervisor":
-                step = self.new_supervisor()
-            elif kind == "dynamic_supervisor":
-                step = self.new_dynamic_supervisor()
-            elif kind == "registry_server":
-                step = self.new_registry_server()
-            elif kind == "register":
-                step = {"op": "register", "name": self.name(), "target": self.proc()}
-                if step["name"].get("via", [None])[0] == "unique_registry" and self.chance(0.6):
-                    # The collector registers itself and must be alive for that:
-                    # a fresh one is (a dead one answers noproc on the BEAM only).
-                    steps.append(self.new_collector())
-                    step["target"] = {"proc": self.collectors[-1]}
-                elif step["name"].get("via", [None])[0] == "unique_registry":
-                    step["target"] = self.proc(self.rooms)
-                elif "via" in step["name"]:
-                    # Not an unbound label: see the module doc.
-                    step["target"] = self.proc(self.bound())
-            elif kind == "unregister":
-                step = {"op": "unregister", "name": self.lookup() if self.otp else self.name()}
-            elif kind == "whereis":
-                if not self.otp:
-                    step = {"op": "whereis", "name": self.name()}
-                else:
-                    step = {"op": "whereis", "name": self.tree_name() if self.chance(0.2) else self.lookup()}
-            elif kind == "registered":
-                step = {"op": "registered"}
-            elif kind == "send":
-                step = {"op": "send", "to": self.target(), "msg": rnd.choice(["ping", ["n", rnd.randint(1, 9)]])}
-            elif kind == "call":
-                msg = rnd.choice(["get_messages", "get_messages", "bogus"])
-                step = {"op": "call", "to": self.target(), "msg": msg, "timeout": 50}
-            elif kind == "cast":
-                msg = rnd.choice([["add_message", {"str": rnd.choice(["hi", "yo"])}], ["add_message", rnd.randint(1, 9)], "bogus"])
-                step = {"op": "cast", "to": self.target(), "msg": msg}
-            elif kind == "kill":
-                step = {"op": "kill", "target": self.any_target()}
-                reason = rnd.choice(REASONS)
-                if reason != "kill":
-                    step["reason"] = reason
-            elif kind == "monitor":
-                w = rnd.choice(self.watchers())
-                step = {"op": "monitor", "watcher": {"proc": w}, "target": self.any_target()}
-                if step["target"].get("via", [None])[0] in {g["backend"] for g in self.regs}:
-                    # That registry server may be dead, and so the watcher (module doc).
-                    step["target"] = {"global": self.pick(GLOBALS + ROOM_GLOBALS)}
-                # A free global or via name fails the monitor and leaves its label
-                # unbound, which demonitor must not meet (module doc).
-                if "proc" in step["target"] or "local" in step["target"]:
-                    step["as"] = f"m{len(self.refs) + 1}"
-                    self.refs.append((step["as"], w))
-            elif kind == "demonitor":
-                if not self.refs:
+            if not self.otp:
+                step = self.old_step(kind)
+                if step is None:
                     continue
-                label, w = rnd.choice(self.refs)
-                step = {"op": "demonitor", "watcher": {"proc": w}, "ref": {"ref": label}, "flush": self.chance(0.5)}
-            elif kind in ("link", "unlink"):
-                # `a` is a spawned collector, always bound (see the module doc).
-                step = {"op": kind, "a": self.proc(self.collectors),
-                        "b": self.proc(self.collectors + self.rooms + self.sup_collectors)}
-            elif kind == "trap_exit":
-                step = {"op": "trap_exit", "target": self.proc(self.collectors), "value": self.chance(0.5)}
-            elif kind == "messages":
-                step = {"op": "messages", "target": self.proc(self.watchers())}
-            elif kind == "alive" and not self.otp:
-                step = {"op": "alive", "target": self.proc()}
-            elif kind == "alive":
-                # Not by local name (module doc).
-                target = self.lookup() if self.chance(0.4) else self.any_target()
-                step = {"op": "alive", "target": self.proc() if "local" in target else target}
-            elif kind == "stop":
-                step = self.stop()
-            elif kind == "start_child":
-                step = self.start_child()
-            elif kind == "terminate_child":
-                step = self.terminate_child()
-            elif kind in ("which_children", "count_children"):
-                step = {"op": kind, "sup": copy.deepcopy(self.sup()["ref"])}
-            elif kind == "global_register":
-                step = {"op": "global_register", "name": {"global": self.pick(GLOBALS)}, "target": self.proc()}
-            elif kind == "global_unregister":
-                step = {"op": "global_unregister", "name": {"global": self.pick(GLOBALS + ROOM_GLOBALS)}}
-            elif kind == "global_send":
-                step = {"op": "global_send", "name": {"global": self.pick(GLOBALS + ROOM_GLOBALS)}, "msg": "ping"}
             else:
-                reg = rnd.choice(self.regs)
-                registry = {"proc": reg["label"]}
-                if reg["name"] and self.chance(0.4):
-                    registry = dict(reg["name"])
-                # Registry.keys/2 wants a pid: a room whose start failed is unbound.
-                pool = self.collectors if reg["backend"] == "unique_registry" else None
-                step = {"op": "registry_keys", "registry": registry, "target": self.proc(pool)}
+                step = self.otp_step(kind, steps)
+                if step is None:
+                    continue
             if self.nowait and step["op"] in ("kill", "send", "cast") and r < 0.15:
                 step["nowait"] = True
             if steps[-1].get("nowait") and _through_servers(step):
-                del steps[-1]["nowait"]  # module doc: the last shape left out
+                del steps[-1]["nowait"]  # module doc: the shape left out
+            if self.otp:
+                self.note_risk(step)
             steps.append(step)
         steps.extend({"op": "messages", "target": {"proc": c}} for c in self.watchers())
         steps.extend({"op": "which_children", "sup": copy.deepcopy(s["ref"])} for s in self.sups if "top" in s)
         steps.append({"op": "registered"})
         return {"name": f"random-{seed}", "doc": f"Random scenario from seed {seed}.", "steps": steps}
 
-    def stop(self) -> dict:
-        if not self.otp:
-            return {"op": "stop", "target": self.proc(self.rooms),
-                    "reason": self.rnd.choice(["normal", "shutdown", "boom"])}
-        reason = self.rnd.choice(["normal", "shutdown", "boom"])
-        tree = self.tree_procs()
-        if tree and self.chance(0.3):
-            target = self.tree_name() if self.chance(0.4) else self.proc(tree)
-        elif self.chance(0.25):
-            target = self.room_name()
+    def note_risk(self, step: dict) -> None:
+        """Remember the labels of a start that may fail: one whose tree gives a name
+        already given (or twice); steps on such labels likely meet no process."""
+        if step["op"] not in ("start", "start_child", "register", "global_register"):
+            return
+        names = [json.dumps(n, sort_keys=True) for n in _names(step)]
+        if any(n in self.named for n in names) or len(set(names)) < len(names):
+            self.risky.extend(label for label in _labels(step) if label not in self.risky)
+        self.named.extend(names)
+
+    def maybe_unbound(self, pool: list[str]) -> list[str]:
+        """Mostly the risky labels, when there are any."""
+        return self.risky if self.risky and self.chance(0.8 if self.theme == "failures" else 0.6) else pool
+
+    def old_step(self, kind: str) -> dict | None:
+        """A step of the default scenarios (drawn exactly as before supervisors were added)."""
+        rnd = self.rnd
+        if kind == "spawn":
+            return self.new_collector()
+        if kind == "start":
+            return self.new_room()
+        if kind == "register":
+            return {"op": "register", "name": self.name(), "target": self.proc()}
+        if kind == "unregister":
+            return {"op": "unregister", "name": self.name()}
+        if kind == "whereis":
+            return {"op": "whereis", "name": self.name()}
+        if kind in ("registered", "send", "call", "cast", "kill", "trap_exit"):
+            return self.common_step(kind)
+        if kind == "monitor":
+            w = rnd.choice(self.watchers())
+            step = {"op": "monitor", "watcher": {"proc": w}, "target": self.any_target()}
+            if "proc" in step["target"] or "local" in step["target"]:
+                step["as"] = f"m{len(self.refs) + 1}"
+                self.refs.append((step["as"], w))
+            return step
+        if kind == "demonitor":
+            return self.demonitor()
+        if kind in ("link", "unlink"):
+            return {"op": kind, "a": self.proc(self.collectors),
+                    "b": self.proc(self.collectors + self.rooms + self.sup_collectors)}
+        if kind == "messages":
+            return {"op": "messages", "target": self.proc(self.watchers())}
+        if kind == "alive":
+            return {"op": "alive", "target": self.proc()}
+        return {"op": "stop", "target": self.proc(self.rooms), "reason": self.rnd.choice(["normal", "shutdown", "boom"])}
+
+    def common_step(self, kind: str) -> dict:
+        rnd = self.rnd
+        if kind == "registered":
+            return {"op": "registered"}
+        if kind == "send":
+            return {"op": "send", "to": self.target(), "msg": rnd.choice(["ping", ["n", rnd.randint(1, 9)]])}
+        if kind == "call":
+            msg = rnd.choice(["get_messages", "get_messages", "bogus"])
+            return {"op": "call", "to": self.target(), "msg": msg, "timeout": 50}
+        if kind == "cast":
+            msg = rnd.choice([["add_message", {"str": rnd.choice(["hi", "yo"])}], ["add_message", rnd.randint(1, 9)], "bogus"])
+            return {"op": "cast", "to": self.target(), "msg": msg}
+        if kind == "kill":
+            step = {"op": "kill", "target": self.any_target()}
+            reason = rnd.choice(REASONS)
+            if reason != "kill":
+                step["reason"] = reason
+            return step
+        return {"op": "trap_exit", "target": self.proc(self.collectors + self.named_collectors), "value": self.chance(0.5)}
+
+    def demonitor(self) -> dict | None:
+        if not self.refs:
+            return None
+        # Mostly the latest ref (maybe of a monitor that failed), else any.
+        label, w = self.refs[-1] if self.otp and self.chance(0.4) else self.rnd.choice(self.refs)
+        return {"op": "demonitor", "watcher": {"proc": w}, "ref": {"ref": label}, "flush": self.chance(0.5)}
+
+    def otp_step(self, kind: str, steps: list) -> dict | None:
+        rnd = self.rnd
+        self.op = kind
+        if kind == "spawn":
+            return self.new_collector()
+        if kind == "start":
+            return self.new_room()
+        if kind == "named_collector":
+            return self.new_named_collector()
+        if kind == "supervisor":
+            return self.new_supervisor()
+        if kind == "dynamic_supervisor":
+            # The theme's kind: one with no template, or one whose template uses its arguments.
+            return self.new_dynamic_supervisor({"dynamic": False, "templates": True}.get(self.theme))
+        if kind == "registry_server":
+            return self.new_registry_server()
+        if kind == "register":
+            return self.register(steps)
+        if kind == "clash":
+            return self.clash()
+        if kind == "misdirect":
+            return self.misdirect()
+        if kind == "register_again":
+            return self.register(steps, again=True)
+        if kind == "end_registry":
+            return self.end_registry()
+        if kind == "unregister":
+            return {"op": "unregister", "name": self.lookup()}
+        if kind == "whereis":
+            return {"op": "whereis", "name": self.tree_name() if self.chance(0.2) else self.lookup()}
+        if kind in ("registered", "send", "call", "cast", "kill", "trap_exit"):
+            return self.common_step(kind)
+        if kind == "late_monitor" and not self.ended_regs:
+            return self.end_registry()
+        if kind == "late_monitor" and not self.ended:
+            return self.otp_step("end_watcher", steps)
+        if kind == "late_monitor":
+            # A dead watcher, a via name of a registry server that died: noproc (the
+            # watcher, dead, never looks the name up).
+            target = {"via": [rnd.choice(self.ended_regs), self.pick(VIA_TERMS + ROOM_VIA_TERMS)]}
+            step = {"op": "monitor", "watcher": {"proc": rnd.choice(self.ended)}, "target": target,
+                    "as": f"m{len(self.refs) + 1}"}
+            self.refs.append((step["as"], step["watcher"]["proc"]))
+            return step
+        if kind in ("monitor", "late_monitor"):
+            # Any target, by any watcher (a dead one answers noproc before any lookup);
+            # a free global or via name fails the monitor, and its label then
+            # stands for no ref (demonitor of it: badarg).
+            w = rnd.choice(self.ended if self.ended and self.chance(0.5 if self.theme == "registry" else 0.25)
+                           else self.watchers())
+            target = self.any_target()
+            if self.theme == "failures" and self.chance(0.5):
+                target = self.name() if self.chance(0.5) else {"global": self.pick(GLOBALS + ROOM_GLOBALS)}
+            if self.theme == "registry" and self.chance(0.5):
+                # Through a registry server that may have died.
+                backends = [g["backend"] for g in self.regs] or list(BACKENDS)
+                target = {"via": [rnd.choice(backends), self.pick(VIA_TERMS + ROOM_VIA_TERMS)]}
+            step = {"op": "monitor", "watcher": {"proc": w}, "target": target, "as": f"m{len(self.refs) + 1}"}
+            self.refs.append((step["as"], w))
+            return step
+        if kind == "demonitor":
+            return self.demonitor()
+        if kind in ("link", "unlink"):
+            if self.chance(0.3 if self.theme == "failures" else 0.6):
+                return {"op": kind, "a": self.proc(self.collectors), "b": self.proc(self.all_labels())}
+            # `a` a room or supervised collector, maybe unbound: then `b`, a collector, makes the call.
+            return {"op": kind, "a": self.proc(self.maybe_unbound(self.rooms + self.sup_collectors + self.named_collectors)),
+                    "b": self.proc(self.collectors)}
+        if kind == "messages":
+            # Often of a watcher killed or stopped before: an eager one still answers.
+            pool = self.ended if self.ended and self.chance(0.5) else self.watchers()
+            return {"op": "messages", "target": self.proc(pool)}
+        if kind == "end_watcher":
+            # Surely dead after it: killed untrappably, or stopped with any reason.
+            w = rnd.choice(self.watchers())
+            self.ended.append(w)
+            if self.chance(0.3):
+                return {"op": "kill", "target": {"proc": w}}
+            return {"op": "stop", "target": {"proc": w}, "reason": self.pick(STOP_REASONS)}
+        if kind == "alive":
+            return {"op": "alive", "target": self.lookup() if self.chance(0.4) else self.any_target()}
+        if kind == "stop":
+            return self.stop()
+        if kind == "start_child":
+            return self.start_child()
+        if kind == "terminate_child":
+            return self.terminate_child()
+        if kind in ("which_children", "count_children"):
+            return {"op": kind, "sup": copy.deepcopy(self.sup()["ref"])}
+        if kind == "global_register":
+            return {"op": "global_register", "name": self.global_name(GLOBALS), "target": self.proc()}
+        if kind == "global_unregister":
+            return {"op": "global_unregister", "name": self.global_name(GLOBALS + ROOM_GLOBALS)}
+        if kind == "global_send":
+            return {"op": "global_send", "name": self.global_name(GLOBALS + ROOM_GLOBALS), "msg": "ping"}
+        return self.registry_keys()
+
+    def global_name(self, terms) -> object:
+        """The bare term, as :global takes it, or the same name as {"global": term}."""
+        term = self.pick(terms)
+        return term if self.chance(0.5) else {"global": term}
+
+    def register(self, steps: list, again: bool = False) -> dict:
+        """A register step; `again`: a via name for a collector that died or a label bound
+        to no process."""
+        name = self.name()
+        if again:
+            backend = "unique_registry" if self.ended and self.chance(0.5) else self.rnd.choice(BACKENDS)
+            name = {"via": [backend, self.pick(VIA_TERMS)]}
+        step = {"op": "register", "name": self.take(name), "target": self.proc()}
+        backend = step["name"].get("via", [None])[0]
+        if again and backend == "unique_registry" and self.ended:
+            step["target"] = self.proc(self.ended)  # a dead collector: noproc
+        elif again:
+            step["target"] = self.proc(self.maybe_unbound(self.rooms + self.named_collectors + self.sup_collectors))
+        elif backend == "unique_registry":
+            # The collector registers itself; a dead one answers noproc, anything
+            # else function_clause.
+            r = self.rnd.random()
+            if r < 0.4:
+                steps.append(self.new_collector())
+                step["target"] = {"proc": self.collectors[-1]}
+            elif r < 0.75:
+                step["target"] = self.proc(self.ended if self.ended and self.chance(0.5) else self.watchers())
+            else:
+                step["target"] = self.proc(self.rooms)
+        elif backend:
+            step["target"] = self.proc(self.all_labels())
+        return step
+
+    def clash(self) -> dict:
+        """A start that fails: a room, a named collector or a supervisor (its last child)
+        under a name given before; the labels it binds stand for no process."""
+        if not self.taken:
+            step = self.new_room()
+            step["name"] = self.take(self.name())
+            return step
+        r = self.rnd.random()
+        sups = [s for s in self.sups if s["impl"] != "simple_one_for_one"]
+        if r < 0.2:
+            step = self.new_room()
+            spec = step
+        elif r < 0.4:
+            step = spec = self.new_named_collector()
+        elif r < 0.8 or not sups:
+            step = self.new_supervisor()
+            spec = step["children"][-1]
+            while spec["kind"] == "supervisor":
+                spec = spec["children"][-1]
         else:
-            target = self.proc(self.rooms)
+            # A whole team given to a supervisor, its last member's name taken.
+            sup = self.rnd.choice(sups)
+            team = self.supervisor_fields({"id": "team", "kind": "supervisor"}, 1)
+            team.pop("_info")
+            step = {"op": "start_child", "sup": copy.deepcopy(sup["ref"]), "spec": team}
+            spec = team["children"][-1]
+        if spec["kind"] in ("chat_room", "collector"):
+            spec["name"] = self.pick(self.taken)
+        if step["op"] == "start_child" or step["kind"] == "supervisor":
+            # Every child gets a label: later steps meet them unbound.
+            children = list(_specs(step))
+            for child in children:
+                if child["kind"] in ("chat_room", "collector") and "as" not in child:
+                    child["as"] = self.bind(child["kind"])
+        return step
+
+    def misdirect(self) -> dict:
+        """A collector's step given a name (looked up first) or a process that is no
+        collector (`not_a_collector`); a supervisor's step given a process that is no
+        supervisor (`not_a_supervisor`); a call or stop of the driver (`calling_self`)."""
+        r = self.rnd.random()
+        if r < 0.25:
+            step = {"op": self.rnd.choice(["messages", "trap_exit"]), "target": self.lookup()}
+        elif r < 0.5:
+            name = self.lookup()
+            if "via" in name and name["via"][0] in {g["backend"] for g in self.regs} and not LINK_THROUGH_DEAD_REGISTRY:
+                name = {"global": self.pick(GLOBALS + ROOM_GLOBALS)}
+            step = {"op": self.rnd.choice(["link", "unlink"]), "a": self.proc(self.collectors), "b": name}
+            if self.chance(0.3):
+                step["a"], step["b"] = step["b"], step["a"]
+            return step
+        elif r < 0.62:
+            step = {"op": self.rnd.choice(["messages", "trap_exit"]), "target": self.proc(self.rooms + self.tree_procs())}
+        elif r < 0.7:
+            return {"op": "monitor", "watcher": self.proc(self.rooms + self.tree_procs()), "target": self.any_target()}
+        elif r < 0.87:
+            others = self.collectors + self.rooms + [g["label"] for g in self.regs]
+            sup = self.lookup() if self.chance(0.2) else self.proc(others)
+            op = self.rnd.choice(["start_child", "terminate_child", "which_children", "count_children"])
+            step = {"op": op, "sup": sup}
+            if op == "start_child":
+                step["spec"] = self.room_spec("a") if self.chance(0.5) else [{"str": self.rnd.choice(ROOM_ARGS)}]
+            elif op == "terminate_child":
+                step["id"] = "a"
+            return step
+        elif self.chance(0.5):
+            return {"op": "call", "to": {"pid": "P0"}, "msg": "get_messages", "timeout": 50}
+        else:
+            return {"op": "stop", "target": {"pid": "P0"}, "reason": self.pick(STOP_REASONS)}
+        if step["op"] == "trap_exit":
+            # Never true by name: a supervised collector must not trap exits (module doc).
+            step["value"] = "proc" in step["target"] and self.chance(0.5)
+        return step
+
+    def end_registry(self) -> dict:
+        """A registry server killed or stopped (by label or name); via lookups then fail."""
+        if not self.regs:
+            return self.new_registry_server()
+        reg = self.rnd.choice(self.regs)
+        self.ended_regs.append(reg["backend"])
+        target = dict(reg["name"]) if reg["name"] and self.chance(0.3) else {"proc": reg["label"]}
+        if self.chance(0.5):
+            return {"op": "kill", "target": target, "reason": self.rnd.choice(["kill", "shutdown", "boom"])}
+        return {"op": "stop", "target": target, "reason": self.pick(STOP_REASONS)}
+
+    def registry_keys(self) -> dict:
+        if self.regs and self.chance(0.7):
+            reg = self.rnd.choice(self.regs)
+            registry = {"proc": reg["label"]}
+            if reg["name"] and self.chance(0.4):
+                registry = dict(reg["name"])
+        else:
+            registry = self.rnd.choice(BACKENDS)  # the backend's current server
+        if self.theme in ("registry", "failures") and self.chance(0.4):
+            registry = "unique_registry"  # Registry.keys/2: function_clause for a non-pid
+        # A name is looked up first; a free one, or a label bound to no process,
+        # passes undefined to the registry.
+        r = self.rnd.random()
+        if self.theme == "registry" and self.risky and self.chance(0.4):
+            target = self.proc(self.risky)
+        elif r < 0.4:
+            target = self.proc(self.maybe_unbound(self.all_labels()) if self.chance(0.7) else self.all_labels())
+        elif r < 0.55:
+            target = {"global": self.pick(GLOBALS + ROOM_GLOBALS)}
+        elif r < 0.7:
+            target = {"via": [self.rnd.choice(BACKENDS), self.pick(VIA_TERMS + ROOM_VIA_TERMS)]}
+        elif r < 0.9:
+            target = self.lookup()
+        else:
+            target = self.tree_name()
+        return {"op": "registry_keys", "registry": registry, "target": target}
+
+    def stop(self) -> dict:
+        reason = self.pick(STOP_REASONS)
+        tree = self.tree_procs()
+        r = self.rnd.random()
+        if tree and r < 0.25:
+            target = self.tree_name() if self.chance(0.4) else self.proc(tree)
+        elif r < (0.75 if self.theme == "names" else 0.45):
+            target = self.lookup()
+        else:
+            target = self.proc(self.all_labels())
         return {"op": "stop", "target": target, "reason": reason}
+
+
+def _names(step: dict):
+    """The names a start, start_child or register step gives, its children's included."""
+    if step["op"] == "global_register":
+        name = step["name"]
+        yield name if isinstance(name, dict) and set(name) == {"global"} else {"global": name}
+        return
+    specs = [step.get("spec") if isinstance(step.get("spec"), dict) else step]
+    while specs:
+        spec = specs.pop()
+        if isinstance(spec.get("name"), dict) and "arg" not in json.dumps(spec["name"]):
+            yield spec["name"]
+        specs.extend(spec.get("children", []))
+
+
+def _specs(step: dict):
+    """The child specs in a step (a start's children, a start_child's spec), nested ones too."""
+    specs = [step["spec"]] if isinstance(step.get("spec"), dict) else list(step.get("children", []))
+    while specs:
+        spec = specs.pop(0)
+        yield spec
+        specs.extend(spec.get("children", []))
+
+
+def _labels(step: dict):
+    """Every `as` in a step and in its child specs."""
+    specs = [step] + ([step["spec"]] if isinstance(step.get("spec"), dict) else [])
+    while specs:
+        spec = specs.pop()
+        if "as" in spec:
+            yield spec["as"]
+        specs.extend(spec.get("children", []))
+        if isinstance(spec.get("child"), dict):
+            specs.append(spec["child"])
 
 
 # Plain steps the model follows into a nowait step's aftermath (the old
