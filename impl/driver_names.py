@@ -131,20 +131,24 @@ def _ask(ctx: Context, target: Pid, request: tuple) -> object:
 def _link(ctx: Context, op: str, a: object, b: object) -> object:
     """link/unlink where `a` or `b` is a global or via name: the driver looks it up first
     (SPEC.md, known differences: who looks a name up); then the collector calls it."""
-    found = []
+    found = {}   # to choose the caller, a name that cannot be looked up counts as free
     for t in (a, b):
-        try:
-            found.append(gen.where(ctx, t) if isinstance(t, NAMES) else t)
-        except ErlangError:
-            found.append(Atom("undefined"))
-    caller, other = ctx.atomic(_link_parties, *found)
+        if isinstance(t, NAMES):
+            try:
+                found[t] = gen.where(ctx, t)
+            except ErlangError:
+                found[t] = Atom("undefined")
+    caller, other = ctx.atomic(_link_parties, a, b, found)
     if not ctx.atomic(_is_collector, caller):
         return ctx.atomic(_not_asked, caller, (op, other))
+    if isinstance(other, NAMES):
+        other = gen.where(ctx, other)   # the caller's own lookup: its failure is the step's answer
     return _ask(ctx, caller, (op, other))
 
 
-def _link_parties(rt, me: Pid, a: object, b: object) -> tuple:
+def _link_parties(rt, me: Pid, a: object, b: object, found: dict) -> tuple:
     def resolve(t):
+        t = found.get(t, t)
         holder = rt.names.whereis(t.name) if isinstance(t, LocalName) else t
         return holder if isinstance(holder, Pid) else None
     return link_parties(a, b, resolve, lambda p: _was_collector(rt, me, p))
@@ -240,9 +244,14 @@ def _sup_call(ctx: Context, op: str, a: dict) -> object:
         raise ErlangError(Atom("noproc"), "exit")
     if not ctx.atomic(_supervisor_or_dead, sup):
         return Outcome("error", Atom("not_a_supervisor"))   # SCN-11
-    if op == "start_child" and not isinstance(spec, dict) and ctx.atomic(lambda rt, me: sup in rt.no_template):
-        # DSUP-6: args need a template; Elixir's start_child refuses a list as a child spec, in the caller.
-        raise ErlangError(registry_via.ARGUMENT_ERROR)
+    if op == "start_child" and ctx.atomic(lambda rt, me: sup in rt.dynamic_templates):
+        # DSUP-6: DynamicSupervisor.start_child checks the child spec in the caller, before any call:
+        # args need a template (a list is no child spec), and a shutdown must be positive.
+        checked = arg if isinstance(spec, dict) else ctx.atomic(lambda rt, me: rt.dynamic_templates[sup])
+        if checked is None:
+            raise ErlangError(registry_via.ARGUMENT_ERROR)
+        if isinstance(checked.shutdown, int) and checked.shutdown <= 0:
+            return Outcome("error", (Atom("invalid_shutdown"), checked.shutdown))
     if op == "terminate_child" and not isinstance(request[1], Pid) \
             and ctx.atomic(lambda rt, me: getattr(rt.process(sup), "kind", None)) == "dynamic_supervisor":
         raise ErlangError(Atom("function_clause"))  # DynamicSupervisor.terminate_child(sup, pid) when is_pid(pid)

@@ -50,8 +50,8 @@ def start_kind(ctx: Context, spec: ChildSpec, args: tuple = ()) -> tuple:
         else:
             result = gen.start(ctx, "dynamic_supervisor", name, dynamic_supervisor.init, dynamic_supervisor.loop,
                                (intensity, period, template))
-            if result[0] == OK and template is None:
-                ctx.atomic(lambda rt, me, pid: rt.no_template.add(pid), result[1])
+            if result[0] == OK:   # its caller checks start_child's spec against the template (DSUP-6)
+                ctx.atomic(lambda rt, me, pid: rt.dynamic_templates.__setitem__(pid, template), result[1])
     elif kind == "registry_server":
         result = registry_via.start_server(ctx, spec.opt("backend", "map_registry"), name)
     elif kind == "registry_partition":

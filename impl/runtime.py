@@ -142,7 +142,7 @@ class Runtime:
         self.unique: dict = {}                    # Registry atom -> registry_via.UniqueTable
         self.unnamed_registries = 0
         self.bindings: dict = {}                  # child spec "as" label -> the child's first pid
-        self.no_template: set = set()             # DynamicSupervisors started without a child template
+        self.dynamic_templates: dict = {}         # DynamicSupervisor pid -> its child template (or None)
 
     def __enter__(self) -> "Runtime":
         return self

@@ -168,20 +168,24 @@ def _send_control(world: World, me: Pid, target: Pid, tag, request):
 def _link(op: str, a: object, b: object):
     """link/unlink where `a` or `b` is a global or via name: the driver looks it up first
     (SPEC.md, known differences: who looks a name up); then the collector calls it."""
-    found = []
+    found = []   # to choose the caller, a name that cannot be looked up counts as free
     for t in (a, b):
-        try:
-            found.append((yield from gen.where(t)) if isinstance(t, NAMES) else t)
-        except ErlangError:
-            found.append(Atom("undefined"))
-    caller, other = yield Atomic(_link_parties, tuple(found))
+        if isinstance(t, NAMES):
+            try:
+                found.append((t, (yield from gen.where(t))))
+            except ErlangError:
+                found.append((t, Atom("undefined")))
+    caller, other = yield Atomic(_link_parties, (a, b, tuple(found)))
     if not (yield Atomic(_is_collector, (caller,))):
         return (yield Atomic(_not_asked, (caller, (op, other))))
+    if isinstance(other, NAMES):
+        other = yield from gen.where(other)   # the caller's own lookup: its failure is the step's answer
     return (yield from _ask(caller, (op, other)))
 
 
-def _link_parties(world: World, me: Pid, a: object, b: object):
-    resolve = lambda t: driver.resolve(world, t)
+def _link_parties(world: World, me: Pid, a: object, b: object, found: tuple):
+    looked_up = dict(found)
+    resolve = lambda t: driver.resolve(world, looked_up.get(t, t))
     return world, driver.link_parties(a, b, resolve, lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
 
 
@@ -255,9 +259,7 @@ def _sup_call(op: str, a: dict):
     sup = yield from _resolve(a["sup"])
     if op == "start_child":
         spec = a["spec"]
-        request = (Atom("start_child"), child_spec(spec) if isinstance(spec, dict) else tuple(spec))
-        if isinstance(spec, dict):
-            request = (Atom("start_child"), kinds.with_defaults(child_spec(spec)))
+        request = (Atom("start_child"), kinds.with_defaults(child_spec(spec)) if isinstance(spec, dict) else tuple(spec))
     elif op == "terminate_child":
         request = (Atom("terminate_child"), a["pid"] if "pid" in a else a["id"])
     else:
@@ -266,9 +268,14 @@ def _sup_call(op: str, a: dict):
         raise ErlangError("exit", Atom("noproc"))
     if not (yield Atomic(_supervisor_or_dead, (sup,))):
         return Outcome("error", Atom("not_a_supervisor"))   # SCN-11
-    if op == "start_child" and not isinstance(spec, dict) and (yield Atomic(_no_template, (sup,))):
-        # DSUP-6: args need a template; Elixir's start_child refuses a list as a child spec, in the caller.
-        raise ErlangError("error", registry_via.ARGUMENT_ERROR)
+    if op == "start_child" and (yield Atomic(_kind_of, (sup,))) == "dynamic_supervisor":
+        # DSUP-6: DynamicSupervisor.start_child checks the child spec in the caller, before any call:
+        # args need a template (a list is no child spec), and a shutdown must be positive.
+        checked = request[1] if isinstance(spec, dict) else (yield Atomic(_template_of, (sup,)))
+        if checked is None:
+            raise ErlangError("error", registry_via.ARGUMENT_ERROR)
+        if isinstance(checked.shutdown, int) and checked.shutdown <= 0:
+            return Outcome("error", (Atom("invalid_shutdown"), checked.shutdown))
     if op == "terminate_child" and not isinstance(request[1], Pid) and (yield Atomic(_kind_of, (sup,))) == "dynamic_supervisor":
         raise ErlangError("error", Atom("function_clause"))  # DynamicSupervisor.terminate_child(sup, pid) when is_pid(pid)
     value = yield from gen.gen_call(sup, request, None)
@@ -287,10 +294,9 @@ def _supervisor_or_dead(world: World, me: Pid, pid: Pid):
         and pid not in BACKEND_PIDS.values()
 
 
-def _no_template(world: World, me: Pid, pid: Pid):
-    """A DynamicSupervisor started without a child template (dead or alive: the caller knows its spec)."""
-    proc = world.processes.get(pid)
-    return world, proc is not None and proc.kind == "dynamic_supervisor" and proc.state.template is None
+def _template_of(world: World, me: Pid, pid: Pid):
+    """A DynamicSupervisor's child template, or None (dead or alive: the caller knows its spec)."""
+    return world, world.processes[pid].state.template
 
 
 def _kind_of(world: World, me: Pid, pid: Pid):
