@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 
 from regspec import runner
+from regspec.common.steps import UNSUPPORTED_OPS, Unsupported, local_name, local_target
 from regspec.scenario import Scenario, parse
 from regspec.terms import Atom, LocalName, Outcome
 
@@ -26,14 +27,12 @@ from .runtime import DRIVER, LeakedThreads, Runtime, Statistics
 
 __all__ = ["Runtime", "Driver", "ImplSession", "run_scenario", "LeakedThreads", "Statistics", "DRIVER"]
 
-# The same steps as the model covers, refused the same way (SCN-7).
-from regspec.model import UNSUPPORTED_OPS, Unsupported, local_name, local_target  # noqa: E402
-
 
 def to_command(op: str, a: dict):
     """The driver action for one decoded scenario step, as `fn(driver)` (raises Unsupported).
 
-    The same translation as `regspec.model.to_command`.
+    The same translation as `regspec.model.to_command`; both refuse the same
+    steps the same way (SCN-7, `regspec.common.steps`).
     """
     if op in UNSUPPORTED_OPS:
         raise Unsupported

@@ -21,14 +21,15 @@ from typing import Callable
 
 import attrs
 
-from regspec.model.behaviours import ChatRoom  # the article's callbacks are pure: one copy serves both
+from regspec.common.chat_room import ChatRoom  # the article's callbacks are pure: one copy serves both
+from regspec.common.records import SystemStop
+from regspec.common.results import ErlangError
 from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid, Ref
 
 from . import gen_server
-from .process import Context, ErlangError
-from .signals import SystemStop
+from .process import Context
 
-__all__ = ["Control", "ChatRoom", "collector", "chat_room", "KINDS", "body_for"]
+__all__ = ["Control", "collector", "chat_room", "KINDS", "body_for", "dead_collector_answer"]
 
 TRUE = Atom("true")
 FALSE = Atom("false")
@@ -103,7 +104,7 @@ def _perform(ctx: Context, kept: list | None, request: tuple) -> object:
             return ctx.monitor(args[0])
         if action == "demonitor":
             if not isinstance(args[0], Ref):
-                raise ErlangError(Atom("badarg"))
+                raise ErlangError("error", Atom("badarg"))
             return ctx.demonitor(args[0], args[1])
         if action in ("link", "unlink"):
             other = args[0]

@@ -25,19 +25,19 @@ from __future__ import annotations
 
 import attrs
 
+# The wait record and the results are shared with the model (`regspec.common`): the same
+# wait, the same stop result; the waiting itself is the runtime's own.
+from regspec.common.protocol import GEN_CAST, call_message, reply_tag
+from regspec.common.records import (AliveRequest, DemonitorRequest, Down, ExitSignal, Message, MonitorRequest, Signal,
+                                    SystemStop, Wait)
+from regspec.common.results import ErlangError, bif_result, link_parties, stop_result, stop_self, strip_call
 from regspec.terms import Atom, LocalName, Outcome, Pid, Ref
-
-# The waiting half is the model's: the same wait record and the same stop result.
-from regspec.model.driver import bif_result, link_parties, stop_result, stop_self, strip_call
-from regspec.model.world import Wait
 
 from . import signals
 from .behaviours import Control, body_for, dead_collector_answer
-from .gen_server import GEN_CAST, call_message, reply_tag
 from .mailbox import ANY
 from .process import TIMEOUT, Context
 from .runtime import CLOSED, DONE, DRIVER, TIMER, Runtime
-from .signals import ErlangError
 
 __all__ = ["Driver", "DriverContext", "Result"]
 
@@ -140,14 +140,14 @@ class Driver:
             if pid is None:
                 return BADARG  # PROC-4: `Name ! Msg` to a free name raises badarg
             # PROC-3: a dead pid takes the message silently; it is dropped on arrival.
-            self.rt.send(DRIVER, pid, signals.Message(msg))
+            self.rt.send(DRIVER, pid, Message(msg))
             return OK
 
     def cast(self, to: object, msg: object) -> object:
         with self.rt.atomic:
             pid = self.resolve(to)
             if pid is not None:  # GS-6: cast is ok whatever the destination
-                self.rt.send(DRIVER, pid, signals.Message((GEN_CAST, msg)))
+                self.rt.send(DRIVER, pid, Message((GEN_CAST, msg)))
             return OK
 
     def kill(self, target: object, reason: object = Atom("kill")) -> object:
@@ -156,7 +156,7 @@ class Driver:
             pid = self.resolve(target)
             if pid is None:
                 return BADARG
-            self.rt.send(DRIVER, pid, signals.ExitSignal(reason, link=False))
+            self.rt.send(DRIVER, pid, ExitSignal(reason, link=False))
             return TRUE
 
     # -- actions that wait ---------------------------------------------------------
@@ -174,9 +174,9 @@ class Driver:
             if pid == DRIVER:
                 return Outcome("exit", Atom("calling_self"))  # gen refuses to call the caller itself
             mref = self._monitor_for_wait(pid)
-            self.rt.send(DRIVER, pid, signals.Message(call_message(DRIVER, mref, msg)))
+            self.rt.send(DRIVER, pid, Message(call_message(DRIVER, mref, msg)))
             if exit_during is not None:
-                self.rt.send(DRIVER, pid, signals.ExitSignal(exit_during, link=False))
+                self.rt.send(DRIVER, pid, ExitSignal(exit_during, link=False))
             self._wait = Wait("call", mref, pid, timeout=timeout)
             finite = isinstance(timeout, int)
             timer = self.rt.time + timeout if finite else None
@@ -191,7 +191,7 @@ class Driver:
             if pid == DRIVER:
                 return stop_self(pid, reason)
             mref = self._monitor_for_wait(pid)
-            self.rt.send(DRIVER, pid, signals.Message(signals.SystemStop(reason)))
+            self.rt.send(DRIVER, pid, Message(SystemStop(reason)))
             self._wait = Wait("stop", mref, pid, reason=reason)
         return self._await()
 
@@ -204,7 +204,7 @@ class Driver:
             if not self.rt.in_flight(DRIVER, pid):
                 return TRUE if self.rt.is_alive(pid) else FALSE
             tag = self.rt.make_ref()
-            self.rt.send(DRIVER, pid, signals.AliveRequest(tag))
+            self.rt.send(DRIVER, pid, AliveRequest(tag))
             self._wait = Wait("alive", tag, pid)
         return self._await()
 
@@ -225,7 +225,7 @@ class Driver:
             # Monitored while it answers, as gen:call does: a collector that
             # dies first ends the wait instead of hanging it.
             tag = self._monitor_for_wait(proc.pid)
-            self.rt.send(DRIVER, proc.pid, signals.Message(Control(tag, request, DRIVER)))
+            self.rt.send(DRIVER, proc.pid, Message(Control(tag, request, DRIVER)))
             self._wait = Wait("control", tag, proc.pid, request=request)
         return self._await()
 
@@ -236,7 +236,7 @@ class Driver:
     def _monitor_for_wait(self, pid: Pid) -> Ref:
         ref = self.rt.make_ref()
         self.proc.monitors[ref] = pid
-        self.rt.send(DRIVER, pid, signals.MonitorRequest(ref, pid))
+        self.rt.send(DRIVER, pid, MonitorRequest(ref, pid))
         return ref
 
     def _await(self, timer: int | None = None, timer_real: float | None = None) -> object:
@@ -255,13 +255,13 @@ class Driver:
             return Outcome("exit", Atom("deadlock"))
 
     # -- the waiting half: signals reaching P0 (runtime lock held) ---------------------
-    def receive(self, sig: signals.Signal) -> None:
+    def receive(self, sig: Signal) -> None:
         """A signal reaches the driver; an answer to its wait goes to P0's mailbox."""
         if self._in_code:
             signals.handle(self.rt, self.proc, sig)   # running code, P0 is a process like any other
             return
         payload, wait = sig.payload, self._wait
-        if isinstance(payload, signals.Down):
+        if isinstance(payload, Down):
             if payload.ref not in self.proc.monitors:
                 return
             del self.proc.monitors[payload.ref]
@@ -273,7 +273,7 @@ class Driver:
                 else:
                     self._done(Outcome("exit", payload.reason))  # GS-3, GS-5: the callee is gone
             return
-        if isinstance(payload, signals.Message) and wait is not None and isinstance(payload.term, tuple) \
+        if isinstance(payload, Message) and wait is not None and isinstance(payload.term, tuple) \
                 and len(payload.term) == 2:
             tag, value = payload.term
             if wait.kind == "call" and tag == reply_tag(wait.tag):
@@ -287,7 +287,7 @@ class Driver:
 
     def _demonitor(self, wait: Wait) -> None:
         self.proc.monitors.pop(wait.tag, None)
-        self.rt.send(DRIVER, wait.target, signals.DemonitorRequest(wait.tag))
+        self.rt.send(DRIVER, wait.target, DemonitorRequest(wait.tag))
 
     def _done(self, value: object) -> None:
         self._wait = None
@@ -321,5 +321,5 @@ class DriverContext(Context):
             if outcome == TIMER:
                 return TIMEOUT
             if outcome == CLOSED:
-                raise ErlangError(Atom("shutdown"), "exit")
+                raise ErlangError("exit", Atom("shutdown"))
             raise _Deadlock

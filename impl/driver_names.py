@@ -9,17 +9,15 @@ the other processes until the awaited message arrives.
 
 from __future__ import annotations
 
-from regspec.model.code import DownOf, ReplyOrDown
-from regspec.model.driver import Wait, link_parties, stop_result, stop_self
-from regspec.model.driver_names import child_spec, ok_error
-from regspec.model.world import BACKEND_PIDS
+from regspec.common.childspec import child_spec, with_defaults
+from regspec.common.protocol import GEN_CAST, DownOf, ReplyOrDown, server_ref
+from regspec.common.records import BACKEND_PIDS, SystemStop, Wait
+from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
 from . import gen, kinds, registry_global, registry_via
 from .behaviours import Control, dead_collector_answer
-from .gen_server import GEN_CAST
 from .process import Context
-from .signals import ErlangError, SystemStop
 
 __all__ = ["to_command"]
 
@@ -77,7 +75,7 @@ def _global_term(name: object) -> object:
 
 
 def _start(ctx: Context, spec, link: bool) -> object:
-    result = kinds.start_kind(ctx, kinds.with_defaults(spec))
+    result = kinds.start_kind(ctx, with_defaults(spec))
     if not link and result[0] == OK:
         ctx.unlink(result[1])
     return ok_error(result)
@@ -124,7 +122,7 @@ def _ask(ctx: Context, target: Pid, request: tuple) -> object:
     ctx.demonitor(mon, True)
     value = msg[1]
     if isinstance(value, Outcome) and value.tag == "error":
-        raise ErlangError(value.value)
+        raise ErlangError("error", value.value)
     return value
 
 
@@ -181,7 +179,7 @@ def _send(ctx: Context, to: object, msg: object) -> object:
 
 
 def _call(ctx: Context, to: object, msg: object, timeout: object) -> object:
-    printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else registry_via.server_ref(to)
+    printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else server_ref(to)
     return gen.gen_call(ctx, to, msg, None if timeout == "infinity" else timeout, printed_as=printed)
 
 
@@ -196,7 +194,7 @@ def _cast(ctx: Context, to: object, msg: object) -> object:
 def _kill(ctx: Context, target: object, reason: object) -> object:
     pid = _resolve(ctx, target)
     if not isinstance(pid, Pid):
-        raise ErlangError(Atom("badarg"))
+        raise ErlangError("error", Atom("badarg"))
     ctx.exit_signal(pid, reason)
     return Atom("true")
 
@@ -204,7 +202,7 @@ def _kill(ctx: Context, target: object, reason: object) -> object:
 def _stop(ctx: Context, target: object, reason: object) -> object:
     pid = _resolve(ctx, target)
     if not isinstance(pid, Pid):
-        raise ErlangError(Atom("noproc"), "exit")
+        raise ErlangError("exit", Atom("noproc"))
     if pid == ctx.pid:
         return stop_self(pid, reason)
     mon = ctx.monitor(pid)
@@ -234,14 +232,14 @@ def _sup_call(ctx: Context, op: str, a: dict) -> object:
     sup = _resolve(ctx, a["sup"])
     if op == "start_child":
         spec = a["spec"]
-        arg = kinds.with_defaults(child_spec(spec)) if isinstance(spec, dict) else tuple(spec)
+        arg = with_defaults(child_spec(spec)) if isinstance(spec, dict) else tuple(spec)
         request = (Atom("start_child"), arg)
     elif op == "terminate_child":
         request = (Atom("terminate_child"), a["pid"] if "pid" in a else a["id"])
     else:
         request = Atom(op)
     if not isinstance(sup, Pid):
-        raise ErlangError(Atom("noproc"), "exit")
+        raise ErlangError("exit", Atom("noproc"))
     if not ctx.atomic(_supervisor_or_dead, sup):
         return Outcome("error", Atom("not_a_supervisor"))   # SCN-11
     if op == "start_child" and ctx.atomic(lambda rt, me: sup in rt.dynamic_templates):
@@ -249,12 +247,13 @@ def _sup_call(ctx: Context, op: str, a: dict) -> object:
         # args need a template (a list is no child spec), and a shutdown must be positive.
         checked = arg if isinstance(spec, dict) else ctx.atomic(lambda rt, me: rt.dynamic_templates[sup])
         if checked is None:
-            raise ErlangError(registry_via.ARGUMENT_ERROR)
+            raise ErlangError("error", ARGUMENT_ERROR)
         if isinstance(checked.shutdown, int) and checked.shutdown <= 0:
             return Outcome("error", (Atom("invalid_shutdown"), checked.shutdown))
     if op == "terminate_child" and not isinstance(request[1], Pid) \
             and ctx.atomic(lambda rt, me: getattr(rt.process(sup), "kind", None)) == "dynamic_supervisor":
-        raise ErlangError(Atom("function_clause"))  # DynamicSupervisor.terminate_child(sup, pid) when is_pid(pid)
+        # DynamicSupervisor.terminate_child(sup, pid) when is_pid(pid)
+        raise ErlangError("error", Atom("function_clause"))
     value = gen.gen_call(ctx, sup, request)
     if op == "count_children":
         items = {k.name: v for k, v in value.items}
@@ -282,7 +281,7 @@ def _global(ctx: Context, op: str, name: object, target: object, msg: object) ->
 def _registry_keys(ctx: Context, registry: object, target: object) -> object:
     found = ctx.atomic(_registry_of, registry)
     if found is None:
-        raise ErlangError(Atom("noproc"), "exit")
+        raise ErlangError("exit", Atom("noproc"))
     backend_name, ref = found
     target = _resolve(ctx, target)   # VIA-8: a name is looked up first; a free one is undefined
     if backend_name == "unique_registry":
@@ -302,8 +301,8 @@ def _registry_of(rt, me: Pid, registry: object):
 
 def _unique_keys(rt, me: Pid, registry: Atom, pid: object) -> ErlList:
     if not isinstance(pid, Pid):
-        raise ErlangError(Atom("function_clause"))   # Registry.keys(reg, pid) when is_pid(pid)
+        raise ErlangError("error", Atom("function_clause"))   # Registry.keys(reg, pid) when is_pid(pid)
     table = rt.unique.get(registry)
     if table is None or not rt.is_alive(table.sup):
-        raise ErlangError(registry_via.ARGUMENT_ERROR)
+        raise ErlangError("error", ARGUMENT_ERROR)
     return ErlList(tuple(sorted((k for k, p in table.keys.items() if p == pid), key=term_order)))

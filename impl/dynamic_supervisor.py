@@ -3,24 +3,23 @@
 Implements: DSUP-1, DSUP-2, DSUP-3, DSUP-4, DSUP-5
 
 The same functions as `regspec.model.dynamic_supervisor`, run by the
-supervisor's own thread; the state records are the model's.
+supervisor's own thread; the state records (`DynState`, `DynChild`) are
+shared with the model (`regspec.common.supervision`).
 """
 
 from __future__ import annotations
 
 import attrs
 
-from regspec.model.code import AnyDownOf, DownOf, ExitFrom
-from regspec.model.dynamic_supervisor import DynChild, DynState
-from regspec.model.supervisor import add_restart, counts
-from regspec.model.world import FrozenMap
-from regspec.model.kinds import ChildSpec
+from regspec.common.childspec import ChildSpec
+from regspec.common.protocol import GEN_CALL, AnyDownOf, DownOf, ExitFrom
+from regspec.common.records import FrozenMap, SystemStop
+from regspec.common.results import ErlangError, exit_reason
+from regspec.common.supervision import DynChild, DynState, add_restart, counts
 from regspec.terms import Atom, ErlList, Pid
 
 from . import kinds
-from .gen_server import GEN_CALL
 from .process import TIMEOUT, Context
-from .signals import ErlangError, SystemStop, exit_reason
 
 __all__ = ["init", "loop", "handle"]
 
@@ -95,7 +94,7 @@ def handle_call(ctx: Context, request: object, state: DynState) -> tuple:
         active = sum(1 for _, c in children if not c.restarting)
         sups = sum(1 for _, c in children if c.spec.type == Atom("supervisor"))
         return counts(len(children), active, sups, len(children) - sups), state
-    raise ErlangError(Atom("function_clause"))
+    raise ErlangError("error", Atom("function_clause"))
 
 
 def start_child(ctx: Context, spec, args: tuple) -> tuple:

@@ -5,23 +5,21 @@ Implements: GS-1, GS-2, VIA-1, VIA-2, VIA-3, REG-GLOBAL-1
 The same functions as `regspec.model.gen`, as code that runs in the calling
 process's own thread (or the driver's): `ctx` is its `Context`. Where the
 model yields an effect, this code calls the BIF; a receive blocks the
-thread until the scheduler hands it a matching message.
+thread until the scheduler hands it a matching message. The message shapes
+and receive patterns are shared with the model (`regspec.common.protocol`).
 """
 
 from __future__ import annotations
 
-from regspec.model.code import DownOf, ReplyOrDown
-from regspec.model.gen import Ack
+from regspec.common.protocol import ACK, Ack, DownOf, ReplyOrDown, call_message, reply_tag
+from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
 
 from . import registry_global, registry_via
-from .gen_server import call_message, reply_tag
 from .process import TIMEOUT, Context
-from .signals import ErlangError, exit_reason
 
-__all__ = ["where", "register_name", "unregister_name", "send", "gen_call", "start", "init_it", "Stop", "ACK"]
+__all__ = ["where", "register_name", "unregister_name", "send", "gen_call", "start", "init_it", "Stop"]
 
-ACK = Atom("ack")
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
 OK = Atom("ok")
@@ -32,7 +30,7 @@ def where(ctx: Context, name: object) -> object:
     """The pid holding `name` now, or `undefined`."""
     if isinstance(name, LocalName):
         if not isinstance(name.name, Atom):
-            raise ErlangError(Atom("badarg"))  # whereis/1 of a non-atom (a template's arg)
+            raise ErlangError("error", Atom("badarg"))  # whereis/1 of a non-atom (a template's arg)
         holder = ctx.whereis(name.name)
         return holder if isinstance(holder, Pid) else UNDEFINED
     if isinstance(name, GlobalName):
@@ -77,7 +75,7 @@ def send(ctx: Context, name: object, msg: object) -> object:
     if isinstance(name, LocalName):
         holder = where(ctx, name)
         if not isinstance(holder, Pid):
-            raise ErlangError(Atom("badarg"))
+            raise ErlangError("error", Atom("badarg"))
         ctx.send(holder, msg)
         return msg
     if isinstance(name, GlobalName):
@@ -97,19 +95,19 @@ def gen_call(ctx: Context, server: object, request: object, timeout: object = No
         try:
             pid = where(ctx, server)
         except ErlangError as e:
-            raise ErlangError((exit_reason(e), mfa), "exit") from None
+            raise ErlangError("exit", (exit_reason(e), mfa)) from None
         if not isinstance(pid, Pid):
-            raise ErlangError((Atom("noproc"), mfa), "exit")
+            raise ErlangError("exit", (Atom("noproc"), mfa))
     if pid == ctx.pid:
-        raise ErlangError((Atom("calling_self"), mfa), "exit")  # gen refuses to call itself
+        raise ErlangError("exit", (Atom("calling_self"), mfa))  # gen refuses to call itself
     mref = ctx.monitor(pid)
     ctx.send(pid, call_message(ctx.pid, mref, request))
     msg = ctx.receive(ReplyOrDown(reply_tag(mref), mref).matches, timeout=timeout)
     if msg is TIMEOUT:
         ctx.demonitor(mref, True)
-        raise ErlangError((Atom("timeout"), mfa), "exit")
+        raise ErlangError("exit", (Atom("timeout"), mfa))
     if DownOf(mref).matches(msg):
-        raise ErlangError((msg[4], mfa), "exit")
+        raise ErlangError("exit", (msg[4], mfa))
     ctx.demonitor(mref, True)
     return msg[1]
 

@@ -1,4 +1,4 @@
-"""gen_server: the server loop and the call/cast message shapes (OTP `gen.erl`, `gen_server.erl`).
+"""gen_server: the server loop (OTP `gen.erl`, `gen_server.erl`).
 
 Implements: GS-2, GS-4, GS-5, GS-6, GS-7
 
@@ -6,7 +6,8 @@ Implements: GS-2, GS-4, GS-5, GS-6, GS-7
 every message in order and feeds it to the behaviour's callbacks, which
 return a tagged result (`("reply", Reply, State)`, `("noreply", State)`,
 `("stop", Reason, State)`). The client side of call, cast and stop is the
-driver's (`driver.py`).
+driver's (`driver.py`); the call and cast message shapes are
+`regspec.common.protocol`.
 
 Invariants:
 - a server never unregisters its own name; the runtime frees a local name
@@ -17,13 +18,14 @@ Invariants:
 
 from __future__ import annotations
 
-# The call protocol is the model's: the same message shapes and reply tag.
-from regspec.model.gen_server import GEN_CALL, GEN_CAST, call_message, reply_tag
+# The call protocol is shared with the model: the same message shapes and reply tag.
+from regspec.common.protocol import GEN_CALL, GEN_CAST
+from regspec.common.records import SystemStop
 
 from .process import Context
-from .signals import SystemStop
 
-__all__ = ["serve", "call_message", "reply_tag", "GEN_CALL", "GEN_CAST"]
+__all__ = ["serve"]
+
 
 def serve(ctx: Context, callbacks, state: object) -> None:
     """`gen_server:loop`: never returns; the process ends through `ctx.exit` or a kill."""

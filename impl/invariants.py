@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import threading
 
+from regspec.common.childspec import SUPERVISOR_KINDS
+from regspec.common.supervision import supervised
+
 __all__ = ["check", "threads_match_processes", "children_are_live"]
 
 
@@ -61,11 +64,10 @@ def children_are_live(rt) -> tuple[str, ...]:
 
     A supervisor publishes its state each time it waits for its next message (`Process.state`).
     """
-    from regspec.model.supervisor import supervised
     out = []
     with rt.atomic:
         for proc in rt.processes():
-            if proc.alive and proc.kind in ("supervisor", "dynamic_supervisor") and proc.state is not None:
+            if proc.alive and proc.kind in SUPERVISOR_KINDS and proc.state is not None:
                 live, restarting = supervised(proc.state)
                 out += [f"supervisor {proc.pid!r} holds dead child {c!r}" for c in live if not rt.is_alive(c)]
                 if restarting:

@@ -4,19 +4,20 @@ Implements: SCN-4, SCN-5, SUP-11, DSUP-3, VIA-6
 
 The same dispatch as `regspec.model.kinds.start_kind`, from the calling
 process's thread (the driver or a supervisor, which becomes the parent).
-Child specs are the model's `ChildSpec` records.
+Child specs are the shared `ChildSpec` records (`regspec.common.childspec`).
 """
 
 from __future__ import annotations
 
-from regspec.model.kinds import ChildSpec, substitute_spec, with_defaults
+from regspec.common.chat_room import ChatRoom
+from regspec.common.childspec import ChildSpec, substitute_spec, with_defaults
 from regspec.terms import Atom, Pid
 
 from . import gen, gen_server
-from .behaviours import ChatRoom, collector
+from .behaviours import collector
 from .process import Context
 
-__all__ = ["ChildSpec", "start_kind", "with_defaults"]
+__all__ = ["start_kind"]
 
 OK = Atom("ok")
 

@@ -21,11 +21,12 @@ import attrs
 
 from regspec.terms import Atom, Pid, Ref
 
+from regspec.common.records import AliveRequest
+
 from . import signals
 from .mailbox import ANY, Mailbox
-from .signals import ErlangError
 
-__all__ = ["Process", "Context", "ProcessExit", "ProcessKilled", "ErlangError", "TIMEOUT",
+__all__ = ["Process", "Context", "ProcessExit", "ProcessKilled", "TIMEOUT",
            "READY", "RUNNING", "BUSY", "WAITING", "EXITED"]
 
 # STATUS of a process's thread, as the scheduler sees it:
@@ -178,5 +179,5 @@ def _ask_alive(rt, proc: Process, pid: object):
     if not isinstance(pid, Pid) or not rt.in_flight(proc.pid, pid):
         return rt.is_alive(pid)
     tag = rt.make_ref()
-    rt.send(proc.pid, pid, signals.AliveRequest(tag))
+    rt.send(proc.pid, pid, AliveRequest(tag))
     return tag

@@ -10,14 +10,14 @@ which monitors each holder and drops its names when the DOWN arrives.
 
 from __future__ import annotations
 
-from regspec.model.world import GLOBAL_SERVER
+from regspec.common.protocol import GEN_CALL
+from regspec.common.records import GLOBAL_SERVER, SystemStop
+from regspec.common.results import ErlangError
 from regspec.terms import Atom, Pid
 
-from .gen_server import GEN_CALL
 from .process import Context
-from .signals import ErlangError, SystemStop
 
-__all__ = ["whereis_name", "register_name", "unregister_name", "send", "serve", "GLOBAL_SERVER"]
+__all__ = ["whereis_name", "register_name", "unregister_name", "send", "serve"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
@@ -37,7 +37,7 @@ def whereis_name(ctx: Context, name: object) -> object:
 def register_name(ctx: Context, name: object, pid: object) -> Atom:
     from .gen import gen_call
     if not isinstance(pid, Pid):
-        raise ErlangError(Atom("function_clause"))
+        raise ErlangError("error", Atom("function_clause"))
     return gen_call(ctx, GLOBAL_SERVER, (Atom("register"), name, pid))
 
 
@@ -49,7 +49,7 @@ def unregister_name(ctx: Context, name: object) -> Atom:
 def send(ctx: Context, name: object, msg: object) -> Pid:
     pid = whereis_name(ctx, name)
     if not isinstance(pid, Pid):
-        raise ErlangError((Atom("badarg"), (name, msg)), "exit")   # REG-GLOBAL-5
+        raise ErlangError("exit", (Atom("badarg"), (name, msg)))   # REG-GLOBAL-5
     ctx.send(pid, msg)
     return pid
 

@@ -29,17 +29,19 @@ from __future__ import annotations
 
 import attrs
 
-from regspec.model.registry_via import ARGUMENT_ERROR, server_ref
-from regspec.model.world import BACKEND_PIDS, UNIQUE_PARTITION, LinkRequest, UnlinkRequest
+from regspec.common.childspec import ChildSpec, with_defaults
+from regspec.common.protocol import GEN_CALL, GEN_CAST, server_ref
+from regspec.common.records import (BACKEND_PIDS, GLOBAL_SERVER, UNIQUE_PARTITION, FrozenMap, LinkRequest, SystemStop,
+                                    UnlinkRequest)
+from regspec.common.results import ARGUMENT_ERROR, ErlangError
+from regspec.common.supervision import unique_registry_sup_state
 from regspec.terms import Atom, ErlList, LocalName, Pid, term_order
 
 from . import gen
-from .gen_server import GEN_CALL, GEN_CAST
 from .process import Context
-from .signals import ErlangError, SystemStop
 
 __all__ = ["VIA_BACKENDS", "backend", "MapBackend", "UniqueBackend", "UniqueTable", "start_server",
-           "start_partition", "prestart", "server_ref", "unique_register", "unique_unregister"]
+           "start_partition", "prestart", "unique_register", "unique_unregister"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
@@ -76,7 +78,7 @@ class MapBackend:
     def send(self, ctx: Context, name: object, msg: object) -> Pid:
         pid = self.whereis_name(ctx, name)
         if not isinstance(pid, Pid):
-            raise ErlangError((Atom("badarg"), (name, msg)), "exit")
+            raise ErlangError("exit", (Atom("badarg"), (name, msg)))
         ctx.send(pid, msg)
         return pid
 
@@ -157,7 +159,7 @@ class UniqueTable:
 def _table(rt, registry: Atom) -> UniqueTable:
     table = rt.unique.get(registry)
     if table is None or not rt.is_alive(table.sup):
-        raise ErlangError(ARGUMENT_ERROR)   # VIA-5: "unknown registry"
+        raise ErlangError("error", ARGUMENT_ERROR)   # VIA-5: "unknown registry"
     return table
 
 
@@ -171,7 +173,7 @@ def _lookup(rt, me: Pid, key: object, live_partition: bool) -> object:
 def unique_register(rt, me: Pid, key: object, pid: object) -> Atom:
     """Registry.register_name: only the caller can take a key; it is linked to the partition."""
     if pid != me:
-        raise ErlangError(Atom("function_clause"))
+        raise ErlangError("error", Atom("function_clause"))
     table = _table(rt, rt.via_servers["unique_registry"])
     _link(rt, me, table.partition)
     holder = table.keys.get(key)
@@ -226,7 +228,7 @@ class UniqueBackend:
     def send(self, ctx: Context, key: object, msg: object) -> Pid:
         pid = ctx.atomic(_lookup, key, False)
         if not isinstance(pid, Pid):
-            raise ErlangError(Atom("badarg"))
+            raise ErlangError("error", Atom("badarg"))
         ctx.send(pid, msg)
         return pid
 
@@ -262,10 +264,8 @@ def _note_server(rt, me: Pid, backend_name: str, ref: object, pid: Pid) -> None:
 def start_unique(ctx: Context, name: object) -> tuple:
     """`Registry.start_link(keys: :unique, name: Reg)`: a one_for_all supervisor over one partition."""
     from . import supervisor
-    from .kinds import ChildSpec, with_defaults
-    from regspec.model.world import FrozenMap
     if name is not None and not isinstance(name, LocalName):
-        raise ErlangError(ARGUMENT_ERROR)  # VIA-6: Registry's name must be an atom
+        raise ErlangError("error", ARGUMENT_ERROR)  # VIA-6: Registry's name must be an atom
     registry = name.name if isinstance(name, LocalName) else ctx.atomic(_unnamed_registry)
     partition = Atom(f"Elixir.{registry.name}.PIDPartition0")
     spec = with_defaults(ChildSpec("registry_partition", id=partition, name=LocalName(partition),
@@ -332,7 +332,6 @@ def prestart(rt) -> None:
     Two map servers, the unique Registry (a supervisor and its partition,
     linked) and the global name server; they print by their labels.
     """
-    from regspec.model.world import GLOBAL_SERVER, _unique_sup_state
     from . import registry_global, supervisor
     with rt.atomic:
         for backend_name in ("map_registry", "map_registry_nomonitor"):
@@ -341,7 +340,7 @@ def prestart(rt) -> None:
                      pid=BACKEND_PIDS[backend_name], label=backend_name)
             rt.via_servers[backend_name] = BACKEND_PIDS[backend_name]
         sup, partition = BACKEND_PIDS["unique_registry"], UNIQUE_PARTITION
-        sup_state = _unique_sup_state()
+        sup_state = unique_registry_sup_state()
         rt.spawn("supervisor", lambda c: supervisor.loop(c, sup_state), pid=sup, label="unique_registry",
                  trap_exit=True)
         rt.spawn("registry_partition", lambda c: serve_partition(c, sup), pid=partition, trap_exit=True,

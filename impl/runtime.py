@@ -46,17 +46,17 @@ from typing import Callable
 
 import attrs
 
+from regspec.common.records import DRIVER, Init, Signal
+from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
 from . import signals
 from .mailbox import Mailbox, MailboxClosed
 from .process import BUSY, EXITED, READY, RUNNING, TIMEOUT, WAITING, Context, Process, ProcessExit, ProcessKilled
-from .signals import ErlangError
 from .registry_local import NameTable
 
 __all__ = ["Runtime", "LeakedThreads", "Statistics", "DRIVER", "DONE", "QUIESCENT", "TIMER", "CLOSED"]
 
-DRIVER = Pid(0)
 NORMAL = Atom("normal")
 KILLED = Atom("killed")
 
@@ -171,7 +171,7 @@ class Runtime:
 
     def send(self, sender: Pid, receiver: Pid, payload: object) -> None:
         """Queue a signal behind every signal sent before it (PROC-2). Lock held."""
-        self._queue.append(signals.Signal(self._next_seq, sender, receiver, payload))
+        self._queue.append(Signal(self._next_seq, sender, receiver, payload))
         self._next_seq += 1
         self._cond.notify_all()
 
@@ -236,7 +236,7 @@ class Runtime:
             if parent is not None:
                 proc.links.add(parent)
                 self._procs[parent].links.add(pid)
-                self.send(parent, pid, signals.Init())
+                self.send(parent, pid, Init())
             if label is not None:
                 self.labels[pid] = label
             if name is not None:
@@ -260,7 +260,7 @@ class Runtime:
         except ErlangError as exc:  # an Erlang exception the code did not catch: the process exits with it
             with self._lock:
                 proc.in_user = False
-                signals.exit_process(self, proc, signals.exit_reason(exc))
+                signals.exit_process(self, proc, exit_reason(exc))
         except BaseException as exc:  # a crash in the process's own code: it exits, as on the BEAM
             self._crashed(proc, exc)
         finally:

@@ -4,7 +4,8 @@ Implements: PROC-3, SIG-1, SIG-2, SIG-3, SIG-5, LINK-1, LINK-2, LINK-3,
 LINK-4, LINK-5, MON-1, MON-2, MON-3, MON-4, MON-5, MON-6, REG-LOCAL-7
 
 The same decision table as the model's `signals.py` and `scheduler.deliver`,
-over the runtime's mutable `Process` records. Every function here runs with
+over the runtime's mutable `Process` records; the signals themselves are the
+shared records of `regspec.common.records`. Every function here runs with
 the runtime lock held, in whichever thread handles the signal: the
 receiver's own thread when it is blocked in receive, the scheduler when the
 receiver is busy in its own code or dead. The result does not depend on
@@ -22,17 +23,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-
+# The signal payloads are the shared frozen records: they cross threads
+# unchanged, and a signal means exactly what it means in the model.
+from regspec.common.records import (AliveRequest, DemonitorRequest, Down, ExitSignal, Init, LinkRequest, Message,
+                                    MonitorRequest, Signal, UnlinkRequest)
+from regspec.common.results import ErlangError
 from regspec.terms import Atom, Pid, Ref
 
 if TYPE_CHECKING:
     from .process import Process
 
 __all__ = [
-    "Signal", "Message", "ExitSignal", "LinkRequest", "UnlinkRequest", "MonitorRequest", "DemonitorRequest",
-    "Down", "AliveRequest", "SystemStop", "handle", "exit_process", "receive_exit", "link", "unlink",
-    "monitor", "demonitor", "answer_dead", "deliver_message", "send", "exit_signal", "trap_exit", "ErlangError",
-    "exit_reason", "Init",
+    "handle", "exit_process", "receive_exit", "link", "unlink", "monitor", "demonitor", "answer_dead",
+    "deliver_message", "send", "exit_signal", "trap_exit",
 ]
 
 KILL = Atom("kill")
@@ -42,36 +45,6 @@ NOPROC = Atom("noproc")
 TRUE = Atom("true")
 FALSE = Atom("false")
 EXIT = Atom("EXIT")
-
-
-class ErlangError(Exception):
-    """An Erlang exception: a BIF's error (`noproc` from `link/1`), or one OTP code raises.
-
-    `cls` is "error", "exit" or "throw", as in `catch Class:Reason`.
-    """
-
-    def __init__(self, reason: object, cls: str = "error"):
-        super().__init__(reason)
-        self.reason = reason
-        self.cls = cls
-
-
-def exit_reason(e: ErlangError) -> object:
-    """The exit reason of a process that `e` escapes from (the stack is not modelled)."""
-    from regspec.terms import ErlList
-    if e.cls == "exit":
-        return e.reason
-    if e.cls == "error":
-        return (e.reason, ErlList(()))
-    return ((Atom("nocatch"), e.reason), ErlList(()))
-
-
-# -- signal payloads ------------------------------------------------------------
-# The model's own frozen records: they cross threads unchanged, and a signal
-# means exactly what it means in the model.
-from regspec.model.world import (AliveRequest, DemonitorRequest, Down, ExitSignal, LinkRequest,  # noqa: E402
-                                 Message, MonitorRequest, Signal, SystemStop, UnlinkRequest)
-from regspec.model.code import Init  # noqa: E402  (a new process's first signal: it queues the process)
 
 
 # -- the receiving side --------------------------------------------------------
@@ -171,7 +144,7 @@ def send(rt, proc: Process, to: object, msg: object) -> None:
     """`To ! Msg`: a pid or a registered name; a free name raises badarg (PROC-4)."""
     pid = to if isinstance(to, Pid) else rt.names.whereis(to)
     if not isinstance(pid, Pid):
-        raise ErlangError(Atom("badarg"))
+        raise ErlangError("error", Atom("badarg"))
     rt.send(proc.pid, pid, Message(msg))
 
 
@@ -189,7 +162,7 @@ def trap_exit(rt, proc: Process, value: bool) -> bool:
 def link(rt, proc: Process, other: object) -> Atom:
     """`link(Other)` by `proc`; raises `ErlangError` as the BIF does."""
     if not isinstance(other, Pid):
-        raise ErlangError(Atom("badarg"))
+        raise ErlangError("error", Atom("badarg"))
     if other == proc.pid or other in proc.links:
         return TRUE  # LINK-1: at most one link per pair
     if not rt.is_alive(other):
@@ -197,7 +170,7 @@ def link(rt, proc: Process, other: object) -> Atom:
         if proc.trap_exit:
             deliver_message(proc, (EXIT, other, NOPROC))
             return TRUE
-        raise ErlangError(NOPROC)
+        raise ErlangError("error", NOPROC)
     proc.links.add(other)
     rt.send(proc.pid, other, LinkRequest())
     return TRUE
@@ -206,7 +179,7 @@ def link(rt, proc: Process, other: object) -> Atom:
 def unlink(rt, proc: Process, other: object) -> Atom:
     """`unlink(Other)` (LINK-3): no exit signal over the link has effect from now on."""
     if not isinstance(other, Pid):
-        raise ErlangError(Atom("badarg"))
+        raise ErlangError("error", Atom("badarg"))
     if other in proc.links:
         proc.links.discard(other)
         rt.send(proc.pid, other, UnlinkRequest())

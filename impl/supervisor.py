@@ -5,24 +5,25 @@ Implements: SUP-1, SUP-2, SUP-3, SUP-4, SUP-5, SUP-6, SUP-7, SUP-9, SUP-10, SUP-
 The same functions as `regspec.model.supervisor`, run by the supervisor's
 own thread: each signal it sends and each wait is a BIF of its `Context`.
 The children's bookkeeping (`SupState`, `Child`, restart counting, finding
-and deleting children) is pure data and is the model's; what the process
-does with it (start, stop and wait for children) is here.
+and deleting children) is pure data shared with the model
+(`regspec.common.supervision`); what the process does with it (start, stop
+and wait for children) is the runtime's own, here.
 """
 
 from __future__ import annotations
 
 import attrs
 
-from regspec.model.code import AnyDownOf, DownOf, ExitFrom
-from regspec.model.supervisor import (Child, Restarting, SupState, _find_child_and_args, _split_child, _set_pid,
-                                      add_restart, child_record, counts, del_child)
-from regspec.model.world import FrozenMap
+from regspec.common.childspec import ChildSpec
+from regspec.common.protocol import GEN_CALL, GEN_CAST, AnyDownOf, DownOf, ExitFrom
+from regspec.common.records import FrozenMap, SystemStop
+from regspec.common.results import ErlangError, exit_reason
+from regspec.common.supervision import (Child, Restarting, SupState, add_restart, child_record, counts, del_child,
+                                        find_child_and_args, set_pid, split_child)
 from regspec.terms import Atom, ErlList, Pid
 
 from . import gen, kinds
-from .gen_server import GEN_CALL, GEN_CAST
 from .process import TIMEOUT, Context
-from .signals import ErlangError, SystemStop, exit_reason
 
 __all__ = ["init", "init_dynamic", "loop", "handle", "shutdown", "unlink_flush"]
 
@@ -155,7 +156,7 @@ def handle_call(ctx: Context, request: object, state: SupState) -> tuple:
         return ErlList(_which_children(state)), state
     if op == Atom("count_children"):
         return ctx.atomic(_count_children, state), state
-    raise ErlangError(Atom("function_clause"))
+    raise ErlangError("error", Atom("function_clause"))
 
 
 def _start_dynamic_child(ctx: Context, extra_args: tuple, state: SupState) -> tuple:
@@ -171,7 +172,7 @@ def _start_dynamic_child(ctx: Context, extra_args: tuple, state: SupState) -> tu
 
 
 def handle_start_child(ctx: Context, spec, state: SupState) -> tuple:
-    if not isinstance(spec, kinds.ChildSpec):
+    if not isinstance(spec, ChildSpec):
         return (ERROR, (Atom("invalid_child_spec"), ErlList(spec))), state  # an args array: no child spec
     existing = state.db.get(spec.id)
     if existing is None:
@@ -187,20 +188,20 @@ def handle_start_child(ctx: Context, spec, state: SupState) -> tuple:
 
 def handle_cast(ctx: Context, msg: object, state: SupState) -> SupState:
     if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("try_again_restart"):
-        child = _find_child_and_args(msg[1], state)
+        child = find_child_and_args(msg[1], state)
         if child is not None and isinstance(child.pid, Restarting):
             outcome, state = restart(ctx, child, state)
             if outcome == "shutdown":
                 terminate(ctx, state)
                 ctx.exit(SHUTDOWN)
         return state
-    raise ErlangError(Atom("function_clause"))  # supervisor.erl has no other handle_cast clause
+    raise ErlangError("error", Atom("function_clause"))  # supervisor.erl has no other handle_cast clause
 
 
 # -- restarts -------------------------------------------------------------------
 
 def restart_child(ctx: Context, pid: Pid, reason: object, state: SupState) -> tuple:
-    child = _find_child_and_args(pid, state)
+    child = find_child_and_args(pid, state)
     if child is None:
         return "ok", state  # an exit from a process that is not a child
     return do_restart(ctx, reason, child, state)
@@ -243,11 +244,11 @@ def _restart_by_strategy(ctx: Context, child: Child, state: SupState) -> tuple:
     if strategy == "one_for_one":
         result = do_start_child(ctx, child)
         if result[0] == OK:
-            return "ok", _set_pid(state, child.id, result[1]), None
+            return "ok", set_pid(state, child.id, result[1]), None
         old = child.pid if isinstance(child.pid, Restarting) else Restarting(child.pid)
-        return "ok", _set_pid(state, child.id, old), child.id
+        return "ok", set_pid(state, child.id, old), child.id
     if strategy == "rest_for_one":
-        after, before = _split_child(child.id, state)
+        after, before = split_child(child.id, state)
         outcome, after2, try_again = _restart_multiple(ctx, child, after)
         state = attrs.evolve(state, ids=after2[0] + before[0], db=FrozenMap({**dict(before[1]), **dict(after2[1])}))
         return outcome, state, try_again
@@ -352,7 +353,7 @@ def _dyn_key(key) -> tuple:
 def _find_child(rt, me: Pid, target, state: SupState):
     """find_child: by id, or for simple_one_for_one by pid (a dead pid is found: ok, SUP-8)."""
     if state.is_simple:
-        child = _find_child_and_args(target, state) or _find_child_and_args(Restarting(target), state)
+        child = find_child_and_args(target, state) or find_child_and_args(Restarting(target), state)
         if child is not None:
             return child
         if rt.is_alive(target):

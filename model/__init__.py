@@ -17,40 +17,22 @@ from __future__ import annotations
 import attrs
 
 from regspec import runner
+from regspec.common.records import DRIVER
+from regspec.common.steps import UNSUPPORTED_OPS, Unsupported, local_name, local_target
 from regspec.scenario import Scenario, parse
-from regspec.terms import Atom, GlobalName, LocalName, Outcome, ViaName
+from regspec.terms import Atom, LocalName, Outcome
 
 from . import driver
 from .driver import Result
 from .scheduler import (CanonicalChooser, Chooser, FireTimeout, Run, FunctionChooser, SeededChooser, Stuck,
                         enabled, run_until_quiescent, run_until_result, step)
-from .world import DRIVER, World, new_world
+from .world import World, new_world
 
 __all__ = [
     "World", "new_world", "step", "enabled", "run_until_quiescent", "run_until_result", "Run",
     "FireTimeout", "Result", "Chooser", "CanonicalChooser", "SeededChooser", "FunctionChooser",
     "ModelSession", "run_scenario", "DRIVER",
 ]
-
-# Operations of the contract the model does not cover in this release (SCN-7): one node only.
-UNSUPPORTED_OPS = frozenset({"partition", "heal"})
-
-
-class Unsupported(Exception):
-    """A well-formed step this release does not cover (SCN-7); shared with regspec.impl."""
-
-
-def local_target(target: object) -> object:
-    """A process or local name as the model's commands take it; other names are unsupported."""
-    if isinstance(target, (GlobalName, ViaName)):
-        raise Unsupported
-    return target
-
-
-def local_name(name: object) -> object:
-    if not isinstance(name, LocalName):
-        raise Unsupported
-    return name.name
 
 
 def to_command(op: str, a: dict) -> object:

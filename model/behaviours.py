@@ -11,40 +11,26 @@ Implements: SCN-4, SCN-5, SCN-10, LINK-5
 - A chat room is the article's `Chat.Server` gen_server: cast
   `{add_message, M}` prepends, call `get_messages` returns the list newest
   first, any other call or cast stops it with `{bad_call, R}` /
-  `{bad_cast, R}`, and any other message is ignored.
+  `{bad_cast, R}`, and any other message is ignored. Its callbacks
+  (`ChatRoom`) are pure and shared with the runtime
+  (`regspec.common.chat_room`); the gen_server loop that runs them is the
+  model's own (`gen_server.handle`).
 """
 
 from __future__ import annotations
 
+from regspec.common.chat_room import ChatRoom
+from regspec.common.records import DRIVER, Message, SystemStop
+from regspec.common.results import ErlangError
 from regspec.terms import Atom, ErlList, LocalName, Pid, Ref
 
 from . import gen_server, signals
 from .registry_local import whereis
-from .world import DRIVER, Control, Message, SystemStop, World
+from .world import Control, World
 
-__all__ = ["consume", "has_work", "ChatRoom"]
+__all__ = ["consume", "has_work"]
 
 NOPROC = Atom("noproc")
-
-
-class ChatRoom:
-    """Callbacks of the article's Chat.Server; state is a tuple of messages, newest first."""
-
-    @staticmethod
-    def handle_call(request, state):
-        if request == Atom("get_messages"):
-            return ("reply", ErlList(state), state)
-        return ("stop", (Atom("bad_call"), request), state)
-
-    @staticmethod
-    def handle_cast(msg, state):
-        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("add_message"):
-            return ("noreply", (msg[1],) + state)
-        return ("stop", (Atom("bad_cast"), msg), state)
-
-    @staticmethod
-    def handle_info(msg, state):
-        return ("noreply", state)
 
 
 def _handlers():
@@ -171,7 +157,6 @@ def _control(world: World, pid: Pid, control: Control) -> World:
     elif action in ("register", "unregister"):
         # A unique_registry name is taken or dropped by the holder itself.
         from . import registry_via
-        from .code import ErlangError
         fn = registry_via.unique_register if action == "register" else registry_via.unique_unregister
         world, result = fn(world, pid, *((args[0].name, pid) if action == "register" else (args[0].name,)))
         if isinstance(result, ErlangError):

@@ -18,9 +18,10 @@ from there. The generator must depend only on its arguments and what it
 received, so a replay always reaches the same point; the world stays a
 frozen, hashable value, and any run can be repeated.
 
-An Erlang exception inside the code is an `ErlangError`: a generator may
-catch it (OTP's `catch`); one that escapes kills the process with its
-reason, as an uncaught exit does.
+An Erlang exception inside the code is an `ErlangError` (shared with the
+runtime: `regspec.common.results`): a generator may catch it (OTP's
+`catch`); one that escapes kills the process with its reason, as an
+uncaught exit does. The receive patterns are `regspec.common.protocol`'s.
 
 >>> from regspec.model.world import new_world
 >>> def hello(to):
@@ -39,34 +40,22 @@ from typing import Callable
 
 import attrs
 
-from regspec.terms import Atom, ErlList, Pid, Ref
+from regspec.common.protocol import TagOf
+from regspec.common.records import DRIVER, AliveRequest, ExitSignal, Init, Message
+from regspec.common.results import ErlangError, exit_reason
+from regspec.terms import Atom, Pid, Ref
 
 from . import signals
-from .world import DRIVER, ExitSignal, Message, Process, World
+from .world import Process, World
 
 __all__ = [
     "Running", "Receive", "Anything", "Send", "SpawnLink", "Link", "Unlink", "Monitor", "Demonitor",
-    "ExitTo", "Die", "TrapExit", "Now", "Self", "Atomic", "ErlangError", "TIMEOUT", "start_code",
-    "resume", "fire_timeout", "Init", "exit_reason",
+    "ExitTo", "Die", "TrapExit", "Now", "Self", "Atomic", "TIMEOUT", "start_code", "resume", "fire_timeout",
 ]
 
 TIMEOUT = Atom("$timeout")
 OK = Atom("ok")
 TRUE = Atom("true")
-
-
-class ErlangError(Exception):
-    """An Erlang exception raised inside process code: `cls` is error, exit or throw."""
-
-    def __init__(self, cls: str, reason: object):
-        super().__init__(cls, reason)
-        self.cls = cls
-        self.reason = reason
-
-
-@attrs.frozen
-class Init:
-    """The signal a newly spawned process finds first: it puts the process in the run queue."""
 
 
 @attrs.frozen
@@ -227,59 +216,6 @@ class Atomic:
         return world, result
 
 
-# -- patterns ----------------------------------------------------------------
-
-@attrs.frozen
-class DownOf:
-    """`{'DOWN', Ref, process, _, _}`, the monitor `ref` firing."""
-
-    ref: Ref
-
-    def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] == self.ref
-
-
-@attrs.frozen
-class ExitFrom:
-    """`{'EXIT', Pid, _}`."""
-
-    pid: Pid
-
-    def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 3 and term[0] == Atom("EXIT") and term[1] == self.pid
-
-
-@attrs.frozen
-class AnyDownOf:
-    """A DOWN of any of the monitors `refs` (a supervisor waiting for several children)."""
-
-    refs: tuple
-
-    def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] in self.refs
-
-
-@attrs.frozen
-class TagOf:
-    """`{Tag, Reply}`: the answer to a request tagged `tag`."""
-
-    tag: object
-
-    def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 2 and term[0] == self.tag
-
-
-@attrs.frozen
-class ReplyOrDown:
-    """`{Tag, Reply}`, or the DOWN of `mref`: a call's reply or the callee's death, whichever comes first."""
-
-    tag: object
-    mref: Ref
-
-    def matches(self, term: object) -> bool:
-        return TagOf(self.tag).matches(term) or DownOf(self.mref).matches(term)
-
-
 # -- running code ------------------------------------------------------------
 
 def start_code(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]:
@@ -360,14 +296,6 @@ def _deadline(world: World, effect: Receive):
     return None
 
 
-def exit_reason(e: ErlangError) -> object:
-    if e.cls == "exit":
-        return e.reason
-    if e.cls == "error":
-        return (e.reason, ErlList(()))  # {Reason, Stack}: the stack is not modelled
-    return ((Atom("nocatch"), e.reason), ErlList(()))
-
-
 def _die(world: World, pid: Pid, reason: object) -> World:
     world = world.update(pid, code=None)
     return signals.exit_process(world, pid, reason)
@@ -388,7 +316,7 @@ def pending_deadline(proc: Process):
     return None
 
 
-__all__ += ["DownOf", "ExitFrom", "AnyDownOf", "TagOf", "ReplyOrDown", "pending_deadline"]
+__all__ += ["pending_deadline"]
 
 
 def is_process_alive(pid: object):
@@ -410,7 +338,6 @@ def _alive_now(world: World, me: Pid, pid: object):
 
 
 def _ask_alive(world: World, me: Pid, pid: Pid):
-    from .world import AliveRequest
     world, tag = world.make_ref()
     return world.send(me, pid, AliveRequest(tag)), tag
 

@@ -19,23 +19,26 @@ from __future__ import annotations
 
 import attrs
 
+from regspec.common.protocol import GEN_CAST, call_message, reply_tag
+from regspec.common.records import (DRIVER, AliveRequest, DemonitorRequest, Down, ExitSignal, Message, MonitorRequest,
+                                    Signal, SystemStop, Wait)
+from regspec.common.results import (CALLING_SELF, ErlangError, bif_result, link_parties, stop_result, stop_self,
+                                    strip_call)
 from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid
 
-from . import gen_server, registry_local
-from .world import (DRIVER, AliveRequest, Control, DemonitorRequest, Down, ExitSignal, Message,
-                    MonitorRequest, Signal, SystemStop, Wait, World)
+from . import registry_local
+from .world import Control, World
 
 __all__ = [
     "Spawn", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
     "Stop", "Alive", "Ask", "RunCode", "Result", "perform", "receive", "timeout", "COMMANDS", "runs_code",
-    "code_done", "strip_call", "stop_self",
+    "code_done",
 ]
 
 TRUE = Atom("true")
 OK = Atom("ok")
 NOPROC = Atom("noproc")
 BADARG = Outcome("error", Atom("badarg"))
-CALLING_SELF = Atom("calling_self")
 
 
 @attrs.frozen
@@ -197,13 +200,6 @@ def _register(world: World, cmd: Register):
     return world, bif_result(result)
 
 
-def bif_result(result: object) -> object:
-    """A registry function's `("error", R)` as the step result `{"error": R}`."""
-    if isinstance(result, tuple) and len(result) == 2 and result[0] == "error":
-        return Outcome("error", result[1])
-    return result
-
-
 def _unregister(world: World, cmd: Unregister):
     world, result = registry_local.unregister(world, cmd.name)
     return world, bif_result(result)
@@ -228,7 +224,7 @@ def _send(world: World, cmd: Send):
 def _cast(world: World, cmd: Cast):
     pid = resolve(world, cmd.to)
     if pid is not None:  # GS-6: cast is ok whatever the destination
-        world = world.send(DRIVER, pid, Message((gen_server.GEN_CAST, cmd.msg)))
+        world = world.send(DRIVER, pid, Message((GEN_CAST, cmd.msg)))
     return world, OK
 
 
@@ -254,7 +250,7 @@ def _call(world: World, cmd: Call):
     if pid == DRIVER:
         return world, Outcome("exit", CALLING_SELF)  # GS-3: gen refuses to call the caller itself
     world, mref = _monitor_for_wait(world, pid)
-    world = world.send(DRIVER, pid, Message(gen_server.call_message(DRIVER, mref, cmd.msg)))
+    world = world.send(DRIVER, pid, Message(call_message(DRIVER, mref, cmd.msg)))
     if cmd.exit_during is not None:
         world = world.send(DRIVER, pid, ExitSignal(cmd.exit_during, link=False))
     deadline = world.time + cmd.timeout if isinstance(cmd.timeout, int) else None
@@ -282,23 +278,6 @@ def _alive(world: World, cmd: Alive):
     world, tag = world.make_ref()
     world = world.send(DRIVER, pid, AliveRequest(tag))
     return attrs.evolve(world, waiting=Wait("alive", tag, pid)), _WAIT
-
-
-def link_parties(a: object, b: object, resolve, is_collector) -> tuple[object, object]:
-    """Who calls `link`/`unlink` and with what, as the beam driver chooses (DRIVER.md).
-
-    The collector among `a` and `b` calls it (`a` first) with the other as
-    the step named it; if neither is a collector, an unbound one "calls"
-    (no process: noproc). `resolve` gives a target's pid or None.
-    """
-    pa, pb = resolve(a), resolve(b)
-    if is_collector(pa):
-        return pa, b
-    if is_collector(pb):
-        return pb, a
-    if pb is None and pa is not None:
-        return b, a
-    return a, b
 
 
 def _ask(world: World, cmd: Ask):
@@ -337,21 +316,12 @@ def _run_code(world: World, cmd: RunCode):
 
 def _api(fn, args):
     """Run `fn(*args)` as the driver: an Erlang exception becomes `{"error": R}` / `{"exit": R}`."""
-    from .code import ErlangError
     try:
         return (yield from fn(*args))
     except ErlangError as e:
         if e.cls == "exit":
             return Outcome("exit", strip_call(e.reason))
         return Outcome("error", e.reason)
-
-
-def strip_call(reason: object) -> object:
-    """`{Reason, {gen_server, call, Args}}` prints as Reason (the contract drops the wrapper)."""
-    if isinstance(reason, tuple) and len(reason) == 2 and isinstance(reason[1], tuple) and len(reason[1]) == 3 \
-            and reason[1][0] in (Atom("gen_server"), Atom("Elixir.GenServer")) and reason[1][1] == Atom("call"):
-        return reason[0]
-    return reason
 
 
 def runs_code(world: World) -> bool:
@@ -395,7 +365,7 @@ def receive(world: World, sig: Signal) -> tuple[World, tuple]:
     if isinstance(payload, Message) and wait is not None and isinstance(payload.term, tuple) \
             and len(payload.term) == 2:
         tag, value = payload.term
-        if wait.kind == "call" and tag == gen_server.reply_tag(wait.tag):
+        if wait.kind == "call" and tag == reply_tag(wait.tag):
             return _done(_demonitor(world, wait), value)
         if wait.kind in ("control", "alive") and tag == wait.tag:
             if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
@@ -405,29 +375,6 @@ def receive(world: World, sig: Signal) -> tuple[World, tuple]:
             return _done(world, value)
     # SCN-1: exit signals and stray messages reaching the driver are dropped.
     return world, ()
-
-
-def stop_result(wait: Wait, reason: object) -> object:
-    """What `gen_server:stop/3` returns once the server is down (GS-7).
-
-    `proc_lib:stop` waits in `sys:terminate`, a call: a server that was
-    already gone is `noproc`; one that died of something else exits with
-    that reason wrapped in the failed `sys:terminate` call.
-    """
-    if reason == wait.reason:
-        return OK
-    if reason == NOPROC:
-        return Outcome("exit", NOPROC)
-    return Outcome("exit", (reason, _sys_terminate(wait.target, wait.reason)))
-
-
-def _sys_terminate(pid: Pid, reason: object) -> tuple:
-    return (Atom("sys"), Atom("terminate"), ErlList((pid, reason, Atom("infinity"))))
-
-
-def stop_self(pid: Pid, reason: object) -> Outcome:
-    """`stop` of the caller itself: sys:terminate's call exits calling_self (GS-3)."""
-    return Outcome("exit", (CALLING_SELF, _sys_terminate(pid, reason)))
 
 
 def _demonitor(world: World, wait: Wait) -> World:

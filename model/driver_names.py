@@ -10,32 +10,20 @@ their direct commands in `driver.py`.
 
 from __future__ import annotations
 
+from regspec.common.childspec import SUPERVISOR_KINDS, ChildSpec, child_spec, with_defaults
+from regspec.common.protocol import GEN_CAST, DownOf, ReplyOrDown, server_ref
+from regspec.common.records import BACKEND_PIDS, Message, SystemStop, Wait
+from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
 from . import driver, gen, kinds, registry_global, registry_via
-from .code import Atomic, DownOf, ErlangError, ExitTo, Monitor, Receive, ReplyOrDown, Demonitor, Self, Unlink
-from .gen_server import GEN_CAST
-from .kinds import ChildSpec
-from .world import BACKEND_PIDS, FrozenMap, World
+from .code import Atomic, ExitTo, Monitor, Receive, Demonitor, Self, Unlink
+from .world import Control, World
 
-__all__ = ["to_command", "child_spec"]
+__all__ = ["to_command"]
 
 OK = Atom("ok")
 NAMES = (GlobalName, ViaName)
-_SPEC_FIELDS = ("kind", "id", "name", "restart", "shutdown", "as")
-
-
-def child_spec(a: dict) -> ChildSpec:
-    """A decoded child spec (or start step) as a `ChildSpec`."""
-    options = {k: v for k, v in a.items() if k not in _SPEC_FIELDS}
-    if "children" in options:
-        options["children"] = tuple(child_spec(c) for c in options["children"])
-    if "child" in options:
-        options["child"] = child_spec(options["child"])
-    shutdown = a.get("shutdown")
-    return ChildSpec(kind=a["kind"], id=a.get("id"), name=a.get("name"), restart=a.get("restart", "permanent"),
-                     shutdown=shutdown, label=a.get("as"),
-                     options=FrozenMap(options))
 
 
 def to_command(op: str, a: dict):
@@ -84,15 +72,8 @@ def _global_term(name: object) -> object:
     return name.name if isinstance(name, (GlobalName, LocalName, ViaName)) else name
 
 
-def ok_error(result: object) -> object:
-    """`{ok, X}` / `{error, X}` as the step results `{"ok": X}` / `{"error": X}`."""
-    if isinstance(result, tuple) and len(result) == 2 and result[0] in (OK, Atom("error")):
-        return Outcome(result[0].name, result[1])
-    return result
-
-
 def _start(spec: ChildSpec, link: bool):
-    result = yield from kinds.start_kind(kinds.with_defaults(spec))
+    result = yield from kinds.start_kind(with_defaults(spec))
     if not link and isinstance(result, tuple) and result[0] == OK:
         yield Unlink(result[1])
     return ok_error(result)
@@ -161,7 +142,6 @@ def _not_asked(world: World, me: Pid, pid: object, request: tuple):
 
 
 def _send_control(world: World, me: Pid, target: Pid, tag, request):
-    from .world import Control, Message
     return world.send(me, target, Message(Control(tag, request))), OK
 
 
@@ -186,7 +166,7 @@ def _link(op: str, a: object, b: object):
 def _link_parties(world: World, me: Pid, a: object, b: object, found: tuple):
     looked_up = dict(found)
     resolve = lambda t: driver.resolve(world, looked_up.get(t, t))
-    return world, driver.link_parties(a, b, resolve, lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
+    return world, link_parties(a, b, resolve, lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
 
 
 def _send(to: object, msg: object):
@@ -201,7 +181,7 @@ def _send(to: object, msg: object):
 
 def _call(to: object, msg: object, timeout: object):
     return (yield from gen.gen_call(to, msg, None if timeout == "infinity" else timeout,
-                                    printed_as=registry_via.server_ref(to) if not isinstance(to, ViaName)
+                                    printed_as=server_ref(to) if not isinstance(to, ViaName)
                                     else (Atom("via"), Atom(to.backend), to.name)))
 
 
@@ -226,15 +206,14 @@ def _stop(target: object, reason: object):
     if not isinstance(pid, Pid):
         raise ErlangError("exit", Atom("noproc"))
     if pid == (yield Self()):
-        return driver.stop_self(pid, reason)
+        return stop_self(pid, reason)
     mon = yield Monitor(pid)
     yield Atomic(_send_system_stop, (pid, reason))
     msg = yield Receive(DownOf(mon))
-    return driver.stop_result(driver.Wait("stop", mon, pid, reason=reason), msg[4])
+    return stop_result(Wait("stop", mon, pid, reason=reason), msg[4])
 
 
 def _send_system_stop(world: World, me: Pid, pid: Pid, reason: object):
-    from .world import Message, SystemStop
     return world.send(me, pid, Message(SystemStop(reason))), OK
 
 
@@ -259,7 +238,7 @@ def _sup_call(op: str, a: dict):
     sup = yield from _resolve(a["sup"])
     if op == "start_child":
         spec = a["spec"]
-        request = (Atom("start_child"), kinds.with_defaults(child_spec(spec)) if isinstance(spec, dict) else tuple(spec))
+        request = (Atom("start_child"), with_defaults(child_spec(spec)) if isinstance(spec, dict) else tuple(spec))
     elif op == "terminate_child":
         request = (Atom("terminate_child"), a["pid"] if "pid" in a else a["id"])
     else:
@@ -273,7 +252,7 @@ def _sup_call(op: str, a: dict):
         # args need a template (a list is no child spec), and a shutdown must be positive.
         checked = request[1] if isinstance(spec, dict) else (yield Atomic(_template_of, (sup,)))
         if checked is None:
-            raise ErlangError("error", registry_via.ARGUMENT_ERROR)
+            raise ErlangError("error", ARGUMENT_ERROR)
         if isinstance(checked.shutdown, int) and checked.shutdown <= 0:
             return Outcome("error", (Atom("invalid_shutdown"), checked.shutdown))
     if op == "terminate_child" and not isinstance(request[1], Pid) and (yield Atomic(_kind_of, (sup,))) == "dynamic_supervisor":
@@ -290,7 +269,7 @@ def _supervisor_or_dead(world: World, me: Pid, pid: Pid):
     proc = world.processes.get(pid)
     if proc is None or not proc.alive:
         return world, True
-    return world, proc.kind in kinds.SUPERVISOR_KINDS and pid not in world.registry_servers \
+    return world, proc.kind in SUPERVISOR_KINDS and pid not in world.registry_servers \
         and pid not in BACKEND_PIDS.values()
 
 
@@ -340,6 +319,6 @@ def _unique_keys(world: World, me: Pid, registry: Atom, pid: object):
         return world, ErlangError("error", Atom("function_clause"))   # Registry.keys(reg, pid) when is_pid(pid)
     table = world.unique.get(registry)
     if table is None or not world.is_alive(table.sup):
-        return world, ErlangError("error", registry_via.ARGUMENT_ERROR)
+        return world, ErlangError("error", ARGUMENT_ERROR)
     keys = sorted((k for k in table.keys if table.keys[k] == pid), key=term_order)
     return world, ErlList(tuple(keys))

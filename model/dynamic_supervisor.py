@@ -13,21 +13,26 @@ see it:
 - a failed restart is retried from a plain `{'$gen_restart', Pid}` message
   to itself, not a cast (DSUP-5);
 - `which_children` lists children by pid, oldest first (DSUP-1).
+
+Its state records (`DynState`, `DynChild`) are shared with the runtime
+(`regspec.common.supervision`).
 """
 
 from __future__ import annotations
 
 import attrs
 
+from regspec.common.childspec import ChildSpec
+from regspec.common.protocol import GEN_CALL, AnyDownOf, DownOf, ExitFrom
+from regspec.common.records import FrozenMap, SystemStop
+from regspec.common.results import ErlangError, exit_reason
+from regspec.common.supervision import DynChild, DynState, add_restart, counts
 from regspec.terms import Atom, ErlList, Pid
 
 from . import kinds
-from .code import TIMEOUT, AnyDownOf, Die, DownOf, ExitFrom, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit, Unlink
-from .gen_server import GEN_CALL
-from .supervisor import add_restart, counts
-from .world import FrozenMap, SystemStop
+from .code import TIMEOUT, Die, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit, Unlink
 
-__all__ = ["DynState", "init", "handle"]
+__all__ = ["init", "handle"]
 
 OK = Atom("ok")
 ERROR = Atom("error")
@@ -37,25 +42,6 @@ KILL = Atom("kill")
 KILLED = Atom("killed")
 EXIT = Atom("EXIT")
 GEN_RESTART = Atom("$gen_restart")
-
-
-@attrs.frozen
-class DynState:
-    """`children`: pid -> (spec, args, restarting?)."""
-
-    intensity: int
-    period: int
-    parent: Pid
-    template: object
-    children: FrozenMap = FrozenMap()
-    restarts: tuple = ()            # restart times in seconds, newest first (as supervisor.SupState)
-
-
-@attrs.frozen
-class DynChild:
-    spec: object
-    args: tuple
-    restarting: bool = False
 
 
 def init(me: Pid, starter: Pid, intensity: int, period: int, template):
@@ -96,7 +82,7 @@ def _after(outcome: str, state: DynState):
 def handle_call(request: object, state: DynState):
     op = request[0] if isinstance(request, tuple) else request
     if op == Atom("start_child"):
-        spec, args = (request[1], ()) if isinstance(request[1], kinds.ChildSpec) else (state.template, tuple(request[1]))
+        spec, args = (request[1], ()) if isinstance(request[1], ChildSpec) else (state.template, tuple(request[1]))
         result = yield from start_child(spec, args)
         if result[0] == OK:
             child = DynChild(spec, args)
@@ -117,13 +103,11 @@ def handle_call(request: object, state: DynState):
         active = sum(1 for _, c in _by_pid(state.children) if not c.restarting)
         sups = sum(1 for _, c in _by_pid(state.children) if c.spec.type == Atom("supervisor"))
         return counts(specs, active, sups, specs - sups), state
-    from .code import ErlangError
     raise ErlangError("error", Atom("function_clause"))
 
 
 def start_child(spec, args):
     """DynamicSupervisor.start_child/3: an exception in the start is `{error, Reason}`."""
-    from .code import ErlangError, exit_reason
     try:
         return (yield from kinds.start_kind(spec, args))
     except ErlangError as e:

@@ -16,20 +16,17 @@ before anything else (GS-2), run the kind's init, ack.
 
 from __future__ import annotations
 
-import attrs
-
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
 
+from regspec.common.protocol import ACK, Ack, DownOf, ReplyOrDown, call_message, reply_tag
+from regspec.common.results import ErlangError, exit_reason
+
 from . import registry_global, registry_local, registry_via
-from .code import (TIMEOUT, Atomic, Demonitor, Die, DownOf, ErlangError, ExitFrom, Monitor, Receive, ReplyOrDown, Self,
-                   Send, SpawnLink, exit_reason)
-from .gen_server import call_message, reply_tag
+from .code import TIMEOUT, Atomic, Demonitor, Die, Monitor, Receive, Self, Send, SpawnLink
 from .world import World
 
-__all__ = ["where", "register_name", "unregister_name", "send", "start", "init_it", "gen_call", "Ack",
-           "ACK"]
+__all__ = ["where", "register_name", "unregister_name", "send", "start", "init_it", "gen_call", "Stop"]
 
-ACK = Atom("ack")
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
 OK = Atom("ok")
@@ -137,18 +134,6 @@ def gen_call(server: object, request: object, timeout: object = None, printed_as
         raise ErlangError("exit", (msg[4], mfa))
     yield Demonitor(mref, flush=True)
     return msg[1]
-
-
-@attrs.frozen
-class Ack:
-    """`{ack, Pid, Return}` from `pid`, or its `{'EXIT', Pid, Reason}` (proc_lib:sync_start_link)."""
-
-    pid: Pid
-
-    def matches(self, term: object) -> bool:
-        if isinstance(term, tuple) and len(term) == 3 and term[0] == ACK and term[1] == self.pid:
-            return True
-        return ExitFrom(self.pid).matches(term)
 
 
 def start(kind: str, name: object, init, init_args: tuple = (), fields: tuple = ()):

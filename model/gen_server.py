@@ -7,7 +7,8 @@ message to a behaviour's callbacks and interprets the tagged result they
 return (`("reply", Reply, State)`, `("noreply", State)`, `("stop", Reason,
 State)`), as `gen_server:loop` does. The client side (`call`, `cast`,
 `stop`) is what the driver does; the waiting half of `call` and `stop` is in
-`driver.py`.
+`driver.py`. The message shapes of a call and a cast are shared with the
+runtime (`regspec.common.protocol`).
 
 Invariants:
 - a start whose name is taken creates no process (GS-1);
@@ -19,26 +20,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from regspec.terms import Atom, ErlList, Pid, Ref
+from regspec.common.protocol import GEN_CALL, GEN_CAST
+from regspec.common.records import Message
+from regspec.terms import Pid
 
 from .signals import exit_process
-from .world import Message, World
+from .world import World
 
-__all__ = ["handle", "call_message", "reply_tag", "GEN_CALL", "GEN_CAST"]
-
-GEN_CALL = Atom("$gen_call")
-GEN_CAST = Atom("$gen_cast")
-ALIAS = Atom("alias")
-
-
-def reply_tag(mref: Ref) -> ErlList:
-    """The tag of an OTP 25 call, `[alias | Mref]`: replies go to the monitor's alias (GS-4)."""
-    return ErlList((ALIAS,), tail=mref)
-
-
-def call_message(caller: Pid, mref: Ref, request: object) -> tuple:
-    """`{'$gen_call', {From, [alias | Mref]}, Request}`."""
-    return (GEN_CALL, (caller, reply_tag(mref)), request)
+__all__ = ["handle"]
 
 
 def handle(world: World, pid: Pid, term: object, callbacks) -> World:

@@ -9,6 +9,9 @@ Implements: REG-LOCAL-2, REG-LOCAL-7, PROC-1, SUP-2, SUP-5
 
 from __future__ import annotations
 
+from regspec.common.childspec import SUPERVISOR_KINDS
+from regspec.common.supervision import supervised
+
 from .world import World
 
 __all__ = ["check", "names_are_live", "one_name_per_pid", "pids_in_creation_order", "dead_hold_nothing",
@@ -48,13 +51,9 @@ def check(world: World) -> tuple[str, ...]:
             + dead_hold_nothing(world))
 
 
-SUPERVISOR_KINDS = ("supervisor", "dynamic_supervisor")
-
-
 def children_are_live(world: World) -> tuple[str, ...]:
     """SUP-2, SUP-5, once the world is quiescent: a live supervisor's children are alive and none
     waits for a retried restart (a supervisor that could not restart them has given up and is gone)."""
-    from .supervisor import supervised
     out = []
     for pid, proc in world.processes.items():
         if proc.alive and proc.kind in SUPERVISOR_KINDS and proc.code is None:

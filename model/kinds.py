@@ -1,11 +1,13 @@
-"""The scenario kinds as OTP starts them: child specs, and `start_kind` for the driver and supervisors.
+"""The scenario kinds as OTP starts them: `start_kind`, for the driver and supervisors.
 
 Implements: SCN-4, SCN-5, SCN-9, SUP-11, DSUP-3, DSUP-6, DSUP-7, VIA-6
 
 Every kind starts with a `*_link` call from the calling process (the driver
 or a supervisor), which becomes its parent. A `ChildSpec` is a child spec
 of the contract with names decoded; in a dynamic supervisor's template a
-name may hold `TemplateArg(n)`, replaced by the n-th start argument.
+name may hold `TemplateArg(n)`, replaced by the n-th start argument. Child
+specs, their defaults and the substitution are shared with the runtime
+(`regspec.common.childspec`); starting a kind is the model's own.
 
 A child spec's `as` label binds the first pid the child ever had
 (`world.bindings`), so a scenario can name a supervised child; when the
@@ -17,72 +19,16 @@ from __future__ import annotations
 
 import attrs
 
-from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, TemplateArg, ViaName
+from regspec.common.childspec import ChildSpec, substitute_spec, with_defaults
+from regspec.terms import Atom, Pid
 
 from . import gen
 from .code import Atomic, Self, TrapExit
-from .world import FrozenMap, World
+from .world import World
 
-__all__ = ["ChildSpec", "start_kind", "substitute", "substitute_spec", "SUPERVISOR_KINDS", "chat_room_init", "collector_init"]
+__all__ = ["start_kind", "chat_room_init", "collector_init"]
 
 OK = Atom("ok")
-WORKER = Atom("worker")
-SUPERVISOR = Atom("supervisor")
-SUPERVISOR_KINDS = ("supervisor", "dynamic_supervisor")
-
-
-@attrs.frozen
-class ChildSpec:
-    """A child spec (or a `start` step): `options` holds the kind's own fields as a FrozenMap."""
-
-    kind: str
-    id: object = None
-    name: object = None
-    restart: str = "permanent"
-    shutdown: object = None      # ms, "brutal_kill" or "infinity"; None for the default
-    label: object = None         # the spec's "as"
-    options: FrozenMap = FrozenMap()
-
-    @property
-    def type(self) -> Atom:
-        if self.kind in SUPERVISOR_KINDS:
-            return SUPERVISOR
-        if self.kind == "registry_server" and self.options.get("backend") == "unique_registry":
-            return SUPERVISOR
-        return WORKER
-
-    def opt(self, key: str, default=None):
-        return self.options.get(key, default)
-
-
-def default_shutdown(spec: ChildSpec) -> object:
-    return "infinity" if spec.type == SUPERVISOR else 5000
-
-
-def substitute(term: object, args: tuple) -> object:
-    """A template's term with every `TemplateArg(n)` replaced by `args[n]` (`undefined` past the end)."""
-    if isinstance(term, TemplateArg):
-        return args[term.n] if term.n < len(args) else Atom("undefined")
-    if isinstance(term, tuple):
-        return tuple(substitute(t, args) for t in term)
-    if isinstance(term, ErlList):
-        return ErlList(tuple(substitute(t, args) for t in term.items), substitute(term.tail, args))
-    if isinstance(term, LocalName):
-        return LocalName(substitute(term.name, args))
-    if isinstance(term, GlobalName):
-        return GlobalName(substitute(term.name, args))
-    if isinstance(term, ViaName):
-        return ViaName(term.backend, substitute(term.name, args))
-    return term
-
-
-def substitute_spec(spec: ChildSpec, args: tuple) -> ChildSpec:
-    """A template child spec with its start arguments in place (DSUP-7): its id, its name, and those of
-    nested children. A nested dynamic supervisor's own template keeps its args (they are its own)."""
-    options = spec.options
-    if "children" in options:
-        options = options.set("children", tuple(substitute_spec(c, args) for c in options["children"]))
-    return attrs.evolve(spec, id=substitute(spec.id, args), name=substitute(spec.name, args), options=options)
 
 
 def start_kind(spec: ChildSpec, args: tuple = ()):
@@ -121,13 +67,6 @@ def start_kind(spec: ChildSpec, args: tuple = ()):
     if result[0] == OK and spec.label is not None:
         yield Atomic(_bind, (spec.label, result[1]))
     return result
-
-
-def with_defaults(spec: ChildSpec) -> ChildSpec:
-    """A child spec with OTP's defaults: id from the kind, shutdown by type."""
-    cid = spec.id if spec.id is not None else Atom(spec.kind)
-    shutdown = spec.shutdown if spec.shutdown is not None else default_shutdown(spec)
-    return attrs.evolve(spec, id=cid, shutdown=shutdown)
 
 
 def _bind(world: World, me: Pid, label: str, pid: Pid):

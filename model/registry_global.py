@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import attrs
 
+from regspec.common.protocol import GEN_CALL
+from regspec.common.records import GLOBAL_SERVER, FrozenMap, SystemStop
+from regspec.common.results import ErlangError
 from regspec.terms import Atom, Pid
 
-from .code import Atomic, Die, ErlangError, Monitor, Send, is_process_alive
-from .gen_server import GEN_CALL
-from .world import GLOBAL_SERVER, FrozenMap, SystemStop, World
+from .code import Atomic, Die, Monitor, Send, is_process_alive
+from .world import World
 
 __all__ = ["whereis_name", "register_name", "unregister_name", "send", "handle_global_server"]
 

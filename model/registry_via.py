@@ -36,15 +36,18 @@ from __future__ import annotations
 
 import attrs
 
-from regspec.terms import Atom, ElixirException, ErlList, GlobalName, LocalName, Pid, term_order
+from regspec.common.childspec import ChildSpec, with_defaults
+from regspec.common.protocol import GEN_CALL, GEN_CAST, server_ref
+from regspec.common.records import FrozenMap, LinkRequest, SystemStop, UnlinkRequest
+from regspec.common.results import ARGUMENT_ERROR, ErlangError
+from regspec.terms import Atom, ErlList, LocalName, Pid, term_order
 
 from . import gen
-from .code import Atomic, Die, ErlangError, Monitor, Send, TrapExit, is_process_alive
-from .gen_server import GEN_CALL, GEN_CAST
-from .world import FrozenMap, LinkRequest, SystemStop, UnlinkRequest, World
+from .code import Atomic, Die, Monitor, Send, TrapExit, is_process_alive
+from .world import World
 
 __all__ = ["VIA_BACKENDS", "backend", "MapBackend", "UniqueBackend", "MapRegistry", "UniqueTable",
-           "handle_map_registry", "handle_partition", "start_server", "start_partition", "server_ref"]
+           "handle_map_registry", "handle_partition", "start_server", "start_partition"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
@@ -52,20 +55,10 @@ NO = Atom("no")
 OK = Atom("ok")
 EXIT = Atom("EXIT")
 DOWN = Atom("DOWN")
-ARGUMENT_ERROR = ElixirException("ArgumentError")
 
 
 def _current(world: World, me: Pid, backend: str):
     return world, world.via_servers[backend]
-
-
-def server_ref(ref: object) -> object:
-    """A server as gen_server:call names it: the local atom, `{global, T}`, or the pid."""
-    if isinstance(ref, LocalName):
-        return ref.name
-    if isinstance(ref, GlobalName):
-        return (Atom("global"), ref.name)
-    return ref
 
 
 class MapBackend:
@@ -295,7 +288,6 @@ def _note_server(world: World, me: Pid, backend_name: str, ref: object, pid: Pid
 
 def start_unique(name: object):
     """`Registry.start_link(keys: :unique, name: Reg)`: a one_for_all supervisor over one partition."""
-    from .kinds import ChildSpec, with_defaults
     if name is not None and not isinstance(name, LocalName):
         raise ErlangError("error", ARGUMENT_ERROR)  # VIA-6: Registry's name must be an atom
     if isinstance(name, LocalName):

@@ -38,11 +38,12 @@ from typing import Callable, Protocol
 
 import attrs
 
-from . import behaviours, code, driver, signals
+from regspec.common.records import (DRIVER, AliveRequest, DemonitorRequest, Down, ExitSignal, Init, LinkRequest,
+                                    Message, MonitorRequest, Signal, UnlinkRequest)
 from regspec.terms import Pid
 
-from .world import (DRIVER, AliveRequest, DemonitorRequest, Down, ExitSignal, LinkRequest, Message, MonitorRequest,
-                    Signal, UnlinkRequest, World)
+from . import behaviours, code, driver, signals
+from .world import World
 
 __all__ = ["Run", "FireTimeout", "FireReceiveTimeout", "enabled", "step", "Chooser", "CanonicalChooser", "SeededChooser",
            "FunctionChooser", "run_until_quiescent", "run_until_result", "Stuck"]
@@ -147,7 +148,7 @@ def run(world: World, pid: Pid) -> tuple[World, tuple]:
 def deliver(world: World, sig: Signal) -> tuple[World, tuple]:
     """The receiver handles one signal (its code does not run here)."""
     pid, payload = sig.receiver, sig.payload
-    if isinstance(payload, code.Init):
+    if isinstance(payload, Init):
         return world, ()  # the new process's code is already in place; this only queued it
     if pid == DRIVER and not driver.runs_code(world):
         return driver.receive(world, sig)

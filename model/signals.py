@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from regspec.terms import Atom, Pid, Ref
 
+from regspec.common.records import (DemonitorRequest, Down, ExitSignal, FrozenMap, LinkRequest, MonitorRequest,
+                                    UnlinkRequest)
+
 from .registry_local import release_name
-from .world import (DemonitorRequest, Down, ExitSignal, FrozenMap, LinkRequest, MonitorRequest,
-                    UnlinkRequest, World)
+from .world import World
 
 __all__ = ["exit_process", "receive_exit", "link", "unlink", "monitor", "demonitor", "deliver_message",
            "receive_down", "answer_dead"]

@@ -20,22 +20,30 @@ effects (see `code.py`), so it can be read beside the OTP source:
   cast to itself, each try counting as a restart (SUP-9);
 - simple_one_for_one keeps its children by pid, stops them all at once and
   waits for them together (DSUP-1, DSUP-2).
+
+The children's bookkeeping (`SupState`, `Child`, restart counting, finding
+and deleting children) is pure data shared with the runtime
+(`regspec.common.supervision`); the code that starts, stops and waits for
+children is the model's own.
 """
 
 from __future__ import annotations
 
 import attrs
 
+from regspec.common.childspec import ChildSpec
+from regspec.common.protocol import GEN_CALL, GEN_CAST, AnyDownOf, DownOf, ExitFrom
+from regspec.common.records import FrozenMap, SystemStop
+from regspec.common.results import ErlangError, exit_reason
+from regspec.common.supervision import (Child, Restarting, SupState, add_restart, child_record, counts, del_child,
+                                        find_child_and_args, set_pid, split_child)
 from regspec.terms import Atom, ErlList, Pid
 
 from . import gen, kinds
-from .code import (TIMEOUT, AnyDownOf, Atomic, ErlangError, exit_reason, Die, DownOf, ExitFrom, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit,
-                   Unlink)
-from .gen_server import GEN_CALL, GEN_CAST
-from .world import FrozenMap, SystemStop, World
+from .code import TIMEOUT, Atomic, Die, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit, Unlink
+from .world import World
 
-__all__ = ["SupState", "Child", "Restarting", "init", "init_dynamic", "handle", "shutdown", "unlink_flush",
-           "child_record", "supervised"]
+__all__ = ["init", "init_dynamic", "handle", "shutdown", "unlink_flush"]
 
 UNDEFINED = Atom("undefined")
 SHUTDOWN = Atom("shutdown")
@@ -46,57 +54,6 @@ OK = Atom("ok")
 ERROR = Atom("error")
 EXIT = Atom("EXIT")
 SOFO = Atom("simple_one_for_one")
-
-
-@attrs.frozen(order=True)
-class Restarting:
-    """A child pid of `{restarting, OldPid}` (`pid` may be undefined)."""
-
-    pid: object
-
-
-def child_record(cid: object) -> tuple:
-    """OTP's `#child{}` record as it appears in `{error, {Reason, Child}}`, reduced to what prints: `["child", Id]`."""
-    return (Atom("child"), cid)
-
-
-@attrs.frozen
-class Child:
-    """One child: `pid` is a Pid, `undefined` or `Restarting(...)`; `spec` is a `kinds.ChildSpec`."""
-
-    id: object
-    pid: object
-    spec: object
-    args: tuple = ()
-
-    @property
-    def restart(self) -> str:
-        return self.spec.restart
-
-    @property
-    def shutdown(self) -> object:
-        return self.spec.shutdown
-
-    @property
-    def type(self) -> Atom:
-        return self.spec.type
-
-
-@attrs.frozen
-class SupState:
-    strategy: Atom
-    intensity: int
-    period: int
-    parent: Pid
-    ids: tuple = ()                 # termination order: last started first
-    db: FrozenMap = FrozenMap()     # id -> Child
-    restarts: tuple = ()            # restart times in seconds, newest first
-    dyn: FrozenMap = FrozenMap()    # simple_one_for_one: Pid or Restarting -> args
-    dynamic_restarts: int = 0
-
-    @property
-    def is_simple(self) -> bool:
-        return self.strategy == SOFO
 
 
 # -- init ----------------------------------------------------------------------
@@ -231,7 +188,7 @@ def _start_dynamic_child(extra_args: tuple, state: SupState):
 
 
 def handle_start_child(spec, state: SupState):
-    if not isinstance(spec, kinds.ChildSpec):
+    if not isinstance(spec, ChildSpec):
         return (ERROR, (Atom("invalid_child_spec"), ErlList(spec))), state  # an args array: no child spec
     existing = state.db.get(spec.id)
     if existing is None:
@@ -248,7 +205,7 @@ def handle_start_child(spec, state: SupState):
 
 def handle_cast(msg: object, state: SupState):
     if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("try_again_restart"):
-        child = _find_child_and_args(msg[1], state)
+        child = find_child_and_args(msg[1], state)
         if child is not None and isinstance(child.pid, Restarting):
             outcome, state = yield from restart(child, state)
             if outcome == "shutdown":
@@ -261,7 +218,7 @@ def handle_cast(msg: object, state: SupState):
 # -- restarts -------------------------------------------------------------------
 
 def restart_child(pid: Pid, reason: object, state: SupState):
-    child = _find_child_and_args(pid, state)
+    child = find_child_and_args(pid, state)
     if child is None:
         return "ok", state  # an exit from a process that is not a child
     return (yield from do_restart(reason, child, state))
@@ -292,17 +249,6 @@ def restart(child: Child, state: SupState):
     return outcome, state
 
 
-def add_restart(state: SupState, now: int) -> tuple[bool, SupState]:
-    threshold = now - state.period
-    kept = []
-    for r in state.restarts:
-        if r < threshold:
-            break
-        kept.append(r)
-    restarts = (now,) + tuple(kept)
-    return len(restarts) <= state.intensity, attrs.evolve(state, restarts=restarts)
-
-
 def _restart_by_strategy(child: Child, state: SupState):
     strategy = state.strategy.name
     if strategy == "simple_one_for_one":
@@ -318,11 +264,11 @@ def _restart_by_strategy(child: Child, state: SupState):
     if strategy == "one_for_one":
         result = yield from do_start_child(child)
         if result[0] == OK:
-            return "ok", _set_pid(state, child.id, result[1]), None
+            return "ok", set_pid(state, child.id, result[1]), None
         old = child.pid if isinstance(child.pid, Restarting) else Restarting(child.pid)
-        return "ok", _set_pid(state, child.id, old), child.id
+        return "ok", set_pid(state, child.id, old), child.id
     if strategy == "rest_for_one":
-        after, before = _split_child(child.id, state)
+        after, before = split_child(child.id, state)
         outcome, after2, try_again = yield from _restart_multiple(child, after)
         state = attrs.evolve(state, ids=after2[0] + before[0], db=FrozenMap({**dict(before[1]), **dict(after2[1])}))
         return outcome, state, try_again
@@ -344,17 +290,6 @@ def _restart_multiple(child: Child, children):
         if failed == child.id else Restarting(UNDEFINED)
     ids, db = started
     return "ok", (ids, db.set(failed, attrs.evolve(db[failed], pid=new_pid))), failed
-
-
-def _split_child(cid, state: SupState):
-    """rest_for_one: the failed child and those started after it, and the ones before."""
-    i = state.ids.index(cid)
-    after_ids, before_ids = state.ids[:i + 1], state.ids[i + 1:]
-    after_db = FrozenMap({k: state.db[k] for k in after_ids})
-    after_db = after_db.set(cid, attrs.evolve(after_db[cid], pid=UNDEFINED))
-    before_db = FrozenMap({k: state.db[k] for k in before_ids})
-    # terminate_children walks them last started first; start_children wants start order back
-    return (after_ids, after_db), (before_ids, before_db)
 
 
 # -- stopping children ------------------------------------------------------------
@@ -436,41 +371,12 @@ def _dyn_key(key):
     return (0, key.n) if isinstance(key, Pid) else (1, key.pid.n if isinstance(key.pid, Pid) else -1)
 
 
-# -- children bookkeeping -------------------------------------------------------------
-
-def del_child(child: Child, state: SupState) -> SupState:
-    if state.is_simple:
-        return attrs.evolve(state, dyn=state.dyn.delete(child.pid))
-    current = state.db.get(child.id)
-    if current is None:
-        return state
-    if current.restart == "temporary":
-        return attrs.evolve(state, ids=tuple(i for i in state.ids if i != child.id), db=state.db.delete(child.id))
-    return _set_pid(state, child.id, UNDEFINED)
-
-
-def _set_pid(state: SupState, cid, pid) -> SupState:
-    return attrs.evolve(state, db=state.db.set(cid, attrs.evolve(state.db[cid], pid=pid)))
-
-
-def _find_child_and_args(pid_or_id, state: SupState) -> Child | None:
-    if state.is_simple:
-        if pid_or_id in state.dyn:
-            template = state.db[state.ids[0]]
-            return Child(template.id, pid_or_id, template.spec, state.dyn[pid_or_id])
-        return None
-    if isinstance(pid_or_id, (Pid, Restarting)):
-        for cid in state.db:
-            if state.db[cid].pid == pid_or_id:
-                return state.db[cid]
-        return None
-    return state.db.get(pid_or_id)
-
+# -- children bookkeeping that reads the world ---------------------------------------
 
 def _find_child(world: World, me: Pid, target, state: SupState):
     """find_child: by id, or for simple_one_for_one by pid (a dead pid is found: ok, SUP-8)."""
     if state.is_simple:
-        child = _find_child_and_args(target, state) or _find_child_and_args(Restarting(target), state)
+        child = find_child_and_args(target, state) or find_child_and_args(Restarting(target), state)
         if child is not None:
             return world, child
         if world.is_alive(target):
@@ -513,26 +419,3 @@ def _count_children(world: World, me: Pid, state: SupState):
         else:
             workers += 1
     return world, counts(specs, active, sups, workers)
-
-
-def supervised(state: object) -> tuple[tuple, int]:
-    """The child pids a supervisor's state holds, and how many children wait for a retried restart.
-
-    Works for a static or simple_one_for_one `SupState` and a DynamicSupervisor `DynState`.
-    """
-    from .dynamic_supervisor import DynState
-    if isinstance(state, DynState):
-        kids = [(pid, c.restarting) for pid, c in state.children.items()]
-    elif isinstance(state, SupState) and state.is_simple:
-        kids = [(k if isinstance(k, Pid) else None, isinstance(k, Restarting)) for k in state.dyn]
-    elif isinstance(state, SupState):
-        kids = [(c.pid if isinstance(c.pid, Pid) else None, isinstance(c.pid, Restarting)) for c in state.db.values()]
-    else:
-        return (), 0
-    return tuple(p for p, restarting in kids if p is not None and not restarting), sum(r for _, r in kids)
-
-
-def counts(specs: int, active: int, supervisors: int, workers: int) -> ErlList:
-    """count_children's proplist `[{specs, N}, {active, N}, {supervisors, N}, {workers, N}]`."""
-    return ErlList(((Atom("specs"), specs), (Atom("active"), active), (Atom("supervisors"), supervisors),
-                    (Atom("workers"), workers)))

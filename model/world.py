@@ -10,121 +10,24 @@ Invariants:
 - `names` maps each local name to a live process, and a pid appears at most
   once among its values (REG-LOCAL-2, REG-LOCAL-7).
 - Every record is frozen and hashable; a change is `attrs.evolve`.
+
+The signal payloads a world carries, `FrozenMap`, the driver's `Wait` and
+the pids of the processes from before step 0 are shared with the threaded
+runtime (`regspec.common.records`); `Control` is the model's own.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Mapping
-
 import attrs
 
-from regspec.terms import Atom, Pid, Ref, term_order
+from regspec.common.records import BACKEND_PIDS, DRIVER, GLOBAL_SERVER, UNIQUE_PARTITION, FrozenMap, Signal, Wait
+from regspec.common.supervision import unique_registry_sup_state
+from regspec.terms import Atom, Pid, Ref
 
-__all__ = [
-    "FrozenMap", "Process", "Signal", "Message", "ExitSignal", "LinkRequest", "UnlinkRequest",
-    "MonitorRequest", "DemonitorRequest", "Down", "Control", "AliveRequest", "SystemStop",
-    "World", "new_world", "DRIVER", "GLOBAL_SERVER", "BACKEND_PIDS",
-]
-
-DRIVER = Pid(0)
-# Processes running before step 0; they get no scenario number (SCN-3).
-BACKEND_PIDS = {"map_registry": Pid(-1), "map_registry_nomonitor": Pid(-2), "unique_registry": Pid(-3)}
-UNIQUE_PARTITION = Pid(-4)
-GLOBAL_SERVER = Pid(-5)
+__all__ = ["Process", "Control", "World", "new_world"]
 
 
-class FrozenMap(Mapping):
-    """An immutable, hashable mapping whose iteration order is sorted by key.
-
-    Sorted order keeps every walk over the world independent of insertion
-    history and of PYTHONHASHSEED.
-    """
-
-    __slots__ = ("_d", "_hash")
-
-    def __init__(self, items=()):
-        self._d = dict(items)
-        self._hash = None
-
-    def __getitem__(self, key):
-        return self._d[key]
-
-    def __iter__(self) -> Iterator:
-        return iter(sorted(self._d, key=term_order))
-
-    def __len__(self) -> int:
-        return len(self._d)
-
-    def __hash__(self) -> int:
-        if self._hash is None:
-            self._hash = hash(frozenset(self._d.items()))
-        return self._hash
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, FrozenMap) and self._d == other._d
-
-    def __repr__(self) -> str:
-        return "FrozenMap({" + ", ".join(f"{k!r}: {self._d[k]!r}" for k in self) + "})"
-
-    def set(self, key, value) -> "FrozenMap":
-        d = dict(self._d)
-        d[key] = value
-        return FrozenMap(d)
-
-    def delete(self, key) -> "FrozenMap":
-        d = dict(self._d)
-        d.pop(key, None)
-        return FrozenMap(d)
-
-
-# -- signal payloads -------------------------------------------------------
-
-@attrs.frozen
-class Message:
-    """An ordinary message."""
-
-    term: object
-
-
-@attrs.frozen
-class ExitSignal:
-    """An exit signal; `link` is True when it travels over a link (not `exit/2`)."""
-
-    reason: object
-    link: bool
-
-
-@attrs.frozen
-class LinkRequest:
-    """The link signal `link/1` sends to the other side."""
-
-
-@attrs.frozen
-class UnlinkRequest:
-    """The unlink signal `unlink/1` sends to the other side."""
-
-
-@attrs.frozen
-class MonitorRequest:
-    """Asks the receiver to report its death to the sender as `ref`, naming itself `object`."""
-
-    ref: Ref
-    object: object
-
-
-@attrs.frozen
-class DemonitorRequest:
-    ref: Ref
-
-
-@attrs.frozen
-class Down:
-    """A monitor's down signal; it becomes a DOWN message if the monitor is still active."""
-
-    ref: Ref
-    object: object
-    reason: object
-
+# -- the model's own message -----------------------------------------------
 
 @attrs.frozen
 class Control:
@@ -138,30 +41,6 @@ class Control:
 
     tag: Ref
     request: tuple
-
-
-@attrs.frozen
-class AliveRequest:
-    """`is_process_alive/1` from the driver, a signal ordered after its earlier signals (PROC-5)."""
-
-    tag: Ref
-
-
-@attrs.frozen
-class SystemStop:
-    """The system message `sys:terminate/2` sends for `gen_server:stop/2`: exit with `reason`."""
-
-    reason: object
-
-
-@attrs.frozen
-class Signal:
-    """One signal in flight from `sender` to `receiver`; `seq` is its global send order."""
-
-    seq: int
-    sender: Pid
-    receiver: Pid
-    payload: object
 
 
 # -- processes --------------------------------------------------------------
@@ -187,23 +66,6 @@ class Process:
     mode: str = "eager"                     # collector: "eager" or "mailbox"
     state: object = ()
     code: object = None                     # code.Running while the process is inside blocking code
-
-
-@attrs.frozen
-class Wait:
-    """What the blocked driver waits for.
-
-    `kind` is "call", "stop", "control" or "alive"; `tag` is the monitor
-    ref or request tag that the awaited reply or DOWN carries.
-    """
-
-    kind: str
-    tag: Ref
-    target: Pid
-    timeout: object = None   # call: ms or "infinity"
-    reason: object = None    # stop: the expected exit reason
-    deadline: object = None  # call: the logical time it times out
-    request: object = None   # control: what the collector was asked to do
 
 
 @attrs.frozen
@@ -277,7 +139,7 @@ def new_world(node: str = "a") -> World:
         Process(pid=BACKEND_PIDS["map_registry"], kind="registry_server", state=MapRegistry(monitor=True)),
         Process(pid=BACKEND_PIDS["map_registry_nomonitor"], kind="registry_server", state=MapRegistry(monitor=False)),
         Process(pid=BACKEND_PIDS["unique_registry"], kind="supervisor", trap_exit=True,
-                state=_unique_sup_state()),
+                state=unique_registry_sup_state()),
         Process(pid=UNIQUE_PARTITION, kind="registry_partition", trap_exit=True,
                 links=frozenset({BACKEND_PIDS["unique_registry"]}), state=BACKEND_PIDS["unique_registry"]),
         Process(pid=GLOBAL_SERVER, kind="global_name_server", trap_exit=True),
@@ -294,13 +156,3 @@ def new_world(node: str = "a") -> World:
         unique=FrozenMap({registry: UniqueTable(sup=BACKEND_PIDS["unique_registry"], partition=UNIQUE_PARTITION)}),
         labels=FrozenMap(labels))
 
-
-def _unique_sup_state():
-    """The pre-started Registry's supervisor: one_for_all over its one partition."""
-    from .kinds import ChildSpec, with_defaults
-    from .supervisor import Child, SupState
-    partition_name = Atom("Elixir.regspec.unique_registry.PIDPartition0")
-    spec = with_defaults(ChildSpec("registry_partition", id=partition_name, options=FrozenMap(
-        {"registry": Atom("regspec.unique_registry")})))
-    return SupState(Atom("one_for_all"), 3, 5, parent=Pid(-6), ids=(partition_name,),
-                    db=FrozenMap({partition_name: Child(partition_name, UNIQUE_PARTITION, spec)}))

@@ -19,6 +19,7 @@ from hypothesis.stateful import run_state_machine_as_test
 import attrs
 
 from machine import supervision_machine, system_machine
+from regspec.common.records import Down, MonitorRequest
 from regspec.impl import ImplSession
 from regspec.impl import registry_via as impl_registry_via
 from regspec.impl import signals as impl_signals
@@ -81,8 +82,8 @@ def down_says_kill(mp):
         send = rt.send
 
         def wrong_send(sender, receiver, payload):
-            if isinstance(payload, impl_signals.Down) and payload.reason == KILLED:
-                payload = impl_signals.Down(payload.ref, payload.object, KILL)
+            if isinstance(payload, Down) and payload.reason == KILLED:
+                payload = Down(payload.ref, payload.object, KILL)
             send(sender, receiver, payload)
 
         mp.setattr(rt, "send", wrong_send)
@@ -99,7 +100,7 @@ def call_to_dead_hangs(mp):
     original = impl_signals.answer_dead
 
     def answer_dead(rt, dead, sig):
-        if isinstance(sig.payload, impl_signals.MonitorRequest):
+        if isinstance(sig.payload, MonitorRequest):
             return
         original(rt, dead, sig)
 
