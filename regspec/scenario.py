@@ -322,6 +322,12 @@ class _Checker:
                 raise ScenarioError(f"{where}.{f}: must be true or false, got: {json.dumps(spec[f])}")
         if spec.get("impl") == "simple_one_for_one" and "child" not in spec:
             raise ScenarioError(f"{where}: a simple_one_for_one supervisor needs its 'child' template")
+        name = spec.get("name")
+        if spec.get("kind") == "registry_server" and isinstance(name, dict) and "via" in name \
+                and name["via"][0] == spec.get("backend", "map_registry"):
+            # Its lookups would go through itself for ever (on the BEAM, until the watchdog).
+            raise ScenarioError(f"{where}: a registry_server cannot be named through its own backend "
+                                f"{json.dumps(name['via'][0])}")
 
     def op_call(self, step: dict) -> None:
         self.op_generic(step)

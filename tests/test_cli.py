@@ -98,6 +98,9 @@ BAD = [
      r"^FILE: step 0: 'children'\[0\].children: must be an array of child specs, got: 5$"),
     ('{"steps": [{"op": "start", "kind": "supervisor", "children": [{"kind": "chat_room", "name": {"local": {"arg": 0}}}]}]}',
      r"^FILE: step 0: 'children'\[0\].name: \{'arg': n\} is allowed only inside a dynamic supervisor's child template$"),
+    ('{"steps": [{"op": "start", "kind": "registry_server", "backend": "map_registry_nomonitor", '
+     '"name": {"via": ["map_registry_nomonitor", "w"]}}]}',
+     r"^FILE: step 0: start: a registry_server cannot be named through its own backend \"map_registry_nomonitor\"$"),
     ('{"steps": [{"op": "spawn", "kind": "collector", "as": "c"}, '
      '{"op": "global_register", "name": "g", "target": {"local": "c"}}]}',
      r"^FILE: step 1: 'target': expected a proc or pid, got: \{\"local\": \"c\"\}$"),
