@@ -21,8 +21,11 @@ from regspec.common.steps import UNSUPPORTED_OPS, Unsupported, local_name, local
 from regspec.scenario import Scenario, parse
 from regspec.terms import Atom, LocalName, Outcome
 
-from . import invariants
+# The session glue sits on top of both layers: the process layer (runtime, driver) and the
+# OTP library (driver_names, and through it kinds and behaviours, which fill the kind and body tables).
+from . import driver_names, invariants
 from .driver import Driver
+from .registry_via import prestart
 from .runtime import DRIVER, LeakedThreads, Runtime, Statistics
 
 __all__ = ["Runtime", "Driver", "ImplSession", "run_scenario", "LeakedThreads", "Statistics", "DRIVER"]
@@ -36,7 +39,6 @@ def to_command(op: str, a: dict):
     """
     if op in UNSUPPORTED_OPS:
         raise Unsupported
-    from . import driver_names
     action = driver_names.to_command(op, a)
     if action is not None:
         return action
@@ -90,7 +92,6 @@ class ImplSession:
     """
 
     def __init__(self, node: str = "a", **runtime_options):
-        from .registry_via import prestart
         self.node = node
         self.runtime = Runtime(node, **runtime_options)
         self.driver = Driver(self.runtime)

@@ -34,7 +34,7 @@ from regspec.common.results import ErlangError, bif_result, link_parties, stop_r
 from regspec.terms import Atom, LocalName, Outcome, Pid, Ref
 
 from . import signals
-from .behaviours import Control, body_for, dead_collector_answer
+from .collector import Control, body_for, dead_collector_answer
 from .mailbox import ANY
 from .process import TIMEOUT, Context
 from .runtime import CLOSED, DONE, DRIVER, TIMER, Runtime

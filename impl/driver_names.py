@@ -16,7 +16,7 @@ from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
 from . import gen, kinds, registry_global, registry_via
-from .behaviours import Control, dead_collector_answer
+from .collector import Control, dead_collector_answer
 from .process import Context
 
 __all__ = ["to_command"]
@@ -100,7 +100,7 @@ def _register(ctx: Context, name: object, target: object) -> object:
     if isinstance(name, GlobalName):
         return registry_global.register_name(ctx, name.name, target)
     if name.backend == "unique_registry" and ctx.atomic(_was_collector, target):
-        return _ask(ctx, target, ("register", name))
+        return _ask(ctx, target, ("apply", _unique_register, name))
     return registry_via.backend(name.backend).register_name(ctx, name.name, target)
 
 
@@ -108,8 +108,17 @@ def _unregister(ctx: Context, name: object, target: object) -> object:
     if isinstance(name, GlobalName):
         return registry_global.unregister_name(ctx, name.name)
     if name.backend == "unique_registry" and ctx.atomic(_was_collector, target):
-        return _ask(ctx, target, ("unregister", name))
+        return _ask(ctx, target, ("apply", _unique_unregister, name))
     return registry_via.backend(name.backend).unregister_name(ctx, name.name)
+
+
+def _unique_register(ctx: Context, name: ViaName) -> object:
+    """Registry.register: run by the collector itself, the only process that may take a key for itself."""
+    return ctx.atomic(registry_via.unique_register, name.name, ctx.pid)
+
+
+def _unique_unregister(ctx: Context, name: ViaName) -> object:
+    return ctx.atomic(registry_via.unique_unregister, name.name)
 
 
 def _ask(ctx: Context, target: Pid, request: tuple) -> object:

@@ -18,7 +18,7 @@ from regspec.common.results import ErlangError, exit_reason
 from regspec.common.supervision import DynChild, DynState, add_restart, counts
 from regspec.terms import Atom, ErlList, Pid
 
-from . import kinds
+from . import kind_table, supervisor
 from .process import TIMEOUT, Context
 
 __all__ = ["init", "loop", "handle"]
@@ -38,8 +38,7 @@ def init(ctx: Context, starter: Pid, intensity: int, period: int, template) -> D
 
 
 def loop(ctx: Context, state: DynState) -> None:
-    from .supervisor import loop as supervisor_loop
-    supervisor_loop(ctx, state, handle)
+    supervisor.loop(ctx, state, handle)
 
 
 def handle(ctx: Context, state: DynState, msg: object) -> DynState:
@@ -100,7 +99,7 @@ def handle_call(ctx: Context, request: object, state: DynState) -> tuple:
 def start_child(ctx: Context, spec, args: tuple) -> tuple:
     """DynamicSupervisor.start_child/3: an exception in the start is `{error, Reason}`."""
     try:
-        return kinds.start_kind(ctx, spec, args)
+        return kind_table.start_kind(ctx, spec, args)
     except ErlangError as e:
         return (ERROR, exit_reason(e))
 

@@ -11,19 +11,34 @@ and receive patterns are shared with the model (`regspec.common.protocol`).
 
 from __future__ import annotations
 
-from regspec.common.protocol import ACK, Ack, DownOf, ReplyOrDown, call_message, reply_tag
+from regspec.common.protocol import ACK, Ack
 from regspec.common.results import ErlangError, exit_reason
-from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
+from regspec.terms import Atom, GlobalName, LocalName, Pid, ViaName
 
-from . import registry_global, registry_via
-from .process import TIMEOUT, Context
+from . import gen_server, registry_global
+from .process import Context
 
-__all__ = ["where", "register_name", "unregister_name", "send", "gen_call", "start", "init_it", "Stop"]
+__all__ = ["where", "register_name", "unregister_name", "send", "gen_call", "start", "init_it", "Stop",
+           "VIA_BACKENDS", "via_backend", "add_via_backend"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
 OK = Atom("ok")
 ERROR = Atom("error")
+
+# The `{via, Module, Name}` modules, by backend name: as gen calls `Module:whereis_name(Name)`
+# without knowing the module, gen looks the backend up here. `registry_via` (above gen: its
+# servers are started by gen) adds its three; a user's backend is one more entry.
+VIA_BACKENDS: dict = {}
+
+
+def add_via_backend(name: str, backend) -> None:
+    """Make `backend` (an object with register_name, unregister_name, whereis_name, send) the via module `name`."""
+    VIA_BACKENDS[name] = backend
+
+
+def via_backend(name: str):
+    return VIA_BACKENDS[name]
 
 
 def where(ctx: Context, name: object) -> object:
@@ -36,7 +51,7 @@ def where(ctx: Context, name: object) -> object:
     if isinstance(name, GlobalName):
         return registry_global.whereis_name(ctx, name.name)
     if isinstance(name, ViaName):
-        return registry_via.backend(name.backend).whereis_name(ctx, name.name)
+        return via_backend(name.backend).whereis_name(ctx, name.name)
     return name
 
 
@@ -47,7 +62,7 @@ def register_name(ctx: Context, name: object) -> bool:
     if isinstance(name, GlobalName):
         return registry_global.register_name(ctx, name.name, ctx.pid) == YES
     try:
-        answer = registry_via.backend(name.backend).register_name(ctx, name.name, ctx.pid)
+        answer = via_backend(name.backend).register_name(ctx, name.name, ctx.pid)
     except ErlangError:
         return False  # gen wraps the via call in a catch
     return answer == YES
@@ -65,7 +80,7 @@ def unregister_name(ctx: Context, name: object) -> None:
         elif isinstance(name, GlobalName):
             registry_global.unregister_name(ctx, name.name)
         elif isinstance(name, ViaName):
-            registry_via.backend(name.backend).unregister_name(ctx, name.name)
+            via_backend(name.backend).unregister_name(ctx, name.name)
     except ErlangError:
         pass
 
@@ -81,15 +96,14 @@ def send(ctx: Context, name: object, msg: object) -> object:
     if isinstance(name, GlobalName):
         return registry_global.send(ctx, name.name, msg)
     if isinstance(name, ViaName):
-        return registry_via.backend(name.backend).send(ctx, name.name, msg)
+        return via_backend(name.backend).send(ctx, name.name, msg)
     ctx.send(name, msg)
     return msg
 
 
 def gen_call(ctx: Context, server: object, request: object, timeout: object = None, printed_as: object = None):
     """`gen_server:call(Server, Request)`: the reply, or raises exit `{Reason, {gen_server, call, Args}}`."""
-    ref = server if printed_as is None else printed_as
-    mfa = (Atom("gen_server"), Atom("call"), ErlList((ref, request) if timeout is None else (ref, request, timeout)))
+    mfa = gen_server.call_mfa(server if printed_as is None else printed_as, request, timeout)
     pid = server
     if not isinstance(server, Pid):
         try:
@@ -98,18 +112,7 @@ def gen_call(ctx: Context, server: object, request: object, timeout: object = No
             raise ErlangError("exit", (exit_reason(e), mfa)) from None
         if not isinstance(pid, Pid):
             raise ErlangError("exit", (Atom("noproc"), mfa))
-    if pid == ctx.pid:
-        raise ErlangError("exit", (Atom("calling_self"), mfa))  # gen refuses to call itself
-    mref = ctx.monitor(pid)
-    ctx.send(pid, call_message(ctx.pid, mref, request))
-    msg = ctx.receive(ReplyOrDown(reply_tag(mref), mref).matches, timeout=timeout)
-    if msg is TIMEOUT:
-        ctx.demonitor(mref, True)
-        raise ErlangError("exit", (Atom("timeout"), mfa))
-    if DownOf(mref).matches(msg):
-        raise ErlangError("exit", (msg[4], mfa))
-    ctx.demonitor(mref, True)
-    return msg[1]
+    return gen_server.do_call(ctx, pid, request, mfa, timeout)
 
 
 class Stop(Exception):

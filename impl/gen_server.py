@@ -6,8 +6,13 @@ Implements: GS-2, GS-4, GS-5, GS-6, GS-7
 every message in order and feeds it to the behaviour's callbacks, which
 return a tagged result (`("reply", Reply, State)`, `("noreply", State)`,
 `("stop", Reason, State)`). The client side of call, cast and stop is the
-driver's (`driver.py`); the call and cast message shapes are
-`regspec.common.protocol`.
+driver's (`driver.py`) and, for a caller that is a process, `call` here
+(gen:do_call, to a pid; `gen.gen_call` resolves a name first); the call
+and cast message shapes are `regspec.common.protocol`.
+
+This is the bottom of the OTP library layer: it imports only the process
+layer, so `registry_global` can call the global name server through it
+without importing `gen` (which imports `registry_global`).
 
 Invariants:
 - a server never unregisters its own name; the runtime frees a local name
@@ -19,12 +24,14 @@ Invariants:
 from __future__ import annotations
 
 # The call protocol is shared with the model: the same message shapes and reply tag.
-from regspec.common.protocol import GEN_CALL, GEN_CAST
+from regspec.common.protocol import GEN_CALL, GEN_CAST, DownOf, ReplyOrDown, call_message, reply_tag
 from regspec.common.records import SystemStop
+from regspec.common.results import ErlangError
+from regspec.terms import Atom, ErlList, Pid
 
-from .process import Context
+from .process import TIMEOUT, Context
 
-__all__ = ["serve"]
+__all__ = ["serve", "call", "call_mfa", "do_call"]
 
 
 def serve(ctx: Context, callbacks, state: object) -> None:
@@ -50,3 +57,29 @@ def serve(ctx: Context, callbacks, state: object) -> None:
             continue
         # ("stop", Reason, State): terminate/2 would run here; then the process exits.
         ctx.exit(result[1])
+
+
+def call_mfa(ref: object, request: object, timeout: object = None) -> tuple:
+    """`{gen_server, call, Args}`, as an exit reason of a failed call names the call."""
+    return (Atom("gen_server"), Atom("call"), ErlList((ref, request) if timeout is None else (ref, request, timeout)))
+
+
+def call(ctx: Context, pid: Pid, request: object, timeout: object = None) -> object:
+    """`gen_server:call(Pid, Request)` to a pid: the reply, or raises exit `{Reason, {gen_server, call, Args}}`."""
+    return do_call(ctx, pid, request, call_mfa(pid, request, timeout), timeout)
+
+
+def do_call(ctx: Context, pid: Pid, request: object, mfa: tuple, timeout: object = None) -> object:
+    """gen:do_call: monitor `pid`, send the request, await the reply or the DOWN (GS-3, GS-4, GS-5)."""
+    if pid == ctx.pid:
+        raise ErlangError("exit", (Atom("calling_self"), mfa))  # gen refuses to call itself
+    mref = ctx.monitor(pid)
+    ctx.send(pid, call_message(ctx.pid, mref, request))
+    msg = ctx.receive(ReplyOrDown(reply_tag(mref), mref).matches, timeout=timeout)
+    if msg is TIMEOUT:
+        ctx.demonitor(mref, True)
+        raise ErlangError("exit", (Atom("timeout"), mfa))
+    if DownOf(mref).matches(msg):
+        raise ErlangError("exit", (msg[4], mfa))
+    ctx.demonitor(mref, True)
+    return msg[1]

@@ -5,63 +5,69 @@ Implements: SCN-4, SCN-5, SUP-11, DSUP-3, VIA-6
 The same dispatch as `regspec.model.kinds.start_kind`, from the calling
 process's thread (the driver or a supervisor, which becomes the parent).
 Child specs are the shared `ChildSpec` records (`regspec.common.childspec`).
+
+Each kind is an entry of `kind_table` naming its start function, added
+when this module is imported; supervisors start their children through
+that table, so they never import this module (kinds -> supervisor is the
+only direction).
 """
 
 from __future__ import annotations
 
 from regspec.common.chat_room import ChatRoom
-from regspec.common.childspec import ChildSpec, substitute_spec, with_defaults
+from regspec.common.childspec import ChildSpec, with_defaults
 from regspec.terms import Atom, Pid
 
-from . import gen, gen_server
-from .behaviours import collector
+from . import dynamic_supervisor, gen, gen_server, kind_table, registry_via, supervisor
+from .behaviours import collector   # importing behaviours also gives the driver the chat room's body
 from .process import Context
 
 __all__ = ["start_kind"]
 
 OK = Atom("ok")
 
+start_kind = kind_table.start_kind   # the table's dispatch, with the entries below
 
-def start_kind(ctx: Context, spec: ChildSpec, args: tuple = ()) -> tuple:
-    """Start one process of `spec.kind`: `{ok, Pid}` or `{error, Reason}`."""
-    from . import dynamic_supervisor, registry_via, supervisor
 
-    spec = substitute_spec(spec, args)
+def _start_collector(ctx: Context, spec: ChildSpec) -> tuple:
+    body = collector(spec.opt("mode", "eager"))
+    return gen.start(ctx, "collector", spec.name, _collector_init, lambda c, state: body(c),
+                     (bool(spec.opt("trap_exit", False)),))
+
+
+def _start_chat_room(ctx: Context, spec: ChildSpec) -> tuple:
+    return gen.start(ctx, "chat_room", spec.name, lambda c, starter: (),
+                     lambda c, state: gen_server.serve(c, ChatRoom, state))
+
+
+def _start_supervisor(ctx: Context, spec: ChildSpec) -> tuple:
+    children = tuple(with_defaults(c) for c in spec.opt("children", ()))
+    return gen.start(ctx, "supervisor", spec.name, supervisor.init, supervisor.loop,
+                     (Atom(spec.opt("strategy", "one_for_one")), spec.opt("max_restarts", 3),
+                      spec.opt("max_seconds", 5), children))
+
+
+def _start_dynamic_supervisor(ctx: Context, spec: ChildSpec) -> tuple:
     name = spec.name
-    kind = spec.kind
-    if kind == "collector":
-        body = collector(spec.opt("mode", "eager"))
-        result = gen.start(ctx, "collector", name, _collector_init, lambda c, state: body(c),
-                           (bool(spec.opt("trap_exit", False)),))
-    elif kind == "chat_room":
-        result = gen.start(ctx, "chat_room", name, lambda c, starter: (),
-                           lambda c, state: gen_server.serve(c, ChatRoom, state))
-    elif kind == "supervisor":
-        children = tuple(with_defaults(c) for c in spec.opt("children", ()))
-        result = gen.start(ctx, "supervisor", name, supervisor.init, supervisor.loop,
-                           (Atom(spec.opt("strategy", "one_for_one")), spec.opt("max_restarts", 3),
-                            spec.opt("max_seconds", 5), children))
-    elif kind == "dynamic_supervisor":
-        template = spec.opt("child")
-        template = with_defaults(template) if template is not None else None  # Elixir's usual: no template
-        intensity, period = spec.opt("max_restarts", 3), spec.opt("max_seconds", 5)
-        if spec.opt("impl", "DynamicSupervisor") == "simple_one_for_one":
-            result = gen.start(ctx, "supervisor", name, supervisor.init_dynamic, supervisor.loop,
-                               (intensity, period, template))
-        else:
-            result = gen.start(ctx, "dynamic_supervisor", name, dynamic_supervisor.init, dynamic_supervisor.loop,
-                               (intensity, period, template))
-            if result[0] == OK:   # its caller checks start_child's spec against the template (DSUP-6)
-                ctx.atomic(lambda rt, me, pid: rt.dynamic_templates.__setitem__(pid, template), result[1])
-    elif kind == "registry_server":
-        result = registry_via.start_server(ctx, spec.opt("backend", "map_registry"), name)
-    elif kind == "registry_partition":
-        result = registry_via.start_partition(ctx, spec.opt("registry"), name)
-    else:  # pragma: no cover - the validator allows only the kinds above
-        raise ValueError(f"unknown kind {kind!r}")
-    if result[0] == OK and spec.label is not None:
-        ctx.atomic(_bind, spec.label, result[1])
+    template = spec.opt("child")
+    template = with_defaults(template) if template is not None else None  # Elixir's usual: no template
+    intensity, period = spec.opt("max_restarts", 3), spec.opt("max_seconds", 5)
+    if spec.opt("impl", "DynamicSupervisor") == "simple_one_for_one":
+        return gen.start(ctx, "supervisor", name, supervisor.init_dynamic, supervisor.loop,
+                         (intensity, period, template))
+    result = gen.start(ctx, "dynamic_supervisor", name, dynamic_supervisor.init, dynamic_supervisor.loop,
+                       (intensity, period, template))
+    if result[0] == OK:   # its caller checks start_child's spec against the template (DSUP-6)
+        ctx.atomic(lambda rt, me, pid: rt.dynamic_templates.__setitem__(pid, template), result[1])
     return result
+
+
+def _start_registry_server(ctx: Context, spec: ChildSpec) -> tuple:
+    return registry_via.start_server(ctx, spec.opt("backend", "map_registry"), spec.name)
+
+
+def _start_registry_partition(ctx: Context, spec: ChildSpec) -> tuple:
+    return registry_via.start_partition(ctx, spec.opt("registry"), spec.name)
 
 
 def _collector_init(ctx: Context, starter: Pid, trap_exit: bool) -> tuple:
@@ -71,5 +77,9 @@ def _collector_init(ctx: Context, starter: Pid, trap_exit: bool) -> tuple:
     return ()
 
 
-def _bind(rt, me: Pid, label: str, pid: Pid) -> None:
-    rt.bindings.setdefault(label, pid)
+kind_table.add_kind("collector", _start_collector)
+kind_table.add_kind("chat_room", _start_chat_room)
+kind_table.add_kind("supervisor", _start_supervisor)
+kind_table.add_kind("dynamic_supervisor", _start_dynamic_supervisor)
+kind_table.add_kind("registry_server", _start_registry_server)
+kind_table.add_kind("registry_partition", _start_registry_partition)

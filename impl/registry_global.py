@@ -15,6 +15,7 @@ from regspec.common.records import GLOBAL_SERVER, SystemStop
 from regspec.common.results import ErlangError
 from regspec.terms import Atom, Pid
 
+from . import gen_server
 from .process import Context
 
 __all__ = ["whereis_name", "register_name", "unregister_name", "send", "serve"]
@@ -35,15 +36,13 @@ def whereis_name(ctx: Context, name: object) -> object:
 
 
 def register_name(ctx: Context, name: object, pid: object) -> Atom:
-    from .gen import gen_call
     if not isinstance(pid, Pid):
         raise ErlangError("error", Atom("function_clause"))
-    return gen_call(ctx, GLOBAL_SERVER, (Atom("register"), name, pid))
+    return gen_server.call(ctx, GLOBAL_SERVER, (Atom("register"), name, pid))
 
 
 def unregister_name(ctx: Context, name: object) -> Atom:
-    from .gen import gen_call
-    return gen_call(ctx, GLOBAL_SERVER, (Atom("unregister"), name))
+    return gen_server.call(ctx, GLOBAL_SERVER, (Atom("unregister"), name))
 
 
 def send(ctx: Context, name: object, msg: object) -> Pid:

@@ -10,8 +10,9 @@ A via backend is any object with the four methods gen expects of a
     whereis_name(ctx, name)       -> pid | undefined
     send(ctx, name, msg)          -> pid, or raises exit {badarg, {Name, Msg}}
 
-`VIA_BACKENDS` maps a backend's name to its object; a user's backend is
-one more entry. The three of the contract behave as in
+`VIA_BACKENDS` (`gen.VIA_BACKENDS`, the table gen looks a via name's
+backend up in) maps a backend's name to its object; this module adds its
+three at import, and a user's backend is one more entry. The three of the contract behave as in
 `regspec.model.registry_via`:
 
 - `map_registry`: calls to a gen_server holding a map. It monitors each
@@ -37,7 +38,7 @@ from regspec.common.results import ARGUMENT_ERROR, ErlangError
 from regspec.common.supervision import unique_registry_sup_state
 from regspec.terms import Atom, ErlList, LocalName, Pid, term_order
 
-from . import gen
+from . import gen, registry_global, supervisor
 from .process import Context
 
 __all__ = ["VIA_BACKENDS", "backend", "MapBackend", "UniqueBackend", "UniqueTable", "start_server",
@@ -233,15 +234,12 @@ class UniqueBackend:
         return pid
 
 
-VIA_BACKENDS = {
-    "map_registry": MapBackend("map_registry"),
-    "map_registry_nomonitor": MapBackend("map_registry_nomonitor"),
-    "unique_registry": UniqueBackend(),
-}
+VIA_BACKENDS = gen.VIA_BACKENDS   # gen dispatches a via name through this table; the backends are ours
+gen.add_via_backend("map_registry", MapBackend("map_registry"))
+gen.add_via_backend("map_registry_nomonitor", MapBackend("map_registry_nomonitor"))
+gen.add_via_backend("unique_registry", UniqueBackend())
 
-
-def backend(name: str):
-    return VIA_BACKENDS[name]
+backend = gen.via_backend
 
 
 # -- starting registry servers -------------------------------------------------------
@@ -263,7 +261,6 @@ def _note_server(rt, me: Pid, backend_name: str, ref: object, pid: Pid) -> None:
 
 def start_unique(ctx: Context, name: object) -> tuple:
     """`Registry.start_link(keys: :unique, name: Reg)`: a one_for_all supervisor over one partition."""
-    from . import supervisor
     if name is not None and not isinstance(name, LocalName):
         raise ErlangError("error", ARGUMENT_ERROR)  # VIA-6: Registry's name must be an atom
     registry = name.name if isinstance(name, LocalName) else ctx.atomic(_unnamed_registry)
@@ -332,7 +329,6 @@ def prestart(rt) -> None:
     Two map servers, the unique Registry (a supervisor and its partition,
     linked) and the global name server; they print by their labels.
     """
-    from . import registry_global, supervisor
     with rt.atomic:
         for backend_name in ("map_registry", "map_registry_nomonitor"):
             state = MapRegistry(monitor=backend_name == "map_registry")

@@ -52,7 +52,8 @@ from regspec.terms import Atom, Pid, Ref
 
 from . import signals
 from .mailbox import Mailbox, MailboxClosed
-from .process import BUSY, EXITED, READY, RUNNING, TIMEOUT, WAITING, Context, Process, ProcessExit, ProcessKilled
+from .pcb import BUSY, EXITED, READY, RUNNING, WAITING, Process
+from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
 
 __all__ = ["Runtime", "LeakedThreads", "Statistics", "DRIVER", "DONE", "QUIESCENT", "TIMER", "CLOSED"]

@@ -21,8 +21,6 @@ Invariants:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 # The signal payloads are the shared frozen records: they cross threads
 # unchanged, and a signal means exactly what it means in the model.
 from regspec.common.records import (AliveRequest, DemonitorRequest, Down, ExitSignal, Init, LinkRequest, Message,
@@ -30,8 +28,7 @@ from regspec.common.records import (AliveRequest, DemonitorRequest, Down, ExitSi
 from regspec.common.results import ErlangError
 from regspec.terms import Atom, Pid, Ref
 
-if TYPE_CHECKING:
-    from .process import Process
+from .pcb import Process
 
 __all__ = [
     "handle", "exit_process", "receive_exit", "link", "unlink", "monitor", "demonitor", "answer_dead",

@@ -22,7 +22,7 @@ from regspec.common.supervision import (Child, Restarting, SupState, add_restart
                                         find_child_and_args, set_pid, split_child)
 from regspec.terms import Atom, ErlList, Pid
 
-from . import gen, kinds
+from . import gen, kind_table
 from .process import TIMEOUT, Context
 
 __all__ = ["init", "init_dynamic", "loop", "handle", "shutdown", "unlink_flush"]
@@ -87,7 +87,7 @@ def do_start_child(ctx: Context, child: Child) -> tuple:
 def catch_start(ctx: Context, spec, args: tuple) -> tuple:
     """`catch apply(M, F, A)` around a child's start: an exception is `{error, {'EXIT', Reason}}`."""
     try:
-        return kinds.start_kind(ctx, spec, args)
+        return kind_table.start_kind(ctx, spec, args)
     except ErlangError as e:
         return (ERROR, (EXIT, exit_reason(e)))
 
