@@ -11,9 +11,14 @@ Invariants:
   once among its values (REG-LOCAL-2, REG-LOCAL-7).
 - Every record is frozen and hashable; a change is `attrs.evolve`.
 
-The signal payloads a world carries, `FrozenMap`, the driver's `Wait` and
-the pids of the processes from before step 0 are shared with the threaded
-runtime (`regspec.common.records`); `Control` is the model's own.
+The signal payloads a world carries, `FrozenMap` and the driver's `Wait`
+are shared with the threaded runtime (`regspec.common.records`); `Control`
+is the model's own.
+
+This is the ground floor of the erts layer: it imports no other module of
+the model. The processes the OTP library runs from before step 0 (the via
+registries, the unique Registry, the global name server) are added by the
+library (`kinds.boot`), not here.
 """
 
 from __future__ import annotations
@@ -48,8 +53,9 @@ class Control:
 class Process:
     """One process, alive or dead.
 
-    `kind` is "driver", "collector" or "chat_room". `state` is the
-    behaviour's own state (a chat room's messages, newest first).
+    `kind` names its code: the key of its entry in `behaviours.BEHAVIOURS`
+    ("collector", "chat_room", "supervisor", ...; the driver runs none).
+    `state` is the behaviour's own state (a chat room's messages, newest first).
     """
 
     pid: Pid

@@ -53,7 +53,7 @@ def edges(planted: dict[str, str] | None = None) -> dict[str, set[str]]:
     src = sources(planted)
     graph: dict[str, set[str]] = {m: set() for m in src}
     for module, text in src.items():
-        package = MODEL   # every file of model/ is in the package regspec.model (or is it)
+        package = MODEL   # every file of model/ is the package regspec.model or a module of it
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
@@ -162,3 +162,21 @@ def test_a_planted_circle_is_found(module, line, expected):
 def test_a_planted_upward_import_is_found(module, line, target):
     found = erts_imports_library(edges({module: line}))
     assert found == [(module, f"{MODEL}.{target}" if target else MODEL)]
+
+
+def test_the_library_fills_the_tables_and_boots_the_world():
+    """The inversion at work: erts's world holds only the driver; the library's kinds are in the tables
+    and `kinds.boot` adds the processes from before step 0, as the session starts from them."""
+    from regspec.common.records import BACKEND_PIDS, DRIVER, GLOBAL_SERVER, UNIQUE_PARTITION
+    from regspec.model import behaviours, gen, kinds, new_world, starters, world
+
+    assert set(world.new_world().processes) == {DRIVER}
+    booted = new_world()
+    assert booted == kinds.boot(world.new_world())
+    assert set(booted.processes) == {DRIVER, GLOBAL_SERVER, UNIQUE_PARTITION, *BACKEND_PIDS.values()}
+    kinds_started = {"collector", "chat_room", "supervisor", "dynamic_supervisor", "registry_server",
+                     "registry_partition"}
+    assert set(starters.STARTERS) == kinds_started
+    assert set(behaviours.BEHAVIOURS) == kinds_started | {"global_name_server"}
+    assert all(booted.processes[p].kind in behaviours.BEHAVIOURS for p in booted.processes if p != DRIVER)
+    assert set(gen.NAME_MODULES) == {"global", "map_registry", "map_registry_nomonitor", "unique_registry"}
