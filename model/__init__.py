@@ -22,11 +22,11 @@ from regspec.common.steps import UNSUPPORTED_OPS, Unsupported, local_name, local
 from regspec.scenario import Scenario, parse
 from regspec.terms import Atom, LocalName, Outcome
 
-from . import driver
+from . import driver, driver_names, kinds, world as _world
 from .driver import Result
 from .scheduler import (CanonicalChooser, Chooser, FireTimeout, Run, FunctionChooser, SeededChooser, Stuck,
                         enabled, run_until_quiescent, run_until_result, step)
-from .world import World, new_world
+from .world import World
 
 __all__ = [
     "World", "new_world", "step", "enabled", "run_until_quiescent", "run_until_result", "Run",
@@ -39,7 +39,6 @@ def to_command(op: str, a: dict) -> object:
     """The driver command for one decoded scenario step (raises Unsupported)."""
     if op in UNSUPPORTED_OPS:
         raise Unsupported
-    from . import driver_names
     cmd = driver_names.to_command(op, a)
     if cmd is not None:
         return cmd
@@ -82,6 +81,12 @@ def to_command(op: str, a: dict) -> object:
 
 def _link_command(op: str, a: object, b: object) -> object:
     return driver.Ask(local_target(a), (op, local_target(b)))
+
+
+def new_world(node: str = "a") -> World:
+    """The world before step 0 as a scenario starts from it: the erts layer's world (the driver
+    alone, `world.new_world`) booted by the OTP library (`kinds.boot`: registries, global server)."""
+    return kinds.boot(_world.new_world(node))
 
 
 class ModelSession:

@@ -1,47 +1,74 @@
-"""The scenario process kinds: `collector` and `chat_room` (docs/scenario-format.md, Kinds).
+"""What a process runs when the scheduler picks it: the table of behaviours by kind, and the collector.
 
-Implements: SCN-4, SCN-5, SCN-10, LINK-5
+Implements: SCN-4, SCN-10, LINK-5
+
+A process record names its code by its `kind`, as an Erlang process names
+the module of its initial call. `BEHAVIOURS` is the table erts looks that
+name up in (OTP: the loaded modules): one `Behaviour` per kind. The OTP
+library fills it with its own kinds (supervisors, registry servers, the
+global name server, the chat room: see `kinds.py`); this layer knows only
+the table and its own kind, the collector, and never imports the library.
 
 - A collector keeps what it receives. In "eager" mode it takes every message
   out of its mailbox at once; in "mailbox" mode it leaves scenario messages
   in the mailbox, which matters for `demonitor(Ref, [flush])` (MON-5). It
   performs the driver's control requests (monitor, demonitor, link, unlink,
   trap_exit, messages) itself, as the caller of those BIFs, and answers the
-  driver with a message.
-- A chat room is the article's `Chat.Server` gen_server: cast
-  `{add_message, M}` prepends, call `get_messages` returns the list newest
-  first, any other call or cast stops it with `{bad_call, R}` /
-  `{bad_cast, R}`, and any other message is ignored. Its callbacks
-  (`ChatRoom`) are pure and shared with the runtime
-  (`regspec.common.chat_room`); the gen_server loop that runs them is the
-  model's own (`gen_server.handle`).
+  driver with a message. A request it has no BIF for (register, unregister
+  through Elixir's Registry) is a library function it applies, looked up by
+  the request's name in `ACTIONS` (filled by the library, as `BEHAVIOURS`).
 """
 
 from __future__ import annotations
 
-from regspec.common.chat_room import ChatRoom
+from typing import Callable
+
+import attrs
+
 from regspec.common.records import DRIVER, Message, SystemStop
 from regspec.common.results import ErlangError
 from regspec.terms import Atom, ErlList, LocalName, Pid, Ref
 
-from . import gen_server, signals
+from . import code, signals
 from .registry_local import whereis
 from .world import Control, World
 
-__all__ = ["consume", "has_work"]
+__all__ = ["Behaviour", "BEHAVIOURS", "ACTIONS", "register_kind", "register_action", "consume", "has_work"]
 
 NOPROC = Atom("noproc")
 
 
-def _handlers():
-    from . import dynamic_supervisor, registry_global, registry_via, supervisor
-    return {
-        "supervisor": supervisor.handle,
-        "dynamic_supervisor": dynamic_supervisor.handle,
-        "registry_server": registry_via.handle_map_registry,
-        "registry_partition": registry_via.handle_partition,
-        "global_name_server": registry_global.handle_global_server,
-    }
+@attrs.frozen
+class Behaviour:
+    """A kind's entry in the table: the code its processes run (OTP: the module named in a child spec's MFA).
+
+    Exactly one of `handle` and `loop` is set:
+    - `handle(me, state, msg)`: a generator of `code` effects run for each
+      message in turn, as blocking code (`code.Running`) that returns the new
+      state (an OTP behaviour's loop: it may wait in the middle of a message);
+    - `loop(world, pid) -> world`: takes every message it can from the
+      mailbox at once, in one go.
+    `wants(proc)`, when set, says whether the process would take a message
+    now (default: any message in its mailbox).
+    """
+
+    handle: Callable | None = None
+    loop: Callable | None = None
+    wants: Callable | None = None
+
+
+BEHAVIOURS: dict[str, Behaviour] = {}
+ACTIONS: dict[str, Callable] = {}   # control request name -> fn(world, pid, *args) -> (world, result)
+
+
+def register_kind(kind: str, behaviour: Behaviour) -> None:
+    """Enter `kind` in the table (the library calls this for each of its kinds)."""
+    BEHAVIOURS[kind] = behaviour
+
+
+def register_action(name: str, fn: Callable) -> None:
+    """A control request `name` a collector performs by applying `fn(world, pid, *args)`."""
+    ACTIONS[name] = fn
 
 
 def consume(world: World, pid: Pid) -> World:
@@ -52,7 +79,6 @@ def consume(world: World, pid: Pid) -> World:
     blocking code (`code.Running`: an init, a supervisor restarting a child)
     goes on with it first; its main loop resumes only when that code ends.
     """
-    from . import code
     proc = world.processes[pid]
     if proc.code is not None:
         world, done, value = code.resume(world, pid)
@@ -60,30 +86,39 @@ def consume(world: World, pid: Pid) -> World:
             return world
         world = world.update(pid, state=value)
         proc = world.processes[pid]
-    handler = _handlers().get(proc.kind)
-    if handler is not None:
-        while world.is_alive(pid) and world.processes[pid].mailbox:
-            proc = world.processes[pid]
-            world = world.update(pid, mailbox=proc.mailbox[1:])
-            world, done, value = code.start_code(world, pid, code.Running(handler, (pid, proc.state, proc.mailbox[0])))
-            if not done:
-                return world
-            if world.is_alive(pid):
-                world = world.update(pid, state=value)
+    entry = BEHAVIOURS.get(proc.kind)
+    if entry is None:
         return world
-    if proc.kind == "chat_room":
-        while world.is_alive(pid) and world.processes[pid].mailbox:
-            proc = world.processes[pid]
-            term, rest = proc.mailbox[0], proc.mailbox[1:]
-            world = world.update(pid, mailbox=rest)
-            if isinstance(term, SystemStop):
-                # GS-7: gen_server handles sys:terminate in its loop, in order with other messages.
-                world = signals.exit_process(world, pid, term.reason)
-            elif not isinstance(term, Control):
-                world = gen_server.handle(world, pid, term, ChatRoom)
-        return world
-    if proc.kind != "collector":
-        return world
+    if entry.handle is None:
+        return entry.loop(world, pid)
+    while world.is_alive(pid) and world.processes[pid].mailbox:
+        proc = world.processes[pid]
+        world = world.update(pid, mailbox=proc.mailbox[1:])
+        world, done, value = code.start_code(world, pid, code.Running(entry.handle, (pid, proc.state, proc.mailbox[0])))
+        if not done:
+            return world
+        if world.is_alive(pid):
+            world = world.update(pid, state=value)
+    return world
+
+
+def has_work(proc) -> bool:
+    """Whether the process's code could take a message now."""
+    if not proc.alive or not proc.mailbox:
+        return False
+    if proc.code is not None:
+        return True
+    entry = BEHAVIOURS.get(proc.kind)
+    if entry is None:
+        return False
+    return entry.wants is None or entry.wants(proc)
+
+
+# -- the collector -------------------------------------------------------------
+
+def collector_loop(world: World, pid: Pid) -> World:
+    """A collector takes its messages; control requests it performs (SCN-4, SCN-10)."""
+    proc = world.processes[pid]
     if proc.mode == "eager":
         # SCN-4: an eager collector takes every message; control requests it performs.
         while world.is_alive(pid) and world.processes[pid].mailbox:
@@ -112,15 +147,11 @@ def consume(world: World, pid: Pid) -> World:
     return world
 
 
-def has_work(proc) -> bool:
-    """Whether the process's code could take a message now."""
-    if not proc.alive or not proc.mailbox:
-        return False
-    if proc.code is not None or proc.kind in _handlers():
-        return True
-    if proc.kind == "collector" and proc.mode == "mailbox":
+def collector_wants(proc) -> bool:
+    """A collector in mailbox mode takes only control requests and stops."""
+    if proc.mode == "mailbox":
         return any(isinstance(t, (Control, SystemStop)) for t in proc.mailbox)
-    return proc.kind in ("collector", "chat_room")
+    return True
 
 
 def _control(world: World, pid: Pid, control: Control) -> World:
@@ -154,11 +185,10 @@ def _control(world: World, pid: Pid, control: Control) -> World:
         if isinstance(other, LocalName):   # the collector looks the name up, then links to what it found
             other = whereis(world, other.name)
         world, result = (signals.link if action == "link" else signals.unlink)(world, pid, other)
-    elif action in ("register", "unregister"):
-        # A unique_registry name is taken or dropped by the holder itself.
-        from . import registry_via
-        fn = registry_via.unique_register if action == "register" else registry_via.unique_unregister
-        world, result = fn(world, pid, *((args[0].name, pid) if action == "register" else (args[0].name,)))
+    elif action in ACTIONS:
+        # A library function the collector applies itself (a unique_registry name is taken or
+        # dropped by the holder itself).
+        world, result = ACTIONS[action](world, pid, *args)
         if isinstance(result, ErlangError):
             result = ("error", result.reason)
     else:  # pragma: no cover - the driver sends only the actions above
@@ -175,3 +205,6 @@ def _monitor(world: World, pid: Pid, target: object):
     if not isinstance(holder, Pid):
         return signals.monitor_free_name(world, pid, obj)
     return signals.monitor(world, pid, holder, obj)
+
+
+register_kind("collector", Behaviour(loop=collector_loop, wants=collector_wants))

@@ -26,7 +26,7 @@ from regspec.common.results import (CALLING_SELF, ErlangError, bif_result, link_
                                     strip_call)
 from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid
 
-from . import registry_local
+from . import code, registry_local
 from .world import Control, World
 
 __all__ = [
@@ -307,7 +307,6 @@ def dead_collector_answer(world: World, pid: object, request: tuple) -> object:
 
 
 def _run_code(world: World, cmd: RunCode):
-    from . import code
     world, done, value = code.start_code(world, DRIVER, code.Running(_api, (cmd.fn, cmd.args)))
     if done:
         return world, value

@@ -29,7 +29,7 @@ from regspec.common.results import ErlangError, exit_reason
 from regspec.common.supervision import DynChild, DynState, add_restart, counts
 from regspec.terms import Atom, ErlList, Pid
 
-from . import kinds
+from . import starters
 from .code import TIMEOUT, Die, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit, Unlink
 
 __all__ = ["init", "handle"]
@@ -109,7 +109,7 @@ def handle_call(request: object, state: DynState):
 def start_child(spec, args):
     """DynamicSupervisor.start_child/3: an exception in the start is `{error, Reason}`."""
     try:
-        return (yield from kinds.start_kind(spec, args))
+        return (yield from starters.start_kind(spec, args))
     except ErlangError as e:
         return (ERROR, exit_reason(e))
 

@@ -8,6 +8,13 @@ the calling process (`register_name`), drop it (`unregister_name`) and send
 to it (`send`), as OTP's `gen.erl` does. They are generators of effects
 (see `code.py`), because a via lookup may be a call to a registry server.
 
+The module behind a global or via name is looked up in `NAME_MODULES`
+by name, as gen.erl calls `Module:whereis_name(Name)` for `{via, Module,
+Name}` (and `global` is such a module): `registry_global` and the via
+backends of `registry_via` are entered there by the library (`kinds.py`),
+so this module, which they call for `gen_call` and `start`, imports none
+of them.
+
 `start` is `gen:start` seen from the starter: look the name up first (a
 taken name creates no process, GS-1), spawn and link the child, and wait
 for its ack or its exit. `init_it` is the child's side: register the name
@@ -21,16 +28,32 @@ from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
 from regspec.common.protocol import ACK, Ack, DownOf, ReplyOrDown, call_message, reply_tag
 from regspec.common.results import ErlangError, exit_reason
 
-from . import registry_global, registry_local, registry_via
+from . import registry_local
 from .code import TIMEOUT, Atomic, Demonitor, Die, Monitor, Receive, Self, Send, SpawnLink
 from .world import World
 
-__all__ = ["where", "register_name", "unregister_name", "send", "start", "init_it", "gen_call", "Stop"]
+__all__ = ["where", "register_name", "unregister_name", "send", "start", "init_it", "gen_call", "Stop",
+           "NAME_MODULES", "register_name_module", "name_module"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
 OK = Atom("ok")
 ERROR = Atom("error")
+
+# The name modules: "global" and each via backend's name -> an object with the four generator
+# functions of the via protocol (register_name, unregister_name, whereis_name, send).
+NAME_MODULES: dict = {}
+GLOBAL = "global"
+
+
+def register_name_module(name: str, module: object) -> None:
+    """Make `module` the one that serves `{via, name, _}` names (or global names, for "global")."""
+    NAME_MODULES[name] = module
+
+
+def name_module(name: str):
+    """The module serving a via backend `name` (or "global")."""
+    return NAME_MODULES[name]
 
 
 def where(name: object):
@@ -38,9 +61,9 @@ def where(name: object):
     if isinstance(name, LocalName):
         return (yield Atomic(_whereis_local, (name.name,)))
     if isinstance(name, GlobalName):
-        return (yield from registry_global.whereis_name(name.name))
+        return (yield from name_module(GLOBAL).whereis_name(name.name))
     if isinstance(name, ViaName):
-        return (yield from registry_via.backend(name.backend).whereis_name(name.name))
+        return (yield from name_module(name.backend).whereis_name(name.name))
     return name
 
 
@@ -61,9 +84,9 @@ def register_name(name: object):
     if isinstance(name, LocalName):
         return (yield Atomic(_register_local, (name.name,)))
     if isinstance(name, GlobalName):
-        return (yield from registry_global.register_name(name.name, me)) == YES
+        return (yield from name_module(GLOBAL).register_name(name.name, me)) == YES
     try:
-        answer = yield from registry_via.backend(name.backend).register_name(name.name, me)
+        answer = yield from name_module(name.backend).register_name(name.name, me)
     except ErlangError:
         return False  # gen wraps the via call in a catch
     return answer == YES
@@ -75,9 +98,9 @@ def unregister_name(name: object):
         if isinstance(name, LocalName):
             yield Atomic(_unregister_local, (name.name,))
         elif isinstance(name, GlobalName):
-            yield from registry_global.unregister_name(name.name)
+            yield from name_module(GLOBAL).unregister_name(name.name)
         elif isinstance(name, ViaName):
-            yield from registry_via.backend(name.backend).unregister_name(name.name)
+            yield from name_module(name.backend).unregister_name(name.name)
     except ErlangError:
         pass
 
@@ -96,9 +119,9 @@ def send(name: object, msg: object):
         yield Send(holder, msg)
         return msg
     if isinstance(name, GlobalName):
-        return (yield from registry_global.send(name.name, msg))
+        return (yield from name_module(GLOBAL).send(name.name, msg))
     if isinstance(name, ViaName):
-        return (yield from registry_via.backend(name.backend).send(name.name, msg))
+        return (yield from name_module(name.backend).send(name.name, msg))
     yield Send(name, msg)
     return msg
 

@@ -21,13 +21,31 @@ from __future__ import annotations
 from typing import Callable
 
 from regspec.common.protocol import GEN_CALL, GEN_CAST
-from regspec.common.records import Message
+from regspec.common.records import Message, SystemStop
 from regspec.terms import Pid
 
 from .signals import exit_process
-from .world import World
+from .world import Control, World
 
-__all__ = ["handle"]
+__all__ = ["handle", "loop"]
+
+
+def loop(world: World, pid: Pid, callbacks) -> World:
+    """`gen_server:loop` over the mailbox: every message in order, `sys:terminate` included (GS-7).
+
+    A driver's control request (`Control`) is for collectors only: a
+    gen_server takes it and drops it.
+    """
+    while world.is_alive(pid) and world.processes[pid].mailbox:
+        proc = world.processes[pid]
+        term, rest = proc.mailbox[0], proc.mailbox[1:]
+        world = world.update(pid, mailbox=rest)
+        if isinstance(term, SystemStop):
+            # GS-7: gen_server handles sys:terminate in its loop, in order with other messages.
+            world = exit_process(world, pid, term.reason)
+        elif not isinstance(term, Control):
+            world = handle(world, pid, term, callbacks)
+    return world
 
 
 def handle(world: World, pid: Pid, term: object, callbacks) -> World:

@@ -1,78 +1,79 @@
-"""The scenario kinds as OTP starts them: `start_kind`, for the driver and supervisors.
+"""The library's catalogue of kinds: how each starts, what each runs, and the processes from before step 0.
 
-Implements: SCN-4, SCN-5, SCN-9, SUP-11, DSUP-3, DSUP-6, DSUP-7, VIA-6
+Implements: SCN-1, SCN-4, SCN-5, SUP-11, DSUP-3, DSUP-6, VIA-6
 
 Every kind starts with a `*_link` call from the calling process (the driver
 or a supervisor), which becomes its parent. A `ChildSpec` is a child spec
-of the contract with names decoded; in a dynamic supervisor's template a
-name may hold `TemplateArg(n)`, replaced by the n-th start argument. Child
-specs, their defaults and the substitution are shared with the runtime
+of the contract with names decoded. Child specs, their defaults and the
+substitution of a template's arguments are shared with the runtime
 (`regspec.common.childspec`); starting a kind is the model's own.
 
-A child spec's `as` label binds the first pid the child ever had
-(`world.bindings`), so a scenario can name a supervised child; when the
-supervisor itself fails to start, the runner binds none of its children
-(SCN-9).
+This module is where the OTP library is installed into the tables of the
+layers below, as OTP code is loaded and then named by data (a child spec's
+`{M, F, A}`, a process's initial call, `{via, Module, Name}`):
+
+- `starters.STARTERS`: how each kind starts (supervisors start their
+  children through it, without importing this module);
+- `behaviours.BEHAVIOURS`: what a process of each library kind runs on a
+  message (erts looks it up by the process's kind), and
+  `behaviours.ACTIONS`: the Registry functions a collector applies;
+- `gen.NAME_MODULES`: the module behind global names and each via backend.
+
+`boot(world)` adds the processes that exist before step 0 to a world of
+the erts layer (`world.new_world`, only the driver): the via registry
+servers, the unique Registry with its partition, the global name server.
 """
 
 from __future__ import annotations
 
-import attrs
-
-from regspec.common.childspec import ChildSpec, substitute_spec, with_defaults
+from regspec.common.chat_room import ChatRoom
+from regspec.common.childspec import ChildSpec, with_defaults
 from regspec.terms import Atom, Pid
 
-from . import gen
-from .code import Atomic, Self, TrapExit
+from . import (behaviours, dynamic_supervisor, gen, gen_server, registry_global, registry_via, starters,
+               supervisor)
+from .code import Self, TrapExit
+from .starters import start_kind
 from .world import World
 
-__all__ = ["start_kind", "chat_room_init", "collector_init"]
-
-OK = Atom("ok")
+__all__ = ["start_kind", "chat_room_init", "collector_init", "boot", "install"]
 
 
-def start_kind(spec: ChildSpec, args: tuple = ()):
-    """Start one process of `spec.kind` from the running process: `{ok, Pid}` or `{error, Reason}`."""
-    from . import dynamic_supervisor, registry_via, supervisor
+# -- how each kind starts --------------------------------------------------------
 
-    spec = substitute_spec(spec, args)
-    name = spec.name
-    kind = spec.kind
-    if kind == "collector":
-        result = yield from gen.start("collector", name, collector_init, (bool(spec.opt("trap_exit", False)),),
-                                      fields=(("mode", spec.opt("mode", "eager")),))
-    elif kind == "chat_room":
-        result = yield from gen.start("chat_room", name, chat_room_init)
-    elif kind == "supervisor":
-        children = tuple(with_defaults(c) for c in spec.opt("children", ()))
-        result = yield from gen.start(
-            "supervisor", name, supervisor.init,
-            (Atom(spec.opt("strategy", "one_for_one")), spec.opt("max_restarts", 3), spec.opt("max_seconds", 5),
-             children))
-    elif kind == "dynamic_supervisor":
-        template = spec.opt("child")
-        template = with_defaults(template) if template is not None else None  # DSUP-6: Elixir's usual, no template
-        intensity, period = spec.opt("max_restarts", 3), spec.opt("max_seconds", 5)
-        if spec.opt("impl", "DynamicSupervisor") == "simple_one_for_one":
-            result = yield from gen.start("supervisor", name, supervisor.init_dynamic, (intensity, period, template))
-        else:
-            result = yield from gen.start("dynamic_supervisor", name, dynamic_supervisor.init,
-                                          (intensity, period, template))
-    elif kind == "registry_server":
-        result = yield from registry_via.start_server(spec.opt("backend", "map_registry"), name)
-    elif kind == "registry_partition":
-        result = yield from registry_via.start_partition(spec.opt("registry"), name)
-    else:  # pragma: no cover - the validator allows only the kinds above
-        raise ValueError(f"unknown kind {kind!r}")
-    if result[0] == OK and spec.label is not None:
-        yield Atomic(_bind, (spec.label, result[1]))
-    return result
+def start_collector(spec: ChildSpec):
+    return (yield from gen.start("collector", spec.name, collector_init, (bool(spec.opt("trap_exit", False)),),
+                                 fields=(("mode", spec.opt("mode", "eager")),)))
 
 
-def _bind(world: World, me: Pid, label: str, pid: Pid):
-    if label in world.bindings:
-        return world, OK
-    return attrs.evolve(world, bindings=world.bindings.set(label, pid)), OK
+def start_chat_room(spec: ChildSpec):
+    return (yield from gen.start("chat_room", spec.name, chat_room_init))
+
+
+def start_supervisor(spec: ChildSpec):
+    children = tuple(with_defaults(c) for c in spec.opt("children", ()))
+    return (yield from gen.start(
+        "supervisor", spec.name, supervisor.init,
+        (Atom(spec.opt("strategy", "one_for_one")), spec.opt("max_restarts", 3), spec.opt("max_seconds", 5),
+         children)))
+
+
+def start_dynamic_supervisor(spec: ChildSpec):
+    template = spec.opt("child")
+    template = with_defaults(template) if template is not None else None  # DSUP-6: Elixir's usual, no template
+    intensity, period = spec.opt("max_restarts", 3), spec.opt("max_seconds", 5)
+    if spec.opt("impl", "DynamicSupervisor") == "simple_one_for_one":
+        return (yield from gen.start("supervisor", spec.name, supervisor.init_dynamic, (intensity, period, template)))
+    return (yield from gen.start("dynamic_supervisor", spec.name, dynamic_supervisor.init,
+                                 (intensity, period, template)))
+
+
+def start_registry_server(spec: ChildSpec):
+    return (yield from registry_via.start_server(spec.opt("backend", "map_registry"), spec.name))
+
+
+def start_registry_partition(spec: ChildSpec):
+    return (yield from registry_via.start_partition(spec.opt("registry"), spec.name))
 
 
 def chat_room_init(me: Pid, starter: Pid):
@@ -87,3 +88,50 @@ def collector_init(me: Pid, starter: Pid, trap_exit: bool):
         yield TrapExit(True)
     yield Self()
     return ()
+
+
+# -- what each library kind runs ---------------------------------------------------
+
+def chat_room_loop(world: World, pid: Pid) -> World:
+    """The article's Chat.Server: the gen_server loop over the shared `ChatRoom` callbacks."""
+    return gen_server.loop(world, pid, ChatRoom)
+
+
+def collector_register(world: World, me: Pid, name: object):
+    """A collector takes a unique_registry name itself (Registry.register in the holder)."""
+    return registry_via.unique_register(world, me, name.name, me)
+
+
+def collector_unregister(world: World, me: Pid, name: object):
+    return registry_via.unique_unregister(world, me, name.name)
+
+
+def install() -> None:
+    """Enter every kind, action and name module of the library into the tables (done once, at import)."""
+    for kind, starter in (("collector", start_collector), ("chat_room", start_chat_room),
+                          ("supervisor", start_supervisor), ("dynamic_supervisor", start_dynamic_supervisor),
+                          ("registry_server", start_registry_server),
+                          ("registry_partition", start_registry_partition)):
+        starters.register_starter(kind, starter)
+    for kind, behaviour in (
+            ("supervisor", behaviours.Behaviour(handle=supervisor.handle)),
+            ("dynamic_supervisor", behaviours.Behaviour(handle=dynamic_supervisor.handle)),
+            ("registry_server", behaviours.Behaviour(handle=registry_via.handle_map_registry)),
+            ("registry_partition", behaviours.Behaviour(handle=registry_via.handle_partition)),
+            ("global_name_server", behaviours.Behaviour(handle=registry_global.handle_global_server)),
+            ("chat_room", behaviours.Behaviour(loop=chat_room_loop))):
+        behaviours.register_kind(kind, behaviour)
+    behaviours.register_action("register", collector_register)
+    behaviours.register_action("unregister", collector_unregister)
+    gen.register_name_module(gen.GLOBAL, registry_global)
+    for backend, module in registry_via.VIA_BACKENDS.items():
+        gen.register_name_module(backend, module)
+
+
+def boot(world: World) -> World:
+    """`world` (the driver alone, from `world.new_world`) with the processes from before step 0 (SCN-1)."""
+    world = registry_via.boot(world)
+    return registry_global.boot(world)
+
+
+install()

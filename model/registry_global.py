@@ -24,9 +24,10 @@ from regspec.common.results import ErlangError
 from regspec.terms import Atom, Pid
 
 from .code import Atomic, Die, Monitor, Send, is_process_alive
-from .world import World
+from .gen import gen_call
+from .world import Process, World
 
-__all__ = ["whereis_name", "register_name", "unregister_name", "send", "handle_global_server"]
+__all__ = ["whereis_name", "register_name", "unregister_name", "send", "handle_global_server", "boot"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
@@ -53,14 +54,12 @@ def _whereis_now(world: World, me: Pid, name: object):
 
 
 def register_name(name: object, pid: object):
-    from .gen import gen_call
     if not isinstance(pid, Pid):
         raise ErlangError("error", Atom("function_clause"))
     return (yield from gen_call(GLOBAL_SERVER, (Atom("register"), name, pid)))
 
 
 def unregister_name(name: object):
-    from .gen import gen_call
     return (yield from gen_call(GLOBAL_SERVER, (Atom("unregister"), name)))
 
 
@@ -106,3 +105,9 @@ def _unregister(world: World, me: Pid, name: object):
 def _drop_pid(world: World, me: Pid, dead: Pid):
     names = FrozenMap({n: world.global_names[n] for n in world.global_names if world.global_names[n] != dead})
     return attrs.evolve(world, global_names=names), OK
+
+
+def boot(world: World) -> World:
+    """The global name server, started before step 0 (it traps exits)."""
+    world = world.put(Process(pid=GLOBAL_SERVER, kind="global_name_server", trap_exit=True))
+    return attrs.evolve(world, labels=world.labels.set(GLOBAL_SERVER, "?global_name_server"))

@@ -38,16 +38,17 @@ import attrs
 
 from regspec.common.childspec import ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CALL, GEN_CAST, server_ref
-from regspec.common.records import FrozenMap, LinkRequest, SystemStop, UnlinkRequest
+from regspec.common.records import BACKEND_PIDS, UNIQUE_PARTITION, FrozenMap, LinkRequest, SystemStop, UnlinkRequest
 from regspec.common.results import ARGUMENT_ERROR, ErlangError
+from regspec.common.supervision import unique_registry_sup_state
 from regspec.terms import Atom, ErlList, LocalName, Pid, term_order
 
-from . import gen
+from . import gen, supervisor
 from .code import Atomic, Die, Monitor, Send, TrapExit, is_process_alive
-from .world import World
+from .world import Process, World
 
 __all__ = ["VIA_BACKENDS", "backend", "MapBackend", "UniqueBackend", "MapRegistry", "UniqueTable",
-           "handle_map_registry", "handle_partition", "start_server", "start_partition"]
+           "handle_map_registry", "handle_partition", "start_server", "start_partition", "boot"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
@@ -310,7 +311,6 @@ def _unnamed_registry(world: World, me: Pid):
 
 def unique_init(me: Pid, starter: Pid, registry: Atom, partition_spec):
     """Registry.Supervisor.init: the info table first (owned by the supervisor), then the partition."""
-    from . import supervisor
     yield Atomic(_new_table, (registry,))
     return (yield from supervisor.init(me, starter, Atom("one_for_all"), 3, 5, (partition_spec,)))
 
@@ -354,3 +354,34 @@ def _drop_keys(world: World, me: Pid, dead: Pid):
             keys = FrozenMap({k: table.keys[k] for k in table.keys if table.keys[k] != dead})
             world = attrs.evolve(world, unique=world.unique.set(registry, attrs.evolve(table, keys=keys)))
     return world, OK
+
+
+# -- before step 0 ---------------------------------------------------------------
+
+UNIQUE_REGISTRY = Atom("regspec.unique_registry")
+
+
+def boot(world: World) -> World:
+    """The registry processes from before step 0: one map server per map backend, and the unique
+    Registry (its supervisor, linked to its partition), each its backend's current server."""
+    sup = BACKEND_PIDS["unique_registry"]
+    partition_name = Atom(f"Elixir.{UNIQUE_REGISTRY.name}.PIDPartition0")
+    for proc in (
+            Process(pid=BACKEND_PIDS["map_registry"], kind="registry_server", state=MapRegistry(monitor=True)),
+            Process(pid=BACKEND_PIDS["map_registry_nomonitor"], kind="registry_server",
+                    state=MapRegistry(monitor=False)),
+            Process(pid=sup, kind="supervisor", trap_exit=True, state=unique_registry_sup_state(),
+                    links=frozenset({UNIQUE_PARTITION})),
+            Process(pid=UNIQUE_PARTITION, kind="registry_partition", trap_exit=True, links=frozenset({sup}),
+                    state=sup)):
+        world = world.put(proc)
+    labels = world.labels
+    for name, pid in BACKEND_PIDS.items():
+        labels = labels.set(pid, name)
+    labels = labels.set(UNIQUE_PARTITION, "?" + partition_name.name)
+    return attrs.evolve(
+        world, labels=labels,
+        via_servers=world.via_servers.set("map_registry", BACKEND_PIDS["map_registry"])
+        .set("map_registry_nomonitor", BACKEND_PIDS["map_registry_nomonitor"])
+        .set("unique_registry", UNIQUE_REGISTRY),
+        unique=world.unique.set(UNIQUE_REGISTRY, UniqueTable(sup=sup, partition=UNIQUE_PARTITION)))

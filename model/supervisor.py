@@ -39,7 +39,7 @@ from regspec.common.supervision import (Child, Restarting, SupState, add_restart
                                         find_child_and_args, set_pid, split_child)
 from regspec.terms import Atom, ErlList, Pid
 
-from . import gen, kinds
+from . import gen, starters
 from .code import TIMEOUT, Atomic, Die, ExitTo, Monitor, Now, Receive, Self, Send, TrapExit, Unlink
 from .world import World
 
@@ -111,7 +111,7 @@ def do_start_child(child: Child):
 def catch_start(spec, args):
     """`catch apply(M, F, A)` around a child's start: an exception is `{error, {'EXIT', Reason}}`."""
     try:
-        return (yield from kinds.start_kind(spec, args))
+        return (yield from starters.start_kind(spec, args))
     except ErlangError as e:
         return (ERROR, (Atom("EXIT"), exit_reason(e)))
 

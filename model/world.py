@@ -11,17 +11,21 @@ Invariants:
   once among its values (REG-LOCAL-2, REG-LOCAL-7).
 - Every record is frozen and hashable; a change is `attrs.evolve`.
 
-The signal payloads a world carries, `FrozenMap`, the driver's `Wait` and
-the pids of the processes from before step 0 are shared with the threaded
-runtime (`regspec.common.records`); `Control` is the model's own.
+The signal payloads a world carries, `FrozenMap` and the driver's `Wait`
+are shared with the threaded runtime (`regspec.common.records`); `Control`
+is the model's own.
+
+This is the ground floor of the erts layer: it imports no other module of
+the model. The processes the OTP library runs from before step 0 (the via
+registries, the unique Registry, the global name server) are added by the
+library (`kinds.boot`), not here.
 """
 
 from __future__ import annotations
 
 import attrs
 
-from regspec.common.records import BACKEND_PIDS, DRIVER, GLOBAL_SERVER, UNIQUE_PARTITION, FrozenMap, Signal, Wait
-from regspec.common.supervision import unique_registry_sup_state
+from regspec.common.records import DRIVER, FrozenMap, Signal, Wait
 from regspec.terms import Atom, Pid, Ref
 
 __all__ = ["Process", "Control", "World", "new_world"]
@@ -49,8 +53,9 @@ class Control:
 class Process:
     """One process, alive or dead.
 
-    `kind` is "driver", "collector" or "chat_room". `state` is the
-    behaviour's own state (a chat room's messages, newest first).
+    `kind` names its code: the key of its entry in `behaviours.BEHAVIOURS`
+    ("collector", "chat_room", "supervisor", ...; the driver runs none).
+    `state` is the behaviour's own state (a chat room's messages, newest first).
     """
 
     pid: Pid
@@ -84,7 +89,7 @@ class World:
     global_names: FrozenMap = FrozenMap()       # :global's table: name -> pid
     via_servers: FrozenMap = FrozenMap()        # backend -> its current server (pid, name or registry atom)
     registry_servers: FrozenMap = FrozenMap()   # registry server pid -> (backend, server)
-    unique: FrozenMap = FrozenMap()             # Registry atom -> registry_via.UniqueTable
+    unique: FrozenMap = FrozenMap()             # Registry atom -> its table (the library's record)
     unnamed_registries: int = 0
     bindings: FrozenMap = FrozenMap()           # child spec "as" label -> the child's first pid
     labels: FrozenMap = FrozenMap()             # pid -> printed name of a process from before step 0
@@ -124,35 +129,14 @@ class World:
 
 
 def new_world(node: str = "a") -> World:
-    """The world before step 0: only the driver P0, which traps exits (SCN-1).
+    """The world of the erts layer before step 0: only the driver P0, which traps exits (SCN-1).
+
+    The OTP library's processes from before step 0 (the registries, the
+    global name server) are added by the library: `kinds.boot(world)`.
 
     >>> w = new_world()
     >>> w.process(DRIVER).trap_exit, w.next_pid
     (True, 1)
     """
-    from .registry_via import MapRegistry, UniqueTable
     driver = Process(pid=DRIVER, kind="driver", trap_exit=True)
-    registry = Atom("regspec.unique_registry")
-    partition_name = Atom("Elixir.regspec.unique_registry.PIDPartition0")
-    before = [
-        driver,
-        Process(pid=BACKEND_PIDS["map_registry"], kind="registry_server", state=MapRegistry(monitor=True)),
-        Process(pid=BACKEND_PIDS["map_registry_nomonitor"], kind="registry_server", state=MapRegistry(monitor=False)),
-        Process(pid=BACKEND_PIDS["unique_registry"], kind="supervisor", trap_exit=True,
-                state=unique_registry_sup_state()),
-        Process(pid=UNIQUE_PARTITION, kind="registry_partition", trap_exit=True,
-                links=frozenset({BACKEND_PIDS["unique_registry"]}), state=BACKEND_PIDS["unique_registry"]),
-        Process(pid=GLOBAL_SERVER, kind="global_name_server", trap_exit=True),
-    ]
-    before[3] = attrs.evolve(before[3], links=frozenset({UNIQUE_PARTITION}))
-    labels = {pid: name for name, pid in BACKEND_PIDS.items()}
-    labels[UNIQUE_PARTITION] = "?" + partition_name.name
-    labels[GLOBAL_SERVER] = "?global_name_server"
-    return World(
-        node=Atom(node), processes=FrozenMap({p.pid: p for p in before}),
-        via_servers=FrozenMap({"map_registry": BACKEND_PIDS["map_registry"],
-                               "map_registry_nomonitor": BACKEND_PIDS["map_registry_nomonitor"],
-                               "unique_registry": registry}),
-        unique=FrozenMap({registry: UniqueTable(sup=BACKEND_PIDS["unique_registry"], partition=UNIQUE_PARTITION)}),
-        labels=FrozenMap(labels))
-
+    return World(node=Atom(node), processes=FrozenMap({DRIVER: driver}))

@@ -190,6 +190,9 @@ def test_the_graph_sees_every_kind_of_import():
     edges = {(e.importer, e.target) for e in graph()}
     assert ("regspec.impl.signals", "regspec.common.records") in edges            # module level
     assert ("regspec.model.driver", "regspec.model.registry_local") in edges      # `from . import x`
+    # inside a function, relative (planted: model/ and impl/ keep no lazy import, see test_layers_*)
+    lazy = graph({"regspec.model.world": "def planted():\n    from .registry_via import MapRegistry"})
+    assert ("regspec.model.world", "regspec.model.registry_via") in {(e.importer, e.target) for e in lazy}
     assert ("regspec.common.supervision", "regspec.common.childspec") in edges    # common's own
     assert ("regspec.targets", "regspec.model") in edges                          # glue may import both
 
