@@ -13,7 +13,7 @@ from .canonical import UNBOUND, Encoder, decode, decode_ref
 from .scenario import Scenario
 from .terms import Atom, GlobalName, LocalName, Outcome, Pid, Ref, ViaName
 
-__all__ = ["Session", "RunFailed", "InternalError", "run", "decode_name", "decode_step", "child_labels"]
+__all__ = ["Session", "Stepper", "RunFailed", "InternalError", "run", "decode_name", "decode_step", "child_labels"]
 
 _PROC_FIELDS = ("target", "to", "watcher", "a", "b", "sup", "registry", "pid")
 # `exit_during` is not a contract field (scenario files cannot hold it): the
@@ -157,36 +157,61 @@ def _binding(op: str, result: object) -> object:
     return UNBOUND  # a step that creates nothing binds its `as` to nothing, whatever it answers
 
 
+class Stepper:
+    """Steps of one run, performed one at a time on `session`: the `as` bindings and the ref
+    numbering they share. `run` uses it for a whole scenario; the state machines for each step.
+
+    >>> from regspec.model import ModelSession
+    >>> s = Stepper(ModelSession())
+    >>> s.step({"op": "spawn", "kind": "collector", "as": "c"}), s.step({"op": "alive", "target": {"proc": "c"}})
+    ({'pid': 'P1'}, True)
+    """
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.bindings: dict = {}
+        self.encoder = Encoder(node=session.node, pid_label=getattr(session, "pid_label", None))
+        self.index = 0
+
+    def step(self, step: dict) -> object:
+        """Perform one well-formed step; returns its result as printed (JSON).
+
+        Raises:
+            RunFailed: the step names a process or ref number not handed out yet,
+                or the target failed inside (`InternalError`).
+        """
+        i, op, session, bindings = self.index, step["op"], self.session, self.bindings
+        self.index += 1
+        missing = _missing_number(step, bindings, self.encoder, session)
+        if missing:
+            raise RunFailed(i, op, missing)
+        try:
+            args = decode_step(step, bindings, self.encoder)
+            result = session.perform(op, args, bool(step.get("nowait", False)))
+            printed = self.encoder.encode(result)
+        except Exception as e:  # a bug of regspec's, never an Erlang result
+            raise InternalError(i, op, e) from e
+        bound = _binding(op, result)
+        if "as" in step:
+            bindings[step["as"]] = bound
+        if op in ("start", "start_child") and bound is UNBOUND:
+            # SCN-9: a supervisor that failed to start binds none of its children, even
+            # one that ran for a moment before the supervisor gave up.
+            for label in child_labels(step):
+                bindings[label] = UNBOUND
+        # A child spec's "as" binds the child's first pid, once it exists.
+        for label, pid in getattr(session, "child_bindings", dict)().items():
+            bindings.setdefault(label, pid)
+        return printed
+
+
 def run(scenario: Scenario, session: Session) -> list[dict]:
     """Every step of `scenario` on `session`: `[{"step": i, "result": json}, ...]`.
 
     The session is closed at the end, also when a step raises.
     """
-    encoder = Encoder(node=scenario.node, pid_label=getattr(session, "pid_label", None))
-    bindings: dict = {}
-    out = []
     try:
-        for i, step in enumerate(scenario.steps):
-            missing = _missing_number(step, bindings, encoder, session)
-            if missing:
-                raise RunFailed(i, step["op"], missing)
-            try:
-                args = decode_step(step, bindings, encoder)
-                result = session.perform(step["op"], args, bool(step.get("nowait", False)))
-                printed = encoder.encode(result)
-            except Exception as e:  # a bug of regspec's, never an Erlang result
-                raise InternalError(i, step["op"], e) from e
-            if "as" in step:
-                bindings[step["as"]] = _binding(step["op"], result)
-            if step["op"] in ("start", "start_child") and _binding(step["op"], result) is UNBOUND:
-                # SCN-9: a supervisor that failed to start binds none of its children, even
-                # one that ran for a moment before the supervisor gave up.
-                for label in child_labels(step):
-                    bindings[label] = UNBOUND
-            # A child spec's "as" binds the child's first pid, once it exists.
-            for label, pid in getattr(session, "child_bindings", dict)().items():
-                bindings.setdefault(label, pid)
-            out.append({"step": i, "result": printed})
+        stepper = Stepper(session)
+        return [{"step": i, "result": stepper.step(step)} for i, step in enumerate(scenario.steps)]
     finally:
         session.close()
-    return out

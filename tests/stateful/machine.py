@@ -20,33 +20,21 @@ import json
 from hypothesis import note, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
 
-from regspec.canonical import Encoder
 from regspec.model import ModelSession
 from regspec.model.invariants import check, children_are_live
 from regspec.impl.invariants import children_are_live as impl_children_are_live
-from regspec.runner import _binding, decode_step
+from regspec.runner import Stepper
 
 NAMES = ("alpha", "beta", "gamma")
 REASONS = ("kill", "normal", "shutdown", "boom", ["shutdown", "bye"])
 MSGS = ("ping", ["n", 1], {"str": "hi"})
 
 
-class Side:
-    """One target of the comparison: a session plus its own bindings and ref numbering."""
+class Side(Stepper):
+    """One target of the comparison: a session plus its own bindings and ref numbering,
+    stepped exactly as `regspec run` steps a scenario."""
 
-    def __init__(self, session):
-        self.session = session
-        self.bindings: dict = {}
-        self.encoder = Encoder(node=session.node, pid_label=getattr(session, "pid_label", None))
-
-    def apply(self, step: dict) -> object:
-        args = decode_step(step, self.bindings, self.encoder)
-        result = self.session.perform(step["op"], args, bool(step.get("nowait", False)))
-        if "as" in step:
-            self.bindings[step["as"]] = _binding(step["op"], result)
-        for label, pid in getattr(self.session, "child_bindings", dict)().items():
-            self.bindings.setdefault(label, pid)   # a child spec's "as": the child's first pid
-        return self.encoder.encode(result)
+    apply = Stepper.step
 
 
 class Comparison:
