@@ -33,7 +33,7 @@ from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid, Ref
 
 from .process import Context
 
-__all__ = ["Control", "collector", "BODIES", "add_body", "body_for", "dead_collector_answer"]
+__all__ = ["Control", "collector", "BODIES", "add_body", "body_for", "dead_collector_answer", "refusal"]
 
 TRUE = Atom("true")
 FALSE = Atom("false")
@@ -75,6 +75,14 @@ def collector(mode: str = "eager") -> Callable[[Context], None]:
             else:
                 kept.append(msg)
     return body
+
+
+def refusal(proc, request: tuple) -> object:
+    """What a collector request answers when no live collector takes it, or None when one does:
+    a live process that is no collector answers not_a_collector (SCN-11), anything else as gone."""
+    if proc is not None and proc.alive:
+        return None if proc.kind == "collector" else Outcome("error", Atom("not_a_collector"))
+    return dead_collector_answer(proc, request)
 
 
 def dead_collector_answer(proc, request: tuple) -> object:

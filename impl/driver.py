@@ -34,7 +34,7 @@ from regspec.common.results import ErlangError, bif_result, link_parties, stop_r
 from regspec.terms import Atom, LocalName, Outcome, Pid, Ref
 
 from . import signals
-from .collector import Control, body_for, dead_collector_answer
+from .collector import Control, body_for, dead_collector_answer, refusal
 from .mailbox import ANY
 from .process import TIMEOUT, Context
 from .runtime import CLOSED, DONE, DRIVER, TIMER, Runtime
@@ -215,13 +215,10 @@ class Driver:
                 target, other = link_parties(target, request[1], self.resolve, self._was_collector)
             request = (request[0], other)
         proc = self.rt.process(self.resolve(target) if isinstance(target, LocalName) else target)
-        if proc is None:
-            return Outcome("error", NOPROC)  # unbound or never created, as a dead collector
         with self.rt.atomic:
-            if not proc.alive:
-                return dead_collector_answer(proc, request)
-            if proc.kind != "collector":
-                return Outcome("error", Atom("not_a_collector"))
+            refused = refusal(proc, request)
+            if refused is not None:
+                return refused
             # Monitored while it answers, as gen:call does: a collector that
             # dies first ends the wait instead of hanging it.
             tag = self._monitor_for_wait(proc.pid)

@@ -16,7 +16,7 @@ from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
 from . import gen, kinds, registry_global, registry_via
-from .collector import Control, dead_collector_answer
+from .collector import Control, refusal
 from .process import Context
 
 __all__ = ["to_command"]
@@ -170,11 +170,8 @@ def _ask_named(ctx: Context, target: object, request: tuple) -> object:
 
 
 def _not_asked(rt, me: Pid, pid: object, request: tuple) -> object:
-    """What a request answers when no live collector can take it (SCN-8)."""
-    proc = rt.process(pid)
-    if proc is not None and proc.alive and proc.kind != "collector":
-        return Outcome("error", Atom("not_a_collector"))
-    return dead_collector_answer(proc, request)
+    """What a request answers when no live collector can take it (SCN-8, SCN-11)."""
+    return refusal(rt.process(pid), request)
 
 
 def _send(ctx: Context, to: object, msg: object) -> object:

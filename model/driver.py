@@ -286,15 +286,23 @@ def _ask(world: World, cmd: Ask):
                                      lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
         cmd = Ask(caller, (cmd.request[0], other))
     pid = resolve(world, cmd.target)   # a local name: its holder now, as the beam driver resolves it
-    if not world.is_alive(pid):
-        return world, dead_collector_answer(world, pid, cmd.request)
-    if world.processes[pid].kind != "collector":
-        return world, Outcome("error", Atom("not_a_collector"))  # SCN-11
+    refused = refusal(world, pid, cmd.request)
+    if refused is not None:
+        return world, refused
     # The driver monitors the collector while it waits, as gen:call does, so
     # a collector that dies first ends the wait instead of hanging it.
     world, tag = _monitor_for_wait(world, pid)
     world = world.send(DRIVER, pid, Message(Control(tag, cmd.request)))
     return attrs.evolve(world, waiting=Wait("control", tag, pid, request=cmd.request)), _WAIT
+
+
+def refusal(world: World, pid: object, request: tuple) -> object:
+    """What a collector request answers when no live collector takes it, or None when one does:
+    a live process that is no collector answers not_a_collector (SCN-11), anything else as gone."""
+    proc = world.processes.get(pid) if isinstance(pid, Pid) else None
+    if proc is not None and proc.alive:
+        return None if proc.kind == "collector" else Outcome("error", Atom("not_a_collector"))
+    return dead_collector_answer(world, pid, request)
 
 
 def dead_collector_answer(world: World, pid: object, request: tuple) -> object:

@@ -134,11 +134,8 @@ def _ask_named(target: object, request: tuple):
 
 
 def _not_asked(world: World, me: Pid, pid: object, request: tuple):
-    """What a request answers when no live collector can take it (SCN-8)."""
-    proc = world.processes.get(pid) if isinstance(pid, Pid) else None
-    if proc is not None and proc.alive and proc.kind != "collector":
-        return world, Outcome("error", Atom("not_a_collector"))
-    return world, driver.dead_collector_answer(world, pid, request)
+    """What a request answers when no live collector can take it (SCN-8, SCN-11)."""
+    return world, driver.refusal(world, pid, request)
 
 
 def _send_control(world: World, me: Pid, target: Pid, tag, request):
