@@ -275,7 +275,7 @@ def tell(session: Session, number: int, target: str, out=None) -> int | None:
     differ = 0
     for i, step in enumerate(scenario.steps):
         got, want = results[i]["result"], expected[i]["result"]
-        print(textwrap.fill(describe(step), WIDTH, initial_indent=f"  {i:>2}  ", subsequent_indent=" " * 10,
+        print(textwrap.fill(describe(step.source), WIDTH, initial_indent=f"  {i:>2}  ", subsequent_indent=" " * 10,
                             break_long_words=False), file=out)
         print(f"      => {json.dumps(got)}", file=out)
         if got != want:

@@ -1,17 +1,23 @@
-"""The driver's steps that go through OTP code, in the threaded runtime: starts, global and via names, supervisors.
+"""The driver's steps in the threaded runtime: a scenario step as the action the driver P0 performs.
 
-Implements: SCN-5, VIA-1, VIA-5, REG-GLOBAL-5, SUP-8, SUP-10, DSUP-1
+Implements: SCN-5, SCN-7, VIA-1, VIA-5, REG-GLOBAL-5, SUP-8, SUP-10, DSUP-1
 
-The same steps as `regspec.model.driver_names`, run by the driver's thread
+`to_command` is the runtime's one dispatch of the typed steps
+(`regspec.common.steps`), the same steps as `regspec.model.driver_names`
+performs in its own way. A step that goes through OTP code (a start, a
+supervisor request, a global or via name) runs in the driver's thread
 through its `DriverContext` (`Driver.run_code`): a receive there schedules
-the other processes until the awaited message arrives.
+the other processes until the awaited message arrives. Steps on local names
+and pids are the driver's direct actions (`driver.py`).
 """
 
 from __future__ import annotations
 
-from regspec.common.childspec import child_spec, with_defaults
+from regspec.common import steps
+from regspec.common.childspec import ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CAST, DownOf, ReplyOrDown, server_ref
 from regspec.common.records import BACKEND_PIDS, SystemStop, Wait
+from regspec.common.steps import Step, Unsupported
 from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
@@ -25,53 +31,86 @@ OK = Atom("ok")
 NAMES = (GlobalName, ViaName)
 
 
-def to_command(op: str, a: dict):
-    """`fn(driver)` running the step as driver code, or None when a plain driver action does it."""
-    if op == "start":
-        spec = child_spec({k: v for k, v in a.items() if k != "as"})
-        return _code(_start, spec, a.get("link", True))
-    if op in ("start_child", "terminate_child", "which_children", "count_children"):
-        return _code(_sup_call, op, a)
-    if op in ("global_register", "global_unregister", "global_send"):
-        return _code(_global, op, _global_term(a["name"]), a.get("target"), a.get("msg"))
-    if op == "registry_keys":
-        return _code(_registry_keys, a["registry"], a["target"])
-    if op in ("link", "unlink") and any(isinstance(a[k], NAMES) for k in ("a", "b")):
-        return _code(_link, op, a["a"], a["b"])
-    if op in ("messages", "trap_exit") and isinstance(a["target"], NAMES):
-        request = ("messages",) if op == "messages" else ("trap_exit", a["value"])
-        return _code(_ask_named, a["target"], request)
-    if not any(isinstance(a.get(k), NAMES) for k in ("name", "to", "target")):
-        return None
-    if op == "register":
-        return _code(_register, a["name"], a["target"])
-    if op == "unregister":
-        return _code(_unregister, a["name"], a.get("target"))
-    if op == "whereis":
-        return _code(gen.where, a["name"])
-    if op == "send":
-        return _code(_send, a["to"], a["msg"])
-    if op == "call":
-        return _code(_call, a["to"], a["msg"], a.get("timeout", 5000))
-    if op == "cast":
-        return _code(_cast, a["to"], a["msg"])
-    if op == "kill":
-        return _code(_kill, a["target"], a.get("reason", Atom("kill")))
-    if op == "stop":
-        return _code(_stop, a["target"], a.get("reason", Atom("normal")))
-    if op == "alive":
-        return _code(_alive, a["target"])
-    if op == "monitor":
-        return _code(_monitor, a["watcher"], a["target"])
-    return None
+def to_command(step: Step):
+    """The driver action for one scenario step, its labels bound, as `fn(driver)`: the runtime's one
+    dispatch of steps (raises `Unsupported` for a step this release does not cover, SCN-7)."""
+    match step:
+        case steps.Spawn():
+            return lambda d: d.spawn(trap_exit=step.trap_exit, link=step.link, mode=step.mode)
+        case steps.Start():
+            return _code(_start, step.spec, step.link)
+        case steps.StartChild() | steps.TerminateChild() | steps.WhichChildren() | steps.CountChildren():
+            return _code(_sup_call, step)
+        case steps.GlobalRegister():
+            return _code(registry_global.register_name, step.name, step.target)
+        case steps.GlobalUnregister():
+            return _code(registry_global.unregister_name, step.name)
+        case steps.GlobalSend():
+            return _code(registry_global.send, step.name, step.msg)
+        case steps.RegistryKeys():
+            return _code(_registry_keys, step.registry, step.target)
+        case steps.Register(name=GlobalName() | ViaName()):
+            return _code(_register, step.name, step.target)
+        case steps.Register():
+            return lambda d: d.register(name=step.name.name, target=step.target)
+        case steps.Unregister(name=GlobalName() | ViaName()):
+            return _code(_unregister, step.name, step.target)
+        case steps.Unregister():
+            return lambda d: d.unregister(name=step.name.name)
+        case steps.Whereis(name=GlobalName() | ViaName()):
+            return _code(gen.where, step.name)
+        case steps.Whereis():
+            return lambda d: d.whereis(name=step.name.name)
+        case steps.Registered():
+            return lambda d: d.registered()
+        case steps.Send(to=GlobalName() | ViaName()):
+            return _code(_send, step.to, step.msg)
+        case steps.Send():
+            return lambda d: d.send(to=step.to, msg=step.msg)
+        case steps.Call(to=GlobalName() | ViaName()):
+            return _code(_call, step.to, step.msg, step.timeout)
+        case steps.Call():
+            return lambda d: d.call(to=step.to, msg=step.msg, timeout=step.timeout, exit_during=step.exit_during)
+        case steps.Cast(to=GlobalName() | ViaName()):
+            return _code(_cast, step.to, step.msg)
+        case steps.Cast():
+            return lambda d: d.cast(to=step.to, msg=step.msg)
+        case steps.Kill(target=GlobalName() | ViaName()):
+            return _code(_kill, step.target, step.reason)
+        case steps.Kill():
+            return lambda d: d.kill(target=step.target, reason=step.reason)
+        case steps.Stop(target=GlobalName() | ViaName()):
+            return _code(_stop, step.target, step.reason)
+        case steps.Stop():
+            return lambda d: d.stop(target=step.target, reason=step.reason)
+        case steps.Alive(target=GlobalName() | ViaName()):
+            return _code(_alive, step.target)
+        case steps.Alive():
+            return lambda d: d.alive(target=step.target)
+        case steps.Monitor(target=GlobalName() | ViaName()):
+            return _code(_monitor, step.watcher, step.target)
+        case steps.Monitor():
+            target = step.target.name if isinstance(step.target, LocalName) else step.target
+            return lambda d: d.ask(target=step.watcher, request=("monitor", target))
+        case steps.Demonitor():
+            return lambda d: d.ask(target=step.watcher, request=("demonitor", step.ref, step.flush))
+        case steps.Link() | steps.Unlink() if isinstance(step.a, NAMES) or isinstance(step.b, NAMES):
+            return _code(_link, step.op, step.a, step.b)
+        case steps.Link() | steps.Unlink():
+            return lambda d: d.ask(target=step.a, request=(step.op, step.b))
+        case steps.TrapExit(target=GlobalName() | ViaName()):
+            return _code(_ask_named, step.target, ("trap_exit", step.value))
+        case steps.TrapExit():
+            return lambda d: d.ask(target=step.target, request=("trap_exit", step.value))
+        case steps.Messages(target=GlobalName() | ViaName()):
+            return _code(_ask_named, step.target, ("messages",))
+        case steps.Messages():
+            return lambda d: d.ask(target=step.target, request=("messages",))
+    raise Unsupported   # partition, heal: one node only in this release
 
 
 def _code(fn, *args):
     return lambda driver: driver.run_code(fn, *args)
-
-
-def _global_term(name: object) -> object:
-    return name.name if isinstance(name, (GlobalName, LocalName, ViaName)) else name
 
 
 def _start(ctx: Context, spec, link: bool) -> object:
@@ -234,14 +273,15 @@ def _monitor(ctx: Context, watcher: object, target: object) -> object:
     return _ask(ctx, watcher, ("monitor", pid))
 
 
-def _sup_call(ctx: Context, op: str, a: dict) -> object:
-    sup = _resolve(ctx, a["sup"])
+def _sup_call(ctx: Context, step: Step) -> object:
+    op = step.op
+    sup = _resolve(ctx, step.sup)
     if op == "start_child":
-        spec = a["spec"]
-        arg = with_defaults(child_spec(spec)) if isinstance(spec, dict) else tuple(spec)
+        spec = step.spec
+        arg = with_defaults(spec) if isinstance(spec, ChildSpec) else spec
         request = (Atom("start_child"), arg)
     elif op == "terminate_child":
-        request = (Atom("terminate_child"), a["pid"] if "pid" in a else a["id"])
+        request = (Atom("terminate_child"), step.pid if step.pid is not None else step.id)
     else:
         request = Atom(op)
     if not isinstance(sup, Pid):
@@ -251,7 +291,7 @@ def _sup_call(ctx: Context, op: str, a: dict) -> object:
     if op == "start_child" and ctx.atomic(lambda rt, me: sup in rt.dynamic_templates):
         # DSUP-6: DynamicSupervisor.start_child checks the child spec in the caller, before any call:
         # args need a template (a list is no child spec), and a shutdown must be positive.
-        checked = arg if isinstance(spec, dict) else ctx.atomic(lambda rt, me: rt.dynamic_templates[sup])
+        checked = arg if isinstance(spec, ChildSpec) else ctx.atomic(lambda rt, me: rt.dynamic_templates[sup])
         if checked is None:
             raise ErlangError("error", ARGUMENT_ERROR)
         if isinstance(checked.shutdown, int) and checked.shutdown <= 0:
@@ -274,14 +314,6 @@ def _supervisor_or_dead(rt, me: Pid, pid: Pid) -> bool:
         return True
     return proc.kind in ("supervisor", "dynamic_supervisor") and pid not in rt.registry_servers \
         and pid not in BACKEND_PIDS.values()
-
-
-def _global(ctx: Context, op: str, name: object, target: object, msg: object) -> object:
-    if op == "global_register":
-        return registry_global.register_name(ctx, name, target)
-    if op == "global_unregister":
-        return registry_global.unregister_name(ctx, name)
-    return registry_global.send(ctx, name, msg)
 
 
 def _registry_keys(ctx: Context, registry: object, target: object) -> object:

@@ -1,18 +1,23 @@
-"""The driver's steps that go through OTP code: starts, global and via names, supervisors.
+"""The driver's steps: a scenario step as the command the driver P0 performs.
 
-Implements: SCN-5, VIA-1, VIA-5, VIA-8, REG-GLOBAL-5, REG-GLOBAL-6, SUP-8, SUP-10, DSUP-1, DSUP-6, SCN-11
+Implements: SCN-5, SCN-7, VIA-1, VIA-5, VIA-8, REG-GLOBAL-5, REG-GLOBAL-6, SUP-8, SUP-10, DSUP-1, DSUP-6, SCN-11
 
-Each step is the generator the driver runs (`driver.RunCode`), written as
-the beam driver performs it (regspec/beam/DRIVER.md): resolve a name with
-its backend, then call the OTP function. Steps on local names and pids keep
-their direct commands in `driver.py`.
+`to_command` is the model's one dispatch of the typed steps
+(`regspec.common.steps`). A step that goes through OTP code (a start, a
+supervisor request, a global or via name) is a generator the driver runs
+(`driver.RunCode`), written as the beam driver performs it
+(regspec/beam/DRIVER.md): resolve a name with its backend, then call the OTP
+function. Steps on local names and pids are the driver's direct commands
+(`driver.py`).
 """
 
 from __future__ import annotations
 
-from regspec.common.childspec import SUPERVISOR_KINDS, ChildSpec, child_spec, with_defaults
+from regspec.common import steps
+from regspec.common.childspec import SUPERVISOR_KINDS, ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CAST, DownOf, ReplyOrDown, server_ref
 from regspec.common.records import BACKEND_PIDS, Message, SystemStop, Wait
+from regspec.common.steps import Step, Unsupported
 from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
@@ -26,50 +31,82 @@ OK = Atom("ok")
 NAMES = (GlobalName, ViaName)
 
 
-def to_command(op: str, a: dict):
-    """A `RunCode` command for `op`, or None when the plain driver command does it."""
-    if op == "start":
-        spec = child_spec({k: v for k, v in a.items() if k != "as"})
-        return driver.RunCode(_start, (spec, a.get("link", True)))
-    if op in ("start_child", "terminate_child", "which_children", "count_children"):
-        return driver.RunCode(_sup_call, (op, a))
-    if op in ("global_register", "global_unregister", "global_send"):
-        return driver.RunCode(_global, (op, _global_term(a["name"]), a.get("target"), a.get("msg")))
-    if op == "registry_keys":
-        return driver.RunCode(_registry_keys, (a["registry"], a["target"]))
-    if op in ("link", "unlink") and any(isinstance(a[k], NAMES) for k in ("a", "b")):
-        return driver.RunCode(_link, (op, a["a"], a["b"]))
-    if op in ("messages", "trap_exit") and isinstance(a["target"], NAMES):
-        request = ("messages",) if op == "messages" else ("trap_exit", a["value"])
-        return driver.RunCode(_ask_named, (a["target"], request))
-    named = [a.get(k) for k in ("name", "to", "target") if isinstance(a.get(k), NAMES)]
-    if not named:
-        return None
-    if op == "register":
-        return driver.RunCode(_register, (a["name"], a["target"]))
-    if op == "unregister":
-        return driver.RunCode(_unregister, (a["name"], a.get("target")))
-    if op == "whereis":
-        return driver.RunCode(gen.where, (a["name"],))
-    if op == "send":
-        return driver.RunCode(_send, (a["to"], a["msg"]))
-    if op == "call":
-        return driver.RunCode(_call, (a["to"], a["msg"], a.get("timeout", 5000)))
-    if op == "cast":
-        return driver.RunCode(_cast, (a["to"], a["msg"]))
-    if op == "kill":
-        return driver.RunCode(_kill, (a["target"], a.get("reason", Atom("kill"))))
-    if op == "stop":
-        return driver.RunCode(_stop, (a["target"], a.get("reason", Atom("normal"))))
-    if op == "alive":
-        return driver.RunCode(_alive, (a["target"],))
-    if op == "monitor":
-        return driver.RunCode(_monitor, (a["watcher"], a["target"]))
-    return None
-
-
-def _global_term(name: object) -> object:
-    return name.name if isinstance(name, (GlobalName, LocalName, ViaName)) else name
+def to_command(step: Step) -> object:
+    """The driver command for one scenario step, its labels bound: the model's one dispatch
+    of steps (raises `Unsupported` for a step this release does not cover, SCN-7)."""
+    match step:
+        case steps.Spawn():
+            return driver.Spawn(trap_exit=step.trap_exit, link=step.link, mode=step.mode)
+        case steps.Start():
+            return driver.RunCode(_start, (step.spec, step.link))
+        case steps.StartChild() | steps.TerminateChild() | steps.WhichChildren() | steps.CountChildren():
+            return driver.RunCode(_sup_call, (step,))
+        case steps.GlobalRegister():
+            return driver.RunCode(registry_global.register_name, (step.name, step.target))
+        case steps.GlobalUnregister():
+            return driver.RunCode(registry_global.unregister_name, (step.name,))
+        case steps.GlobalSend():
+            return driver.RunCode(registry_global.send, (step.name, step.msg))
+        case steps.RegistryKeys():
+            return driver.RunCode(_registry_keys, (step.registry, step.target))
+        case steps.Register(name=GlobalName() | ViaName()):
+            return driver.RunCode(_register, (step.name, step.target))
+        case steps.Register():
+            return driver.Register(step.name.name, step.target)
+        case steps.Unregister(name=GlobalName() | ViaName()):
+            return driver.RunCode(_unregister, (step.name, step.target))
+        case steps.Unregister():
+            return driver.Unregister(step.name.name)
+        case steps.Whereis(name=GlobalName() | ViaName()):
+            return driver.RunCode(gen.where, (step.name,))
+        case steps.Whereis():
+            return driver.Whereis(step.name.name)
+        case steps.Registered():
+            return driver.Registered()
+        case steps.Send(to=GlobalName() | ViaName()):
+            return driver.RunCode(_send, (step.to, step.msg))
+        case steps.Send():
+            return driver.Send(step.to, step.msg)
+        case steps.Call(to=GlobalName() | ViaName()):
+            return driver.RunCode(_call, (step.to, step.msg, step.timeout))
+        case steps.Call():
+            return driver.Call(step.to, step.msg, step.timeout, step.exit_during)
+        case steps.Cast(to=GlobalName() | ViaName()):
+            return driver.RunCode(_cast, (step.to, step.msg))
+        case steps.Cast():
+            return driver.Cast(step.to, step.msg)
+        case steps.Kill(target=GlobalName() | ViaName()):
+            return driver.RunCode(_kill, (step.target, step.reason))
+        case steps.Kill():
+            return driver.Kill(step.target, step.reason)
+        case steps.Stop(target=GlobalName() | ViaName()):
+            return driver.RunCode(_stop, (step.target, step.reason))
+        case steps.Stop():
+            return driver.Stop(step.target, step.reason)
+        case steps.Alive(target=GlobalName() | ViaName()):
+            return driver.RunCode(_alive, (step.target,))
+        case steps.Alive():
+            return driver.Alive(step.target)
+        case steps.Monitor(target=GlobalName() | ViaName()):
+            return driver.RunCode(_monitor, (step.watcher, step.target))
+        case steps.Monitor():
+            target = step.target.name if isinstance(step.target, LocalName) else step.target
+            return driver.Ask(step.watcher, ("monitor", target))
+        case steps.Demonitor():
+            return driver.Ask(step.watcher, ("demonitor", step.ref, step.flush))
+        case steps.Link() | steps.Unlink() if isinstance(step.a, NAMES) or isinstance(step.b, NAMES):
+            return driver.RunCode(_link, (step.op, step.a, step.b))
+        case steps.Link() | steps.Unlink():
+            return driver.Ask(step.a, (step.op, step.b))
+        case steps.TrapExit(target=GlobalName() | ViaName()):
+            return driver.RunCode(_ask_named, (step.target, ("trap_exit", step.value)))
+        case steps.TrapExit():
+            return driver.Ask(step.target, ("trap_exit", step.value))
+        case steps.Messages(target=GlobalName() | ViaName()):
+            return driver.RunCode(_ask_named, (step.target, ("messages",)))
+        case steps.Messages():
+            return driver.Ask(step.target, ("messages",))
+    raise Unsupported   # partition, heal: one node only in this release
 
 
 def _start(spec: ChildSpec, link: bool):
@@ -231,13 +268,14 @@ def _monitor(watcher: object, target: object):
     return (yield from _ask(watcher, ("monitor", pid)))
 
 
-def _sup_call(op: str, a: dict):
-    sup = yield from _resolve(a["sup"])
+def _sup_call(step: Step):
+    op = step.op
+    sup = yield from _resolve(step.sup)
     if op == "start_child":
-        spec = a["spec"]
-        request = (Atom("start_child"), with_defaults(child_spec(spec)) if isinstance(spec, dict) else tuple(spec))
+        spec = step.spec
+        request = (Atom("start_child"), with_defaults(spec) if isinstance(spec, ChildSpec) else spec)
     elif op == "terminate_child":
-        request = (Atom("terminate_child"), a["pid"] if "pid" in a else a["id"])
+        request = (Atom("terminate_child"), step.pid if step.pid is not None else step.id)
     else:
         request = Atom(op)
     if not isinstance(sup, Pid):
@@ -247,7 +285,7 @@ def _sup_call(op: str, a: dict):
     if op == "start_child" and (yield Atomic(_kind_of, (sup,))) == "dynamic_supervisor":
         # DSUP-6: DynamicSupervisor.start_child checks the child spec in the caller, before any call:
         # args need a template (a list is no child spec), and a shutdown must be positive.
-        checked = request[1] if isinstance(spec, dict) else (yield Atomic(_template_of, (sup,)))
+        checked = request[1] if isinstance(spec, ChildSpec) else (yield Atomic(_template_of, (sup,)))
         if checked is None:
             raise ErlangError("error", ARGUMENT_ERROR)
         if isinstance(checked.shutdown, int) and checked.shutdown <= 0:
@@ -278,15 +316,6 @@ def _template_of(world: World, me: Pid, pid: Pid):
 def _kind_of(world: World, me: Pid, pid: Pid):
     proc = world.processes.get(pid)
     return world, proc.kind if proc is not None else None
-
-
-def _global(op: str, name: object, target: object, msg: object):
-    """The global_* steps; `name` is the bare term (REG-GLOBAL-6)."""
-    if op == "global_register":
-        return (yield from registry_global.register_name(name, target))
-    if op == "global_unregister":
-        return (yield from registry_global.unregister_name(name))
-    return (yield from registry_global.send(name, msg))
 
 
 def _registry_keys(registry: object, target: object):

@@ -1,6 +1,8 @@
 """Canonical JSON form of terms (contract v1, "Values" and "Canonical numbering").
 
-Input values of a scenario become terms with `decode`; terms in results
+Input values of a scenario become terms with `decode` (once, when the
+scenario is parsed; `as` labels stay `ProcLabel`/`RefLabel` until the run
+binds them); terms in results
 become JSON with an `Encoder`, which gives references their printed numbers
 R1, R2, ... in order of first appearance (SCN-3). Pids print by creation
 number, which the model and the runtime both hand out in creation order.
@@ -14,7 +16,9 @@ number, which the model and the runtime both hand out in creation order.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable
+
+from .common.steps import ProcLabel, RefLabel
 
 from .terms import Atom, Binary, ElixirException, ErlList, Outcome, Pid, PlainObject, Ref, TemplateArg
 
@@ -87,11 +91,11 @@ class _Unbound:
 UNBOUND = _Unbound()
 
 
-def decode(value: object, bindings: Mapping[str, object], encoder: Encoder | None = None) -> object:
-    """A scenario input value as a term.
+def decode(value: object) -> object:
+    """A scenario input value as a term; `{"proc": l}` and `{"ref": l}` stay labels until the run binds them.
 
-    `{"proc": label}` gives the bound pid, or the atom `undefined` when the
-    step that should have created it failed.
+    >>> decode(["get", {"proc": "c"}, {"str": "hi"}, {"pid": "P2"}])
+    (get, ProcLabel(label='c'), Binary(value='hi'), P2)
     """
     if isinstance(value, bool):
         return Atom("true" if value else "false")
@@ -100,7 +104,7 @@ def decode(value: object, bindings: Mapping[str, object], encoder: Encoder | Non
     if isinstance(value, str):
         return Atom(value)
     if isinstance(value, list):
-        return tuple(decode(v, bindings, encoder) for v in value)
+        return tuple(decode(v) for v in value)
     if isinstance(value, dict):
         ((key, inner),) = value.items()
         if key == "str":
@@ -108,29 +112,13 @@ def decode(value: object, bindings: Mapping[str, object], encoder: Encoder | Non
         if key == "atom":
             return Atom(inner)
         if key == "list":
-            return ErlList(tuple(decode(v, bindings, encoder) for v in inner))
+            return ErlList(tuple(decode(v) for v in inner))
         if key == "proc":
-            bound = bindings.get(inner, UNBOUND)
-            return Atom("undefined") if bound is UNBOUND or bound is None else bound
+            return ProcLabel(inner)
         if key == "pid":
             return Pid(int(inner[1:]))
         if key == "ref":
-            return decode_ref(inner, bindings, encoder)
+            return RefLabel(inner)
         if key == "arg":
             return TemplateArg(inner)
     raise ValueError(f"cannot decode {value!r}")
-
-
-def decode_ref(label: str, bindings: Mapping[str, object], encoder: Encoder | None) -> object:
-    """A `{"ref": ...}` value: a label bound by `monitor ... as`, or a printed `R<n>`."""
-    bound = bindings.get(label)
-    if isinstance(bound, Ref):
-        return bound
-    if bound is UNBOUND:
-        return Atom("undefined")   # the label of a monitor that failed: demonitor(undefined) is badarg
-    if label[:1] == "R" and label[1:].isdigit() and encoder is not None:
-        ref = encoder.ref_by_number(int(label[1:]))
-        if ref is not None:
-            return ref
-    # A ref nobody holds: demonitor of it is a no-op, as in OTP.
-    return Ref(-1)

@@ -55,7 +55,7 @@ def diff_results(scenario, left: list[dict], right: list[dict], lname: str, rnam
         a = left[i]["result"] if i < len(left) else None
         b = right[i]["result"] if i < len(right) else None
         if a != b:
-            lines.append(f"step {i} ({step['op']}): {lname}: {json.dumps(a, sort_keys=True)}  "
+            lines.append(f"step {i} ({step.op}): {lname}: {json.dumps(a, sort_keys=True)}  "
                          f"{rname}: {json.dumps(b, sort_keys=True)}")
     return lines
 

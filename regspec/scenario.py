@@ -5,8 +5,10 @@ one raises `ScenarioError` naming the step and the problem, and nothing runs.
 
 >>> s = parse({"steps": [{"op": "spawn", "kind": "collector", "as": "c"},
 ...                      {"op": "register", "name": {"local": "box"}, "target": {"proc": "c"}}]})
->>> [step["op"] for step in s.steps]
+>>> [step.op for step in s.steps]
 ['spawn', 'register']
+>>> s.steps[1]
+Register(label=None, nowait=False, name=LocalName(name=box), target=ProcLabel(label='c'))
 >>> parse({"steps": [{"op": "whereis", "name": {"local": 42}}]})
 Traceback (most recent call last):
   ...
@@ -21,7 +23,12 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Scenario", "ScenarioError", "UnknownOperation", "parse", "load", "OPS", "KINDS", "BACKENDS"]
+from .canonical import decode
+from .common.childspec import child_spec
+from .common.steps import STEP_TYPES, RefLabel, Step
+from .terms import GlobalName, LocalName, ViaName
+
+__all__ = ["Scenario", "ScenarioError", "UnknownOperation", "parse", "load", "to_step", "OPS", "KINDS", "BACKENDS"]
 
 
 class ScenarioError(ValueError):
@@ -39,7 +46,7 @@ class UnknownOperation(ScenarioError):
 
 @attrs.frozen
 class Scenario:
-    """A validated scenario: the raw steps (JSON dicts) plus its nodes."""
+    """A validated scenario: its steps as typed records (`regspec.common.steps`) and its nodes."""
 
     steps: tuple
     nodes: tuple = ("a",)
@@ -57,7 +64,7 @@ class Scenario:
         if self.doc is not None:
             out["doc"] = self.doc
         out["nodes"] = list(self.nodes)
-        out["steps"] = [dict(s) for s in self.steps]
+        out["steps"] = [dict(s.source) for s in self.steps]
         return out
 
 
@@ -442,7 +449,7 @@ def parse(doc: Any) -> Scenario:
             raise type(e)(e.reason, step=i) from None
         except RecursionError:
             raise ScenarioError("a value is nested too deeply", step=i) from None
-    return Scenario(steps=tuple(steps), nodes=tuple(nodes), name=doc.get("name"), doc=doc.get("doc"))
+    return Scenario(steps=tuple(to_step(s) for s in steps), nodes=tuple(nodes), name=doc.get("name"), doc=doc.get("doc"))
 
 
 def load(path: str) -> Scenario:
@@ -463,3 +470,74 @@ def load(path: str) -> Scenario:
     except ValueError as e:  # e.g. an integer with more digits than Python converts
         raise ScenarioError(f"invalid JSON: {e}") from None
     return parse(doc)
+
+
+# -- from JSON to typed steps -------------------------------------------------
+
+_TARGET_FIELDS = ("target", "to", "watcher", "a", "b", "sup", "registry", "pid")
+_TERM_FIELDS = ("msg", "reason", "id", "exit_during")
+_GLOBAL_OPS = ("global_register", "global_unregister", "global_send")
+
+
+def to_step(step: dict) -> Step:
+    """A well-formed step (as `parse` checks it) as its typed record, every value a term.
+
+    `exit_during` is no contract field: the state machine uses it to kill a
+    server while a call to it is pending.
+    """
+    op = step["op"]
+    fields: dict[str, Any] = {}
+    if op == "start":
+        fields["spec"] = child_spec(_child_fields({k: v for k, v in step.items() if k not in _COMMON}))
+    else:
+        for key, value in step.items():
+            if key not in _COMMON:
+                fields[key] = _field(op, key, value)
+    return STEP_TYPES[op](label=step.get("as"), nowait=bool(step.get("nowait", False)), source=step, **fields)
+
+
+def _field(op: str, key: str, value: Any) -> Any:
+    if key == "name" and op in _GLOBAL_OPS:
+        # The bare term, as :global takes it; {"global": term} means the same (REG-GLOBAL-6).
+        if isinstance(value, dict) and set(value) == {"global"}:
+            value = value["global"]
+        return decode(value)
+    if key == "name":
+        return _name(value)
+    if key in _TARGET_FIELDS:
+        return _name(value) if next(iter(value)) in ("local", "global", "via") else decode(value)
+    if key in _TERM_FIELDS:
+        return decode(value)
+    if key == "ref":
+        return RefLabel(value["ref"])
+    if key == "spec":
+        return child_spec(_child_fields(value)) if isinstance(value, dict) else tuple(decode(v) for v in value)
+    if key == "nodes":
+        return tuple(value)
+    return value   # plain JSON: kind, mode, flags, timeout, value
+
+
+def _name(value: dict) -> object:
+    ((form, inner),) = value.items()
+    if form == "local":
+        return LocalName(decode(inner))
+    if form == "global":
+        return GlobalName(decode(inner))
+    return ViaName(inner[0], decode(inner[1]))
+
+
+def _child_fields(spec: dict) -> dict:
+    """A child spec's (or start step's) fields with its name, id and nested children decoded."""
+    out = {}
+    for key, inner in spec.items():
+        if key == "name":
+            out[key] = _name(inner)
+        elif key == "id":
+            out[key] = decode(inner)
+        elif key == "children":
+            out[key] = [_child_fields(c) for c in inner]
+        elif key == "child":
+            out[key] = _child_fields(inner)
+        else:
+            out[key] = inner
+    return out

@@ -31,7 +31,7 @@ def available(target: str) -> bool:
         return beam.available()
     if target == "impl":
         try:
-            from regspec.impl import ImplSession  # noqa: F401
+            from regspec import impl  # noqa: F401
         except ImportError:
             return False
     return target in TARGETS
@@ -52,12 +52,12 @@ def run(scenario: Scenario, target: str) -> list[dict]:
 
 def _run(scenario: Scenario, target: str) -> list[dict]:
     if target == "model":
-        from regspec.model import run_scenario
-        return run_scenario(scenario)
+        from .sessions import run_model
+        return run_model(scenario)
     if target == "impl":
         if not available("impl"):
             raise TargetUnavailable("the impl target is not built yet")
-        from regspec.impl import run_scenario as run_impl
+        from .sessions import run_impl
         return run_impl(scenario)
     if target == "beam":
         from . import beam

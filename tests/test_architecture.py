@@ -171,7 +171,15 @@ def private_imports(edges: list[Import]) -> list[Import]:
     return out
 
 
-RULES = [impl_imports_model, model_imports_impl, common_imports_too_much, private_imports]
+def programs_import_glue(edges: list[Import]) -> list[Import]:
+    """(e) model/ and impl/ take from the rest of regspec only the terms and the shared module: never the
+    glue (scenario, runner, sessions, targets, cli), which sits on top of both and imports them."""
+    return [e for e in edges if any(within(e.importer, p) for p in (MODEL, IMPL))
+            and within(e.target, "regspec") and not any(within(e.target, p) for p in (MODEL, IMPL, COMMON))
+            and e.target not in ("regspec", "regspec.terms")]
+
+
+RULES = [impl_imports_model, model_imports_impl, common_imports_too_much, private_imports, programs_import_glue]
 
 
 def show(found: list[Import]) -> str:
@@ -194,7 +202,8 @@ def test_the_graph_sees_every_kind_of_import():
     lazy = graph({"regspec.model.world": "def planted():\n    from .registry_via import MapRegistry"})
     assert ("regspec.model.world", "regspec.model.registry_via") in {(e.importer, e.target) for e in lazy}
     assert ("regspec.common.supervision", "regspec.common.childspec") in edges    # common's own
-    assert ("regspec.targets", "regspec.model") in edges                          # glue may import both
+    assert ("regspec.sessions", "regspec.model") in edges                         # glue may import both
+    assert ("regspec.sessions", "regspec.impl") in edges
 
 
 PLANTED = [
@@ -218,6 +227,10 @@ PLANTED = [
                  id="common-imports-beam"),
     pytest.param(common_imports_too_much, "regspec.common.protocol", "from ..runner import run",
                  id="common-imports-glue"),
+    pytest.param(programs_import_glue, "regspec.model.driver_names", "from regspec.scenario import to_step",
+                 id="model-imports-the-parser"),
+    pytest.param(programs_import_glue, "regspec.impl.driver",
+                 "def planted():\n    from regspec import runner", id="impl-imports-the-runner"),
     pytest.param(private_imports, "regspec.impl.supervisor", "from regspec.common.supervision import _planted",
                  id="impl-imports-private-name"),
     pytest.param(private_imports, "regspec.model.world",

@@ -10,13 +10,15 @@ import sys
 import pytest
 
 from regspec.generate import generate
-from regspec.model import SeededChooser, run_scenario
+from regspec.model import SeededChooser
+from regspec.sessions import run_model as run_scenario
 from regspec.scenario import parse
 
 SCRIPT = """
 import json, sys
 from regspec.generate import generate
-from regspec.model import run_scenario, SeededChooser
+from regspec.model import SeededChooser
+from regspec.sessions import run_model as run_scenario
 from regspec.scenario import parse
 out = [run_scenario(parse(generate(seed, length=30))) for seed in range(40)]
 out += [run_scenario(parse(generate(seed, length=30)), SeededChooser(seed)) for seed in range(40)]

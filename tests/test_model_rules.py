@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from regspec import beam
-from regspec.model import run_scenario
+from regspec.sessions import run_model as run_scenario
 from regspec.scenario import parse
 from support import needs_erl
 

@@ -18,7 +18,7 @@ import pytest
 from support import PROFILE
 from regspec import beam
 from regspec.generate import generate
-from regspec.model import ModelSession, run_scenario
+from regspec.sessions import ModelSession, run_model as run_scenario
 from regspec.model.invariants import check
 from regspec.runner import run
 from regspec.scenario import parse
@@ -42,8 +42,8 @@ NAMED_OPS = ("start", "call", "cast", "whereis", "kill", "monitor", "send", "reg
 class CheckedSession(ModelSession):
     """A model session that checks the world's invariants after every step."""
 
-    def perform(self, op, args, nowait):
-        result = super().perform(op, args, nowait)
+    def perform(self, step):
+        result = super().perform(step)
         assert check(self.world) == ()
         return result
 

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from regspec import beam
-from regspec.model import run_scenario
+from regspec.sessions import run_model as run_scenario
 from regspec.scenario import load
 from support import expected_path, load_json, needs_erl, scenario_files
 

@@ -20,7 +20,7 @@ import json
 from hypothesis import note, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
 
-from regspec.model import ModelSession
+from regspec.sessions import ModelSession
 from regspec.model.invariants import check, children_are_live
 from regspec.impl.invariants import children_are_live as impl_children_are_live
 from regspec.runner import Stepper

@@ -11,7 +11,7 @@ from hypothesis import settings
 
 from support import PROFILE
 from machine import supervision_machine, system_machine
-from regspec.impl import ImplSession
+from regspec.sessions import ImplSession
 
 SystemMachine = system_machine(lambda: ImplSession("a"))
 

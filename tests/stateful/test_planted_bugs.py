@@ -20,7 +20,7 @@ import attrs
 
 from machine import supervision_machine, system_machine
 from regspec.common.records import Down, MonitorRequest
-from regspec.impl import ImplSession
+from regspec.sessions import ImplSession
 from regspec.impl import registry_via as impl_registry_via
 from regspec.impl import signals as impl_signals
 from regspec.impl import supervisor as impl_supervisor

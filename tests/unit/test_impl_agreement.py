@@ -11,14 +11,15 @@ import random
 
 import pytest
 
-from regspec import impl, model
+from regspec.runner import Stepper
+from regspec.sessions import ImplSession, run_impl, run_model
 from regspec.generate import generate
 from regspec.scenario import load, parse
 from support import scenario_files
 
 
 def both(scenario):
-    return model.run_scenario(scenario), impl.run_scenario(scenario)
+    return run_model(scenario), run_impl(scenario)
 
 
 @pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
@@ -72,16 +73,12 @@ def test_multi_node_ops_are_unsupported_on_both():
 @pytest.mark.spec("REG-LOCAL-2", "REG-LOCAL-7", "PROC-1")
 @pytest.mark.parametrize("seed", range(20_000, 20_020))
 def test_the_runtime_keeps_the_model_invariants_after_every_step(seed):
-    from regspec.canonical import Encoder
-    from regspec.runner import _binding, decode_step
     scenario = parse(generate(seed, length=30))
-    session = impl.ImplSession()
-    encoder, bindings = Encoder(), {}
+    session = ImplSession()
+    stepper = Stepper(session)
     try:
         for i, step in enumerate(scenario.steps):
-            result = session.perform(step["op"], decode_step(step, bindings, encoder), bool(step.get("nowait")))
-            if "as" in step:
-                bindings[step["as"]] = _binding(step["op"], result)
+            stepper.step(step)
             assert () == session.invariant_violations(), f"step {i}: {step}"
     finally:
         session.close()
