@@ -31,7 +31,7 @@ from .childspec import ChildSpec
 from .records import FrozenMap
 
 __all__ = [
-    "Step", "ProcLabel", "RefLabel", "STEP_TYPES", "bind", "values", "UNSUPPORTED_OPS", "Unsupported",
+    "Step", "ProcLabel", "RefLabel", "STEP_TYPES", "bind", "values", "Unsupported",
     "Spawn", "Start", "Stop", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
     "Monitor", "Demonitor", "Link", "Unlink", "TrapExit", "Messages", "Alive", "StartChild", "TerminateChild",
     "WhichChildren", "CountChildren", "GlobalRegister", "GlobalUnregister", "GlobalSend", "RegistryKeys",
@@ -42,7 +42,7 @@ __all__ = [
 UNSUPPORTED_OPS = frozenset({"partition", "heal"})
 
 class Unsupported(Exception):
-    """A well-formed step this release does not cover (SCN-7)."""
+    """A well-formed step this release does not cover (SCN-7): `partition` and `heal`, one node only."""
 
 @attrs.frozen
 class ProcLabel:
