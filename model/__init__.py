@@ -14,23 +14,21 @@ Implements: SCN-2, SCN-6, SCN-7 (the scenario-facing entry point)
 
 from __future__ import annotations
 
-import attrs
-
 from regspec import runner
 from regspec.common.records import DRIVER
 from regspec.common.steps import UNSUPPORTED_OPS, Unsupported, local_name, local_target
 from regspec.scenario import Scenario, parse
-from regspec.terms import Atom, LocalName, Outcome
+from regspec.terms import Atom, Outcome
 
 from . import driver, driver_names, kinds, world as _world
 from .driver import Result
-from .scheduler import (CanonicalChooser, Chooser, FireTimeout, Run, FunctionChooser, SeededChooser, Stuck,
+from .scheduler import (CanonicalChooser, Chooser, FireReceiveTimeout, Run, FunctionChooser, SeededChooser, Stuck,
                         enabled, run_until_quiescent, run_until_result, step)
 from .world import World
 
 __all__ = [
     "World", "new_world", "step", "enabled", "run_until_quiescent", "run_until_result", "Run",
-    "FireTimeout", "Result", "Chooser", "CanonicalChooser", "SeededChooser", "FunctionChooser",
+    "FireReceiveTimeout", "Result", "Chooser", "CanonicalChooser", "SeededChooser", "FunctionChooser",
     "ModelSession", "run_scenario", "DRIVER",
 ]
 
@@ -56,31 +54,30 @@ def to_command(op: str, a: dict) -> object:
     if op == "send":
         return driver.Send(local_target(a["to"]), a["msg"])
     if op == "call":
-        return driver.Call(local_target(a["to"]), a["msg"], a.get("timeout", 5000), a.get("exit_during"))
+        return driver_names.call(a["to"], a["msg"], a.get("timeout", 5000), a.get("exit_during"))
     if op == "cast":
         return driver.Cast(local_target(a["to"]), a["msg"])
     if op == "kill":
         return driver.Kill(local_target(a["target"]), a.get("reason", Atom("kill")))
     if op == "stop":
-        return driver.Stop(local_target(a["target"]), a.get("reason", Atom("normal")))
+        return driver_names.stop(a["target"], a.get("reason", Atom("normal")))
     if op == "alive":
-        return driver.Alive(local_target(a["target"]))
+        return driver_names.alive(a["target"])
     if op == "monitor":
-        target = local_target(a["target"])
-        return driver.Ask(a["watcher"], ("monitor", target.name if isinstance(target, LocalName) else target))
+        return driver_names.monitor(a["watcher"], a["target"])
     if op == "demonitor":
-        return driver.Ask(a["watcher"], ("demonitor", a["ref"], a.get("flush", False)))
+        return driver_names.ask(a["watcher"], ("demonitor", a["ref"], a.get("flush", False)))
     if op in ("link", "unlink"):
         return _link_command(op, a["a"], a["b"])
     if op == "trap_exit":
-        return driver.Ask(a["target"], ("trap_exit", a["value"]))
+        return driver_names.ask(a["target"], ("trap_exit", a["value"]))
     if op == "messages":
-        return driver.Ask(a["target"], ("messages",))
+        return driver_names.ask(a["target"], ("messages",))
     raise Unsupported  # pragma: no cover - every op of the contract is listed above
 
 
 def _link_command(op: str, a: object, b: object) -> object:
-    return driver.Ask(local_target(a), (op, local_target(b)))
+    return driver_names.link(op, a, b)
 
 
 def new_world(node: str = "a") -> World:
@@ -109,7 +106,8 @@ class ModelSession:
             try:
                 world, result = run_until_result(world, self.chooser)
             except Stuck:
-                world, result = attrs.evolve(world, waiting=None), Outcome("exit", Atom("deadlock"))
+                # The driver gives up a step that can never end; the session goes on.
+                world, result = world.update(DRIVER, code=None), Outcome("exit", Atom("deadlock"))
         if not nowait:
             world, _ = run_until_quiescent(world, self.chooser)
         self.world = world
