@@ -22,13 +22,13 @@ from regspec.common.records import DRIVER
 from . import kinds, world as _world
 from .driver import Result
 from .driver_names import to_command
-from .scheduler import (CanonicalChooser, Chooser, FireTimeout, Run, FunctionChooser, SeededChooser, Stuck,
+from .scheduler import (CanonicalChooser, Chooser, FireReceiveTimeout, Run, FunctionChooser, SeededChooser, Stuck,
                         enabled, run_until_quiescent, run_until_result, step)
 from .world import World
 
 __all__ = [
     "World", "new_world", "step", "enabled", "run_until_quiescent", "run_until_result", "Run", "Stuck",
-    "FireTimeout", "Result", "Chooser", "CanonicalChooser", "SeededChooser", "FunctionChooser",
+    "FireReceiveTimeout", "Result", "Chooser", "CanonicalChooser", "SeededChooser", "FunctionChooser",
     "to_command", "DRIVER",
 ]
 

@@ -301,11 +301,13 @@ def _die(world: World, pid: Pid, reason: object) -> World:
     return signals.exit_process(world, pid, reason)
 
 
-def fire_timeout(world: World, pid: Pid) -> tuple[World, bool, object]:
-    """The pending `Receive` of `pid` times out: logical time jumps to its deadline."""
+def fire_timeout(world: World, pid: Pid) -> World:
+    """The pending `Receive` of `pid` times out: logical time jumps to its deadline.
+
+    The receive takes `TIMEOUT` when the process's code next resumes.
+    """
     running: Running = world.processes[pid].code
-    world = attrs.evolve(world, time=max(world.time, running.deadline))
-    return resume(world, pid)
+    return attrs.evolve(world, time=max(world.time, running.deadline))
 
 
 def pending_deadline(proc: Process):

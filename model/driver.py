@@ -1,38 +1,44 @@
 """The driver P0: the scenario's shell, whose actions are the model's commands.
 
-Implements: SCN-1, SCN-2, SCN-8, SCN-11, PROC-3, PROC-4, PROC-5, SIG-4, GS-1, GS-3, GS-4, GS-6, GS-7
+Implements: SCN-1, SCN-2, SCN-8, SCN-11, PROC-3, PROC-4, SIG-4, GS-6
 
-A command is a frozen record; `perform(world, command)` returns the new world
-and either a `Result` (the action is done) or nothing, when the driver now
-waits (`world.waiting`) for a reply, a DOWN or a timeout, which
-`receive(world, signal)` and `timeout(world)` resolve.
+A command is a frozen record, and `perform(world, command)` starts it. The
+BIFs that never wait (spawn, register, whereis, send, cast, exit/2, ...)
+are done at once: `perform` returns `(world, (Result(value),))`. Every step
+that may wait is OTP code the driver runs, `RunCode(fn, args)`: P0 runs the
+generator `fn(*args)` of `code` effects exactly as any process runs OTP
+code (a call is gen:call's code, a stop proc_lib:stop's, an alive
+`is_process_alive`'s; those are written by the OTP library,
+`driver_names`). If the code returns at once, so does `perform`; if it
+waits in a `Receive`, `perform` returns `(world, ())`, the scheduler runs
+P0 like any other process (its signals, its code, its receive timeout) and
+the step's `Result` is the output of the scheduler step in which the code
+returns (`resume`).
 
 Invariants:
-- the driver traps exits; exit signals reaching it are dropped (SCN-1);
-- while `world.waiting` is set the driver performs no command.
+- the driver traps exits; what reaches its mailbox between steps is
+  dropped before the next one (SCN-1);
+- while its code runs (`blocked(world)`) the driver performs no command.
 
 Results are terms or `Outcome`s: `Outcome("error", badarg)` for a BIF that
-raised badarg, `Outcome("exit", Reason)` for a call that exited.
+raised badarg, `Outcome("exit", Reason)` for OTP code that exited.
 """
 
 from __future__ import annotations
 
 import attrs
 
-from regspec.common.protocol import GEN_CAST, call_message, reply_tag
-from regspec.common.records import (DRIVER, AliveRequest, DemonitorRequest, Down, ExitSignal, Message, MonitorRequest,
-                                    Signal, SystemStop, Wait)
-from regspec.common.results import (CALLING_SELF, ErlangError, bif_result, link_parties, stop_result, stop_self,
-                                    strip_call)
+from regspec.common.protocol import GEN_CAST
+from regspec.common.records import DRIVER, ExitSignal, Message
+from regspec.common.results import ErlangError, bif_result, strip_call
 from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid
 
 from . import code, registry_local
-from .world import Control, World
+from .world import World
 
 __all__ = [
-    "Spawn", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
-    "Stop", "Alive", "Ask", "RunCode", "Result", "perform", "receive", "timeout", "COMMANDS", "runs_code",
-    "code_done",
+    "Spawn", "Register", "Unregister", "Whereis", "Registered", "Send", "Cast", "Kill", "RunCode", "Result",
+    "perform", "resume", "blocked", "resolve", "refusal", "COMMANDS",
 ]
 
 TRUE = Atom("true")
@@ -43,7 +49,7 @@ BADARG = Outcome("error", Atom("badarg"))
 
 @attrs.frozen
 class Result:
-    """Effect: the driver's current step is done with `value`."""
+    """The one output of `step`: the driver's current step is done with `value`."""
 
     value: object
 
@@ -89,22 +95,6 @@ class Send:
 
 
 @attrs.frozen
-class Call:
-    """`gen_server:call(To, Msg, Timeout)`.
-
-    `exit_during`, when set, is the reason of an exit signal that reaches the
-    server while the call is pending (right behind the request, as if another
-    process killed it meanwhile): how the state machine kills a process
-    inside a call.
-    """
-
-    to: object
-    msg: object
-    timeout: object = 5000
-    exit_during: object = None
-
-
-@attrs.frozen
 class Cast:
     to: object
     msg: object
@@ -119,43 +109,20 @@ class Kill:
 
 
 @attrs.frozen
-class Stop:
-    """`gen_server:stop(Target, Reason, infinity)`."""
-
-    target: object
-    reason: object = Atom("normal")
-
-
-@attrs.frozen
-class Alive:
-    """`is_process_alive(Target)`."""
-
-    target: object
-
-
-@attrs.frozen
-class Ask:
-    """A request the collector `target` performs itself (monitor, link, trap_exit, ...)."""
-
-    target: object
-    request: tuple
-
-
-@attrs.frozen
 class RunCode:
-    """The driver runs OTP code `fn(*args)` (a generator of `code` effects) and waits for it to end.
+    """The driver runs OTP code `fn(*args)` (a generator of `code` effects); the step's result is its value.
 
-    This is how the driver starts supervisors and registry servers, and
-    uses global and via names: any of these may wait for other processes.
-    An Erlang exception the code raises becomes the step's `{"error": R}`
-    or `{"exit": R}`.
+    This is every step that may wait for other processes: calls, stops,
+    alive, the collector requests, starts, global and via names,
+    supervisors. An Erlang exception the code raises becomes the step's
+    `{"error": R}` or `{"exit": R}` (gen_server:call's wrapper dropped).
     """
 
     fn: object
     args: tuple = ()
 
 
-COMMANDS = (Spawn, Register, Unregister, Whereis, Registered, Send, Call, Cast, Kill, Stop, Alive, Ask, RunCode)
+COMMANDS = (Spawn, Register, Unregister, Whereis, Registered, Send, Cast, Kill, RunCode)
 
 
 def resolve(world: World, target: object) -> Pid | None:
@@ -168,19 +135,40 @@ def resolve(world: World, target: object) -> Pid | None:
     return None
 
 
+def blocked(world: World) -> bool:
+    """Whether the driver is inside a step's code, waiting in a receive."""
+    return world.processes[DRIVER].code is not None
+
+
 def perform(world: World, cmd: object) -> tuple[World, tuple]:
-    """The driver starts `cmd`; returns `(world, (Result(v),))` or `(world, ())` when it waits."""
-    if world.waiting is not None:
+    """The driver starts `cmd`; returns `(world, (Result(v),))`, or `(world, ())` when its code waits."""
+    if blocked(world):
         raise RuntimeError("the driver is blocked; run the scheduler first")
     # Before each step the driver drops whatever reached its mailbox (EXITs of its links, late replies).
     world = world.update(DRIVER, mailbox=())
+    if isinstance(cmd, RunCode):
+        world, done, value = code.start_code(world, DRIVER, code.Running(_api, (cmd.fn, cmd.args)))
+        return world, ((Result(value),) if done else ())
     world, value = _COMMAND_FUNCS[type(cmd)](world, cmd)
-    if value is _WAIT:
-        return world, ()
     return world, (Result(value),)
 
 
-_WAIT = object()
+def resume(world: World) -> tuple[World, tuple]:
+    """The driver's code goes on (the scheduler picked P0); `(Result(v),)` when it returns."""
+    if not blocked(world):
+        return world, ()   # between steps: what reached it waits in its mailbox, dropped before the next step
+    world, done, value = code.resume(world, DRIVER)
+    return world, ((Result(value),) if done else ())
+
+
+def _api(fn, args):
+    """Run `fn(*args)` as the driver: an Erlang exception becomes `{"error": R}` / `{"exit": R}`."""
+    try:
+        return (yield from fn(*args))
+    except ErlangError as e:
+        if e.cls == "exit":
+            return Outcome("exit", strip_call(e.reason))
+        return Outcome("error", e.reason)
 
 
 def _spawn(world: World, cmd: Spawn):
@@ -236,64 +224,10 @@ def _kill(world: World, cmd: Kill):
     return world.send(DRIVER, pid, ExitSignal(cmd.reason, link=False)), TRUE
 
 
-def _monitor_for_wait(world: World, pid: Pid) -> tuple[World, object]:
-    world, ref = world.make_ref()
-    driver = world.processes[DRIVER]
-    world = world.update(DRIVER, monitors=driver.monitors.set(ref, pid))
-    return world.send(DRIVER, pid, MonitorRequest(ref, pid)), ref
-
-
-def _call(world: World, cmd: Call):
-    pid = resolve(world, cmd.to)
-    if pid is None:
-        return world, Outcome("exit", NOPROC)  # GS-3: nothing to call
-    if pid == DRIVER:
-        return world, Outcome("exit", CALLING_SELF)  # GS-3: gen refuses to call the caller itself
-    world, mref = _monitor_for_wait(world, pid)
-    world = world.send(DRIVER, pid, Message(call_message(DRIVER, mref, cmd.msg)))
-    if cmd.exit_during is not None:
-        world = world.send(DRIVER, pid, ExitSignal(cmd.exit_during, link=False))
-    deadline = world.time + cmd.timeout if isinstance(cmd.timeout, int) else None
-    return attrs.evolve(world, waiting=Wait("call", mref, pid, timeout=cmd.timeout, deadline=deadline)), _WAIT
-
-
-def _stop(world: World, cmd: Stop):
-    pid = resolve(world, cmd.target)
-    if pid is None:
-        return world, Outcome("exit", NOPROC)  # GS-7
-    if pid == DRIVER:
-        return world, stop_self(pid, cmd.reason)
-    world, mref = _monitor_for_wait(world, pid)
-    world = world.send(DRIVER, pid, Message(SystemStop(cmd.reason)))
-    return attrs.evolve(world, waiting=Wait("stop", mref, pid, reason=cmd.reason)), _WAIT
-
-
-def _alive(world: World, cmd: Alive):
-    pid = resolve(world, cmd.target)
-    if pid is None:
-        return world, Atom("false")
-    if not any(s.sender == DRIVER and s.receiver == pid for s in world.in_flight):
-        return world, Atom("true") if world.is_alive(pid) else Atom("false")
-    # PROC-5: the answer comes after the target handled the driver's earlier signals.
-    world, tag = world.make_ref()
-    world = world.send(DRIVER, pid, AliveRequest(tag))
-    return attrs.evolve(world, waiting=Wait("alive", tag, pid)), _WAIT
-
-
-def _ask(world: World, cmd: Ask):
-    if cmd.request[0] in ("link", "unlink"):
-        caller, other = link_parties(cmd.target, cmd.request[1], lambda t: resolve(world, t),
-                                     lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
-        cmd = Ask(caller, (cmd.request[0], other))
-    pid = resolve(world, cmd.target)   # a local name: its holder now, as the beam driver resolves it
-    refused = refusal(world, pid, cmd.request)
-    if refused is not None:
-        return world, refused
-    # The driver monitors the collector while it waits, as gen:call does, so
-    # a collector that dies first ends the wait instead of hanging it.
-    world, tag = _monitor_for_wait(world, pid)
-    world = world.send(DRIVER, pid, Message(Control(tag, cmd.request)))
-    return attrs.evolve(world, waiting=Wait("control", tag, pid, request=cmd.request)), _WAIT
+_COMMAND_FUNCS = {
+    Spawn: _spawn, Register: _register, Unregister: _unregister, Whereis: _whereis, Registered: _registered,
+    Send: _send, Cast: _cast, Kill: _kill,
+}
 
 
 def refusal(world: World, pid: object, request: tuple) -> object:
@@ -312,97 +246,3 @@ def dead_collector_answer(world: World, pid: object, request: tuple) -> object:
     if request[0] == "messages" and proc is not None and proc.kind == "collector" and proc.mode == "eager":
         return ErlList(proc.kept)
     return Outcome("error", NOPROC)  # a dead, unbound or never created collector
-
-
-def _run_code(world: World, cmd: RunCode):
-    world, done, value = code.start_code(world, DRIVER, code.Running(_api, (cmd.fn, cmd.args)))
-    if done:
-        return world, value
-    return attrs.evolve(world, waiting=Wait("code", None, None)), _WAIT
-
-
-def _api(fn, args):
-    """Run `fn(*args)` as the driver: an Erlang exception becomes `{"error": R}` / `{"exit": R}`."""
-    try:
-        return (yield from fn(*args))
-    except ErlangError as e:
-        if e.cls == "exit":
-            return Outcome("exit", strip_call(e.reason))
-        return Outcome("error", e.reason)
-
-
-def runs_code(world: World) -> bool:
-    """Whether the driver is waiting inside `RunCode` (then it handles signals like any process)."""
-    return world.waiting is not None and world.waiting.kind == "code"
-
-
-def code_done(world: World, done: bool, value: object) -> tuple[World, tuple]:
-    if not done:
-        return world, ()
-    return _done(world, value)
-
-
-_COMMAND_FUNCS = {
-    RunCode: _run_code,
-    Spawn: _spawn, Register: _register, Unregister: _unregister, Whereis: _whereis,
-    Registered: _registered, Send: _send, Call: _call, Cast: _cast, Kill: _kill, Stop: _stop,
-    Alive: _alive, Ask: _ask,
-}
-
-
-# -- the waiting half --------------------------------------------------------
-
-def receive(world: World, sig: Signal) -> tuple[World, tuple]:
-    """A signal reaches the driver; returns a `Result` effect when it ends the wait."""
-    payload = sig.payload
-    wait = world.waiting
-    if isinstance(payload, Down):
-        driver = world.processes[DRIVER]
-        if payload.ref not in driver.monitors:
-            return world, ()
-        world = world.update(DRIVER, monitors=driver.monitors.delete(payload.ref))
-        if wait is not None and wait.tag == payload.ref:
-            if wait.kind == "stop":
-                return _done(world, stop_result(wait, payload.reason))
-            if wait.kind == "control":
-                return _done(world, dead_collector_answer(world, wait.target, wait.request))  # it died first
-            # GS-3, GS-5: the callee is gone; the call exits with its reason.
-            return _done(world, Outcome("exit", payload.reason))
-        return world, ()
-    if isinstance(payload, Message) and wait is not None and isinstance(payload.term, tuple) \
-            and len(payload.term) == 2:
-        tag, value = payload.term
-        if wait.kind == "call" and tag == reply_tag(wait.tag):
-            return _done(_demonitor(world, wait), value)
-        if wait.kind in ("control", "alive") and tag == wait.tag:
-            if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
-                value = Outcome("error", value[1])
-            if wait.kind == "control":
-                world = _demonitor(world, wait)
-            return _done(world, value)
-    # SCN-1: exit signals and stray messages reaching the driver are dropped.
-    return world, ()
-
-
-def _demonitor(world: World, wait: Wait) -> World:
-    driver = world.processes[DRIVER]
-    world = world.update(DRIVER, monitors=driver.monitors.delete(wait.tag))
-    return world.send(DRIVER, wait.target, DemonitorRequest(wait.tag))
-
-
-def _done(world: World, value: object) -> tuple[World, tuple]:
-    return attrs.evolve(world, waiting=None), (Result(value),)
-
-
-def timeout(world: World) -> tuple[World, tuple]:
-    """The driver's call times out (GS-4): exit timeout; a late reply is dropped."""
-    wait = world.waiting
-    world = attrs.evolve(world, time=max(world.time, wait.deadline if wait.deadline is not None else world.time))
-    return _done(_demonitor(world, wait), Outcome("exit", Atom("timeout")))
-
-
-def alive_answer(world: World, pid: Pid, req: AliveRequest, requester: Pid = DRIVER) -> World:
-    """The target of an `AliveRequest` answers the requester (PROC-5)."""
-    answer = Atom("true") if world.is_alive(pid) else Atom("false")
-    return world.send(pid, requester, Message((req.tag, answer)))
-

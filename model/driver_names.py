@@ -1,14 +1,17 @@
 """The driver's steps: a scenario step as the command the driver P0 performs.
 
-Implements: SCN-5, SCN-7, VIA-1, VIA-5, VIA-8, REG-GLOBAL-5, REG-GLOBAL-6, SUP-8, SUP-10, DSUP-1, DSUP-6, SCN-11
+Implements: SCN-5, SCN-7, SCN-8, SCN-11, GS-3, GS-4, GS-5, GS-7, PROC-5, VIA-1, VIA-5, VIA-8, REG-GLOBAL-5, REG-GLOBAL-6,
+SUP-8, SUP-10, DSUP-1, DSUP-6
 
 `to_command` is the model's one dispatch of the typed steps
-(`regspec.common.steps`). A step that goes through OTP code (a start, a
-supervisor request, a global or via name) is a generator the driver runs
-(`driver.RunCode`), written as the beam driver performs it
-(regspec/beam/DRIVER.md): resolve a name with its backend, then call the OTP
-function. Steps on local names and pids are the driver's direct commands
-(`driver.py`).
+(`regspec.common.steps`). A step that goes through OTP code is a generator
+the driver runs (`driver.RunCode`), written as the beam driver performs it (regspec/beam/DRIVER.md): resolve a name with
+its backend, then call the OTP function. Every step that may wait is here,
+for any target: `call` (gen_server:call), `stop` (proc_lib:stop),
+`alive` (is_process_alive), and the collector requests (`ask`, `monitor`,
+`link`), the starts, supervisor requests and `:global`, and the steps that
+have a plain `driver.py` command for pids and local names (register,
+whereis, send, cast, kill, ...) when they name a global or via name.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from regspec.common.steps import Step, Unsupported
 from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
 
-from . import driver, gen, kinds, registry_global, registry_via
+from . import code, driver, gen, kinds, registry_global, registry_via
 from .code import Atomic, ExitTo, Monitor, Receive, Demonitor, Self, Unlink
 from .world import Control, World
 
-__all__ = ["to_command"]
+__all__ = ["to_command", "call", "stop", "alive", "ask", "monitor", "link"]
 
 OK = Atom("ok")
+NOPROC = Atom("noproc")
 NAMES = (GlobalName, ViaName)
 
 
@@ -67,10 +71,6 @@ def to_command(step: Step) -> object:
             return driver.RunCode(_send, (step.to, step.msg))
         case steps.Send():
             return driver.Send(step.to, step.msg)
-        case steps.Call(to=GlobalName() | ViaName()):
-            return driver.RunCode(_call, (step.to, step.msg, step.timeout))
-        case steps.Call():
-            return driver.Call(step.to, step.msg, step.timeout, step.exit_during)
         case steps.Cast(to=GlobalName() | ViaName()):
             return driver.RunCode(_cast, (step.to, step.msg))
         case steps.Cast():
@@ -79,34 +79,62 @@ def to_command(step: Step) -> object:
             return driver.RunCode(_kill, (step.target, step.reason))
         case steps.Kill():
             return driver.Kill(step.target, step.reason)
-        case steps.Stop(target=GlobalName() | ViaName()):
-            return driver.RunCode(_stop, (step.target, step.reason))
+        case steps.Call():
+            return call(step.to, step.msg, step.timeout, step.exit_during)
         case steps.Stop():
-            return driver.Stop(step.target, step.reason)
-        case steps.Alive(target=GlobalName() | ViaName()):
-            return driver.RunCode(_alive, (step.target,))
+            return stop(step.target, step.reason)
         case steps.Alive():
-            return driver.Alive(step.target)
-        case steps.Monitor(target=GlobalName() | ViaName()):
-            return driver.RunCode(_monitor, (step.watcher, step.target))
+            return alive(step.target)
         case steps.Monitor():
-            target = step.target.name if isinstance(step.target, LocalName) else step.target
-            return driver.Ask(step.watcher, ("monitor", target))
+            return monitor(step.watcher, step.target)
         case steps.Demonitor():
-            return driver.Ask(step.watcher, ("demonitor", step.ref, step.flush))
-        case steps.Link() | steps.Unlink() if isinstance(step.a, NAMES) or isinstance(step.b, NAMES):
-            return driver.RunCode(_link, (step.op, step.a, step.b))
+            return ask(step.watcher, ("demonitor", step.ref, step.flush))
         case steps.Link() | steps.Unlink():
-            return driver.Ask(step.a, (step.op, step.b))
-        case steps.TrapExit(target=GlobalName() | ViaName()):
-            return driver.RunCode(_ask_named, (step.target, ("trap_exit", step.value)))
+            return link(step.op, step.a, step.b)
         case steps.TrapExit():
-            return driver.Ask(step.target, ("trap_exit", step.value))
-        case steps.Messages(target=GlobalName() | ViaName()):
-            return driver.RunCode(_ask_named, (step.target, ("messages",)))
+            return ask(step.target, ("trap_exit", step.value))
         case steps.Messages():
-            return driver.Ask(step.target, ("messages",))
+            return ask(step.target, ("messages",))
     raise Unsupported   # partition, heal: one node only in this release
+
+
+# -- the steps that wait, for any target --------------------------------------------
+
+def call(to: object, msg: object, timeout: object = 5000, exit_during: object = None) -> driver.RunCode:
+    """`gen_server:call(To, Msg, Timeout)`: the reply, or exit noproc, calling_self, timeout or
+    the callee's exit reason (GS-3, GS-4, GS-5).
+
+    `exit_during`, when set, is the reason of an exit signal that reaches
+    the server while the call is pending (right behind the request, as if
+    another process killed it meanwhile): how the state machine kills a
+    process inside a call. Scenario files cannot hold it.
+    """
+    return driver.RunCode(_call, (to, msg, timeout, exit_during))
+
+
+def stop(target: object, reason: object = Atom("normal")) -> driver.RunCode:
+    """`gen_server:stop(Target, Reason, infinity)` (GS-7)."""
+    return driver.RunCode(_stop, (target, reason))
+
+
+def alive(target: object) -> driver.RunCode:
+    """`is_process_alive(Target)` after resolving a name; false for a free name (PROC-5)."""
+    return driver.RunCode(_alive, (target,))
+
+
+def ask(target: object, request: tuple) -> driver.RunCode:
+    """A request the collector `target` performs itself: messages, trap_exit, demonitor (SCN-8, SCN-11)."""
+    return driver.RunCode(_ask_target, (target, request))
+
+
+def monitor(watcher: object, target: object) -> driver.RunCode:
+    """The collector `watcher` monitors `target` (a local name it resolves itself, MON-3)."""
+    return driver.RunCode(_monitor, (watcher, target))
+
+
+def link(op: str, a: object, b: object) -> driver.RunCode:
+    """`link`/`unlink` between `a` and `b`, called by the collector among them."""
+    return driver.RunCode(_link, (op, a, b))
 
 
 def _start(spec: ChildSpec, link: bool):
@@ -144,65 +172,6 @@ def _was_collector(world: World, me: Pid, target: object):
     return world, proc is not None and proc.kind == "collector"
 
 
-def _is_collector(world: World, me: Pid, target: object):
-    return world, world.is_alive(target) and world.processes[target].kind == "collector"
-
-
-def _ask(target: Pid, request: tuple):
-    """A control request the collector performs itself (see behaviours._control)."""
-    mon = yield Monitor(target)
-    yield Atomic(_send_control, (target, mon, request))
-    msg = yield Receive(ReplyOrDown(mon, mon))
-    if DownOf(mon).matches(msg):
-        return (yield Atomic(_not_asked, (target, request)))   # it died first
-    yield Demonitor(mon, flush=True)
-    value = msg[1]
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
-        raise ErlangError("error", value[1])
-    return value
-
-
-def _ask_named(target: object, request: tuple):
-    """A collector request whose target is a global or via name: the driver looks it up first."""
-    pid = yield from _resolve(target)
-    if not (yield Atomic(_is_collector, (pid,))):
-        return (yield Atomic(_not_asked, (pid, request)))
-    return (yield from _ask(pid, request))
-
-
-def _not_asked(world: World, me: Pid, pid: object, request: tuple):
-    """What a request answers when no live collector can take it (SCN-8, SCN-11)."""
-    return world, driver.refusal(world, pid, request)
-
-
-def _send_control(world: World, me: Pid, target: Pid, tag, request):
-    return world.send(me, target, Message(Control(tag, request))), OK
-
-
-def _link(op: str, a: object, b: object):
-    """link/unlink where `a` or `b` is a global or via name: the driver looks it up first
-    (SPEC.md, known differences: who looks a name up); then the collector calls it."""
-    found = []   # to choose the caller, a name that cannot be looked up counts as free
-    for t in (a, b):
-        if isinstance(t, NAMES):
-            try:
-                found.append((t, (yield from gen.where(t))))
-            except ErlangError:
-                found.append((t, Atom("undefined")))
-    caller, other = yield Atomic(_link_parties, (a, b, tuple(found)))
-    if not (yield Atomic(_is_collector, (caller,))):
-        return (yield Atomic(_not_asked, (caller, (op, other))))
-    if isinstance(other, NAMES):
-        other = yield from gen.where(other)   # the caller's own lookup: its failure is the step's answer
-    return (yield from _ask(caller, (op, other)))
-
-
-def _link_parties(world: World, me: Pid, a: object, b: object, found: tuple):
-    looked_up = dict(found)
-    resolve = lambda t: driver.resolve(world, looked_up.get(t, t))
-    return world, link_parties(a, b, resolve, lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
-
-
 def _send(to: object, msg: object):
     try:
         yield from gen.send(to, msg)
@@ -211,12 +180,6 @@ def _send(to: object, msg: object):
             return Outcome("error", Atom("badarg"))
         raise
     return OK
-
-
-def _call(to: object, msg: object, timeout: object):
-    return (yield from gen.gen_call(to, msg, None if timeout == "infinity" else timeout,
-                                    printed_as=server_ref(to) if not isinstance(to, ViaName)
-                                    else (Atom("via"), Atom(to.backend), to.name)))
 
 
 def _cast(to: object, msg: object):
@@ -235,12 +198,27 @@ def _kill(target: object, reason: object):
     return Atom("true")
 
 
+def _call(to: object, msg: object, timeout: object, exit_during: object):
+    """gen_server:call's parts (`gen.gen_call`), with the state machine's exit signal between them."""
+    timeout = None if timeout == "infinity" else timeout
+    try:
+        pid = yield from gen.call_pid(to)
+        mref = yield from gen.send_request(pid, msg)
+        if exit_during is not None:
+            yield ExitTo(pid, exit_during)
+        return (yield from gen.receive_reply(mref, timeout))
+    except ErlangError as e:
+        printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else server_ref(to)
+        raise gen.call_exit(e, printed, msg, timeout) from None
+
+
 def _stop(target: object, reason: object):
+    """proc_lib:stop: monitor the server, ask it to terminate and wait for its DOWN (GS-7)."""
     pid = yield from _resolve(target)
     if not isinstance(pid, Pid):
-        raise ErlangError("exit", Atom("noproc"))
+        raise ErlangError("exit", NOPROC)   # GS-7: nothing to stop
     if pid == (yield Self()):
-        return stop_self(pid, reason)
+        return stop_self(pid, reason)   # GS-3: sys:terminate refuses to call the caller itself
     mon = yield Monitor(pid)
     yield Atomic(_send_system_stop, (pid, reason))
     msg = yield Receive(DownOf(mon))
@@ -255,18 +233,94 @@ def _alive(target: object):
     pid = yield from _resolve(target)
     if not isinstance(pid, Pid):
         return Atom("false")
-    return (yield Atomic(lambda w, me, p: (w, Atom("true") if w.is_alive(p) else Atom("false")), (pid,)))
+    return (yield from code.is_process_alive(pid))   # PROC-5
+
+
+# -- collector requests --------------------------------------------------------------
+
+def _ask_target(target: object, request: tuple):
+    """A request to the collector `target`: a name is looked up first (a local one as the beam
+    driver resolves it; a global or via one by the driver, SPEC.md's known differences)."""
+    pid = yield from _resolve(target)
+    refused = yield Atomic(_refused, (pid, request))
+    if refused is not None:
+        return refused
+    return (yield from _ask(pid, request))
 
 
 def _monitor(watcher: object, target: object):
-    if not (yield Atomic(_is_collector, (watcher,))):
-        # A dead watcher answers before any lookup; a live non-collector too (SCN-11).
-        return (yield Atomic(_not_asked, (watcher, ("monitor", target))))
-    pid = yield from _resolve(target)
-    if not isinstance(pid, Pid):
-        return Outcome("error", Atom("noproc"))
-    return (yield from _ask(watcher, ("monitor", pid)))
+    watcher = yield from _resolve(watcher)
+    refused = yield Atomic(_refused, (watcher, ("monitor", target)))
+    if refused is not None:
+        return refused   # a dead watcher answers before any lookup; a live non-collector too (SCN-11)
+    if isinstance(target, NAMES):
+        target = yield from gen.where(target)   # the driver looks a global or via name up
+        if not isinstance(target, Pid):
+            return Outcome("error", NOPROC)
+    # A local name goes as it is: the collector looks it up when it monitors (MON-3).
+    return (yield from _ask(watcher, ("monitor", target.name if isinstance(target, LocalName) else target)))
 
+
+def _link(op: str, a: object, b: object):
+    """link/unlink: the collector among `a` and `b` calls it (`link_parties`). A global or via
+    name is looked up by the driver first (SPEC.md, known differences: who looks a name up); a local
+    one by the collector."""
+    found = []   # to choose the caller, a name that cannot be looked up counts as free
+    for t in (a, b):
+        if isinstance(t, NAMES):
+            try:
+                found.append((t, (yield from gen.where(t))))
+            except ErlangError:
+                found.append((t, Atom("undefined")))
+    caller, other = yield Atomic(_link_parties, (a, b, tuple(found)))
+    refused = yield Atomic(_refused, (caller, (op, other)))
+    if refused is not None:
+        return refused
+    if isinstance(other, NAMES):
+        other = yield from gen.where(other)   # the caller's own lookup: its failure is the step's answer
+    return (yield from _ask(caller, (op, other)))
+
+
+def _link_parties(world: World, me: Pid, a: object, b: object, found: tuple):
+    """The calling collector's pid (None for an unbound one) and the other party as the step named it."""
+    looked_up = dict(found)
+    resolve = lambda t: driver.resolve(world, looked_up.get(t, t))
+    caller, other = link_parties(a, b, resolve,
+                                 lambda p: getattr(world.processes.get(p), "kind", None) == "collector")
+    return world, (resolve(caller), other)
+
+
+def _was_collector(world: World, me: Pid, target: object):
+    """A collector, alive or not: a dead one is asked anyway and answers noproc, as on the beam."""
+    proc = world.processes.get(target) if isinstance(target, Pid) else None
+    return world, proc is not None and proc.kind == "collector"
+
+
+def _refused(world: World, me: Pid, pid: object, request: tuple):
+    """What a request answers when no live collector can take it, or None (SCN-8, SCN-11)."""
+    return world, driver.refusal(world, pid, request)
+
+
+def _ask(target: Pid, request: tuple):
+    """A control request the collector performs itself (see behaviours._control), under a monitor
+    as gen:call does, so a collector that dies first ends the wait instead of hanging it."""
+    mon = yield Monitor(target)
+    yield Atomic(_send_control, (target, mon, request))
+    msg = yield Receive(ReplyOrDown(mon, mon))
+    if DownOf(mon).matches(msg):
+        return (yield Atomic(_refused, (target, request)))   # it died first
+    yield Demonitor(mon, flush=True)
+    value = msg[1]
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "error":
+        raise ErlangError("error", value[1])
+    return value
+
+
+def _send_control(world: World, me: Pid, target: Pid, tag, request):
+    return world.send(me, target, Message(Control(tag, request))), OK
+
+
+# -- supervisors, :global, registries -------------------------------------------------
 
 def _sup_call(step: Step):
     op = step.op

@@ -1,6 +1,6 @@
 """gen and proc_lib: the name forms and the synchronous start every OTP behaviour shares.
 
-Implements: GS-1, GS-2, VIA-1, VIA-2, VIA-3, REG-GLOBAL-1
+Implements: GS-1, GS-2, GS-3, GS-4, GS-5, VIA-1, VIA-2, VIA-3, REG-GLOBAL-1
 
 Names come in three forms (`regspec.terms`): local, global and via. For
 each form this module knows how to look a name up (`where`), take it for
@@ -14,6 +14,11 @@ Name}` (and `global` is such a module): `registry_global` and the via
 backends of `registry_via` are entered there by the library (`kinds.py`),
 so this module, which they call for `gen_call` and `start`, imports none
 of them.
+
+`gen_call` is gen_server:call: `call_pid` (look the server up),
+`send_request` (monitor it, send the request) and `receive_reply` (wait for
+the reply or the DOWN, with a timeout), the parts of gen:do_call; the
+driver's `call` step runs the same parts.
 
 `start` is `gen:start` seen from the starter: look the name up first (a
 taken name creates no process, GS-1), spawn and link the child, and wait
@@ -32,7 +37,8 @@ from . import registry_local
 from .code import TIMEOUT, Atomic, Demonitor, Die, Monitor, Receive, Self, Send, SpawnLink
 from .world import World
 
-__all__ = ["where", "register_name", "unregister_name", "send", "start", "init_it", "gen_call", "Stop",
+__all__ = ["where", "register_name", "unregister_name", "send", "start", "init_it", "gen_call", "call_pid",
+           "send_request", "receive_reply", "call_exit", "Stop",
            "NAME_MODULES", "register_name_module", "name_module"]
 
 UNDEFINED = Atom("undefined")
@@ -127,36 +133,62 @@ def send(name: object, msg: object):
 
 
 def gen_call(server: object, request: object, timeout: object = None, printed_as: object = None):
-    """`gen_server:call(Server, Request)` made by the running process; raises on exit.
+    """`gen_server:call(Server, Request)` made by the running process; raises on exit (GS-3, GS-4, GS-5).
 
     The reason of a failed call is `{Reason, {gen_server, call, [Server, Request]}}`
     (with the timeout when one was given), as gen_server:call exits;
-    `printed_as` is `Server` as the caller named it.
+    `printed_as` is `Server` as the caller named it. `timeout` is in ms,
+    None for infinity.
     """
-    ref = server if printed_as is None else printed_as
-    where_args = ErlList((ref, request) if timeout is None else (ref, request, timeout))
-    mfa = (Atom("gen_server"), Atom("call"), where_args)
+    try:
+        pid = yield from call_pid(server)
+        mref = yield from send_request(pid, request)
+        return (yield from receive_reply(mref, timeout))
+    except ErlangError as e:
+        raise call_exit(e, server if printed_as is None else printed_as, request, timeout) from None
+
+
+def call_pid(server: object):
+    """The pid a call to `server` goes to: a name is looked up (a free one exits noproc),
+    and gen refuses to call the caller itself (exit calling_self, GS-3)."""
     pid = server
     if not isinstance(server, Pid):
-        try:
-            pid = yield from where(server)
-        except ErlangError as e:
-            raise ErlangError("exit", (exit_reason(e), mfa)) from None
+        pid = yield from where(server)
         if not isinstance(pid, Pid):
-            raise ErlangError("exit", (Atom("noproc"), mfa))
+            raise ErlangError("exit", Atom("noproc"))
+    if pid == (yield Self()):
+        raise ErlangError("exit", Atom("calling_self"))
+    return pid
+
+
+def send_request(pid: Pid, request: object):
+    """Monitor `pid` and send it the call (gen:do_call); the monitor's ref tags the reply."""
     me = yield Self()
-    if pid == me:
-        raise ErlangError("exit", (Atom("calling_self"), mfa))  # GS-3: gen refuses to call itself
     mref = yield Monitor(pid)
     yield Send(pid, call_message(me, mref, request))
+    return mref
+
+
+def receive_reply(mref, timeout: object):
+    """The reply, or exit with the callee's DOWN reason (GS-5), or exit timeout after `timeout` ms (GS-4).
+
+    On a reply or a timeout the monitor is dropped with `[flush]`, so a late
+    DOWN never reaches the mailbox; a late reply stays there.
+    """
     msg = yield Receive(ReplyOrDown(reply_tag(mref), mref), timeout=timeout)
     if msg == TIMEOUT:
         yield Demonitor(mref, flush=True)
-        raise ErlangError("exit", (Atom("timeout"), mfa))
+        raise ErlangError("exit", Atom("timeout"))
     if DownOf(mref).matches(msg):
-        raise ErlangError("exit", (msg[4], mfa))
+        raise ErlangError("exit", msg[4])
     yield Demonitor(mref, flush=True)
     return msg[1]
+
+
+def call_exit(e: ErlangError, server: object, request: object, timeout: object) -> ErlangError:
+    """How gen_server:call exits when `e` ended the call: `{Reason, {gen_server, call, Args}}`."""
+    args = ErlList((server, request) if timeout is None else (server, request, timeout))
+    return ErlangError("exit", (exit_reason(e), (Atom("gen_server"), Atom("call"), args)))
 
 
 def start(kind: str, name: object, init, init_args: tuple = (), fields: tuple = ()):

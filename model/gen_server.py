@@ -5,10 +5,10 @@ Implements: GS-1, GS-2, GS-3, GS-4, GS-5, GS-6, GS-7
 The server side is one pure function, `handle`, that feeds a gen_server
 message to a behaviour's callbacks and interprets the tagged result they
 return (`("reply", Reply, State)`, `("noreply", State)`, `("stop", Reason,
-State)`), as `gen_server:loop` does. The client side (`call`, `cast`,
-`stop`) is what the driver does; the waiting half of `call` and `stop` is in
-`driver.py`. The message shapes of a call and a cast are shared with the
-runtime (`regspec.common.protocol`).
+State)`), as `gen_server:loop` does. The client side is code of its own:
+`gen.gen_call` for a call, and the driver's steps (`driver.py` for a cast,
+`driver_names.py` for a call and a stop). The message shapes of a call and
+a cast are shared with the runtime (`regspec.common.protocol`).
 
 Invariants:
 - a start whose name is taken creates no process (GS-1);

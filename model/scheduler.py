@@ -1,6 +1,6 @@
 """The scheduler: which process runs next, and who chooses.
 
-Implements: PROC-2, SCN-2, MON-6
+Implements: PROC-2, SCN-1, SCN-2, MON-6
 
 A process runs in slices, as on one BEAM scheduler: when picked, it first
 handles every signal waiting for it, in arrival order (exit, link and
@@ -12,9 +12,15 @@ their order because arrival order is send order (PROC-2).
 `enabled(world)` lists every choice in a fixed order: `Run(pid)` for each
 process with signals waiting, ordered by the arrival of its oldest waiting
 signal (the order in which processes joined the run queue); then, only
-when nothing can run and the driver waits on a call with a finite timeout,
-the timeout. A `Chooser` picks one; `step(world, choice)` applies it. A
-run is fully described by its commands and its choices, so it replays.
+when nothing can run, the earliest pending receive timeout
+(`FireReceiveTimeout`). A `Chooser` picks one; `step(world, choice)`
+applies it. A run is fully described by its commands and its choices, so
+it replays.
+
+The driver P0 is scheduled like any process: a step that waits is code it
+runs (`driver.RunCode`), blocked in a `Receive` until a signal it takes
+arrives or its timeout fires. The one thing special about P0 is that its
+code ending is an output: the step's `driver.Result`.
 
 The canonical chooser always takes the first choice: the run-queue order
 of a single scheduler on one node.
@@ -40,13 +46,15 @@ import attrs
 
 from regspec.common.records import (DRIVER, AliveRequest, DemonitorRequest, Down, ExitSignal, Init, LinkRequest,
                                     Message, MonitorRequest, Signal, UnlinkRequest)
-from regspec.terms import Pid
+from regspec.terms import Atom, Pid
 
 from . import behaviours, code, driver, signals
 from .world import World
 
-__all__ = ["Run", "FireTimeout", "FireReceiveTimeout", "enabled", "step", "Chooser", "CanonicalChooser", "SeededChooser",
+__all__ = ["Run", "FireReceiveTimeout", "enabled", "step", "Chooser", "CanonicalChooser", "SeededChooser",
            "FunctionChooser", "run_until_quiescent", "run_until_result", "Stuck"]
+
+KILL = Atom("kill")
 
 
 @attrs.frozen
@@ -56,18 +64,13 @@ class Run:
     pid: Pid
 
 
-@attrs.frozen
-class FireTimeout:
-    """Choice: the driver's call times out (logical time jumps to its deadline)."""
-
-
 class Stuck(Exception):
-    """The driver waits for something that can never come (a call with timeout infinity)."""
+    """The driver's code waits for something that can never come (a call with timeout infinity)."""
 
 
 @attrs.frozen
 class FireReceiveTimeout:
-    """Choice: the pending `receive ... after` of `pid` times out (a supervisor's shutdown wait)."""
+    """Choice: the pending `receive ... after` of `pid` times out (a call's timeout, a supervisor's shutdown wait)."""
 
     pid: Pid
 
@@ -75,8 +78,8 @@ class FireReceiveTimeout:
 def enabled(world: World) -> tuple:
     """Every choice available now, in canonical order.
 
-    Timeouts come only when nothing can run, and then only the earliest one:
-    logical time jumps to it.
+    Timeouts come only when nothing can run, and then only the earliest one
+    (the lowest pid first among equal deadlines): logical time jumps to it.
     """
     seen: set = set()
     choices = []
@@ -87,9 +90,6 @@ def enabled(world: World) -> tuple:
     if choices:
         return tuple(choices)
     timers = []
-    wait = world.waiting
-    if wait is not None and wait.kind == "call" and wait.timeout != "infinity":
-        timers.append((wait.deadline if wait.deadline is not None else world.time, -1, FireTimeout()))
     for pid, proc in world.processes.items():
         deadline = code.pending_deadline(proc)
         if deadline is not None:
@@ -100,18 +100,24 @@ def enabled(world: World) -> tuple:
 
 
 def step(world: World, event: object) -> tuple[World, tuple]:
-    """Apply one scheduler choice or one driver command: `(world, effects)`."""
+    """The model's one transition: `(world, outputs)` after `event`.
+
+    `event` is a scheduler choice from `enabled(world)` (`Run(pid)`,
+    `FireReceiveTimeout(pid)`) or a driver command (`driver.COMMANDS`: a
+    BIF done at once, or `driver.RunCode`), which the driver takes only
+    between steps (not while `driver.blocked(world)`).
+
+    `outputs` is a tuple of `driver.Result` records, at most one: the
+    scenario step the driver is performing is done, with that result. A
+    command whose result is known at once has it in its own `outputs`; one
+    whose code waits has `()`, and the result is the output of the later
+    `Run(DRIVER)` or `FireReceiveTimeout(DRIVER)` in which the code returns.
+    Every other event has `()`.
+    """
     if isinstance(event, Run):
         return run(world, event.pid)
-    if isinstance(event, FireTimeout):
-        return driver.timeout(world)
     if isinstance(event, FireReceiveTimeout):
-        world, done, value = code.fire_timeout(world, event.pid)
-        if event.pid == DRIVER:
-            return driver.code_done(world, done, value)
-        if done and world.is_alive(event.pid):
-            world = world.update(event.pid, state=value)
-        return behaviours.consume(world, event.pid), ()
+        return resume(code.fire_timeout(world, event.pid), event.pid)
     if isinstance(event, driver.COMMANDS):
         return driver.perform(world, event)
     raise TypeError(f"not an event: {event!r}")
@@ -134,44 +140,44 @@ def run(world: World, pid: Pid) -> tuple[World, tuple]:
             return world, effects
         world = attrs.evolve(world, in_flight=tuple(s for s in world.in_flight if s.receiver != pid))
         for sig in mine:
-            world, more = deliver(world, sig)
+            world = deliver(world, sig)
+        if world.is_alive(pid):
+            world, more = resume(world, pid)
             effects += more
-        if pid == DRIVER:
-            if driver.runs_code(world):
-                world, done, value = code.resume(world, DRIVER)
-                world, more = driver.code_done(world, done, value)
-                effects += more
-        elif world.is_alive(pid):
-            world = behaviours.consume(world, pid)
 
 
-def deliver(world: World, sig: Signal) -> tuple[World, tuple]:
+def resume(world: World, pid: Pid) -> tuple[World, tuple]:
+    """`pid`'s code runs: the driver's step goes on (ending it is an output), any other process consumes."""
+    if pid == DRIVER:
+        return driver.resume(world)
+    return behaviours.consume(world, pid), ()
+
+
+def deliver(world: World, sig: Signal) -> World:
     """The receiver handles one signal (its code does not run here)."""
     pid, payload = sig.receiver, sig.payload
     if isinstance(payload, Init):
-        return world, ()  # the new process's code is already in place; this only queued it
-    if pid == DRIVER and not driver.runs_code(world):
-        return driver.receive(world, sig)
-    if not world.is_alive(pid):
-        if isinstance(payload, AliveRequest):
-            return driver.alive_answer(world, pid, payload, sig.sender), ()
-        return signals.answer_dead(world, pid, sig.sender, payload), ()
-    if isinstance(payload, Message):
-        return signals.deliver_message(world, pid, payload.term), ()
-    if isinstance(payload, ExitSignal):
-        return signals.receive_exit(world, pid, sig.sender, payload.reason, payload.link), ()
-    if isinstance(payload, LinkRequest):
-        return signals.receive_link(world, pid, sig.sender), ()
-    if isinstance(payload, UnlinkRequest):
-        return signals.receive_unlink(world, pid, sig.sender), ()
-    if isinstance(payload, MonitorRequest):
-        return signals.receive_monitor(world, pid, sig.sender, payload.ref, payload.object), ()
-    if isinstance(payload, DemonitorRequest):
-        return signals.receive_demonitor(world, pid, payload.ref), ()
-    if isinstance(payload, Down):
-        return signals.receive_down(world, pid, payload)[0], ()
+        return world  # the new process's code is already in place; this only queued it
     if isinstance(payload, AliveRequest):
-        return driver.alive_answer(world, pid, payload, sig.sender), ()
+        return signals.answer_alive(world, pid, sig.sender, payload)
+    if not world.is_alive(pid):
+        return signals.answer_dead(world, pid, sig.sender, payload)
+    if isinstance(payload, Message):
+        return signals.deliver_message(world, pid, payload.term)
+    if isinstance(payload, ExitSignal):
+        if pid == DRIVER and payload.reason == KILL and not payload.link:
+            return world   # SCN-1: the shell outlives every step; an exit(P0, kill) is dropped
+        return signals.receive_exit(world, pid, sig.sender, payload.reason, payload.link)
+    if isinstance(payload, LinkRequest):
+        return signals.receive_link(world, pid, sig.sender)
+    if isinstance(payload, UnlinkRequest):
+        return signals.receive_unlink(world, pid, sig.sender)
+    if isinstance(payload, MonitorRequest):
+        return signals.receive_monitor(world, pid, sig.sender, payload.ref, payload.object)
+    if isinstance(payload, DemonitorRequest):
+        return signals.receive_demonitor(world, pid, payload.ref)
+    if isinstance(payload, Down):
+        return signals.receive_down(world, pid, payload)[0]
     raise TypeError(f"unknown signal payload {payload!r}")
 
 
@@ -221,14 +227,14 @@ def run_until_quiescent(world: World, chooser: Chooser | None = None, limit: int
 
 
 def run_until_result(world: World, chooser: Chooser | None = None, limit: int = 100_000) -> tuple[World, object]:
-    """Take choices until the blocked driver gets its result."""
+    """Take choices until the blocked driver's code returns; raises `Stuck` if nothing can happen first."""
     chooser = chooser or CanonicalChooser()
     for _ in range(limit):
-        if world.waiting is None:
+        if not driver.blocked(world):
             raise RuntimeError("the driver is not waiting")
         choices = enabled(world)
         if not choices:
-            raise Stuck(f"the driver waits forever ({world.waiting.kind})")
+            raise Stuck(f"the driver waits forever (in {world.processes[DRIVER].code.args[0].__name__})")
         world, effects = step(world, choices[chooser.choose(world, choices)])
         for e in effects:
             if isinstance(e, driver.Result):

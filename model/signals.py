@@ -1,7 +1,7 @@
 """Exit signals, links and monitors (erts "Processes" chapter: Receiving Exit Signals, Links, Monitors).
 
 Implements: SIG-1, SIG-2, SIG-3, SIG-4, SIG-5, LINK-1, LINK-2, LINK-3, LINK-4,
-LINK-5, MON-1, MON-2, MON-3, MON-4, MON-5, MON-6, REG-LOCAL-7
+LINK-5, MON-1, MON-2, MON-3, MON-4, MON-5, MON-6, REG-LOCAL-7, PROC-5
 
 Invariants:
 - A dead process holds no links and no name; signals reaching it later are
@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from regspec.terms import Atom, Pid, Ref
 
-from regspec.common.records import (DemonitorRequest, Down, ExitSignal, FrozenMap, LinkRequest, MonitorRequest,
-                                    UnlinkRequest)
+from regspec.common.records import (AliveRequest, DemonitorRequest, Down, ExitSignal, FrozenMap, LinkRequest, Message,
+                                    MonitorRequest, UnlinkRequest)
 
 from .registry_local import release_name
 from .world import World
 
 __all__ = ["exit_process", "receive_exit", "link", "unlink", "monitor", "demonitor", "deliver_message",
-           "receive_down", "answer_dead"]
+           "receive_down", "answer_dead", "answer_alive"]
 
 KILL = Atom("kill")
 KILLED = Atom("killed")
@@ -192,3 +192,8 @@ def answer_dead(world: World, dead: Pid, sender: Pid, payload: object) -> World:
         return world.send(dead, sender, Down(payload.ref, payload.object, NOPROC))
     return world  # PROC-3: messages and everything else are dropped
 
+
+def answer_alive(world: World, pid: Pid, sender: Pid, request: AliveRequest) -> World:
+    """`pid`, alive or not, answers `is_process_alive` once the sender's earlier signals are handled (PROC-5)."""
+    answer = Atom("true") if world.is_alive(pid) else Atom("false")
+    return world.send(pid, sender, Message((request.tag, answer)))

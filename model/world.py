@@ -11,9 +11,10 @@ Invariants:
   once among its values (REG-LOCAL-2, REG-LOCAL-7).
 - Every record is frozen and hashable; a change is `attrs.evolve`.
 
-The signal payloads a world carries, `FrozenMap` and the driver's `Wait`
-are shared with the threaded runtime (`regspec.common.records`); `Control`
-is the model's own.
+The signal payloads a world carries and `FrozenMap` are shared with the
+threaded runtime (`regspec.common.records`); `Control` is the model's own.
+The driver's step in progress is no field of the world: it is the driver's
+own code (`Process.code`), as any waiting process's is.
 
 This is the ground floor of the erts layer: it imports no other module of
 the model. The processes the OTP library runs from before step 0 (the via
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import attrs
 
-from regspec.common.records import DRIVER, FrozenMap, Signal, Wait
+from regspec.common.records import DRIVER, FrozenMap, Signal
 from regspec.terms import Atom, Pid, Ref
 
 __all__ = ["Process", "Control", "World", "new_world"]
@@ -54,7 +55,7 @@ class Process:
     """One process, alive or dead.
 
     `kind` names its code: the key of its entry in `behaviours.BEHAVIOURS`
-    ("collector", "chat_room", "supervisor", ...; the driver runs none).
+    ("collector", "chat_room", "supervisor", ...; the driver has none: it runs only its steps' code).
     `state` is the behaviour's own state (a chat room's messages, newest first).
     """
 
@@ -85,7 +86,6 @@ class World:
     next_ref: int = 1
     next_seq: int = 0
     time: int = 0                       # logical milliseconds, advanced only by timeouts
-    waiting: Wait | None = None         # set while the driver is blocked
     global_names: FrozenMap = FrozenMap()       # :global's table: name -> pid
     via_servers: FrozenMap = FrozenMap()        # backend -> its current server (pid, name or registry atom)
     registry_servers: FrozenMap = FrozenMap()   # registry server pid -> (backend, server)

@@ -159,7 +159,7 @@ class Signal:
 class Wait:
     """What the blocked driver waits for.
 
-    `kind` is "call", "stop", "control", "alive" (or, in the model, "code");
+    `kind` is "call", "stop", "control" or "alive";
     `tag` is the monitor ref or request tag that the awaited reply or DOWN
     carries.
     """
