@@ -57,28 +57,28 @@ def to_command(op: str, a: dict):
     if op == "send":
         return call(Driver.send, to=local_target(a["to"]), msg=a["msg"])
     if op == "call":
-        return call(Driver.call, to=local_target(a["to"]), msg=a["msg"], timeout=a.get("timeout", 5000),
-                    exit_during=a.get("exit_during"))
+        return driver_names.call(to=local_target(a["to"]), msg=a["msg"], timeout=a.get("timeout", 5000),
+                                 exit_during=a.get("exit_during"))
     if op == "cast":
         return call(Driver.cast, to=local_target(a["to"]), msg=a["msg"])
     if op == "kill":
         return call(Driver.kill, target=local_target(a["target"]), reason=a.get("reason", Atom("kill")))
     if op == "stop":
-        return call(Driver.stop, target=local_target(a["target"]), reason=a.get("reason", Atom("normal")))
+        return driver_names.stop(target=local_target(a["target"]), reason=a.get("reason", Atom("normal")))
     if op == "alive":
-        return call(Driver.alive, target=local_target(a["target"]))
+        return driver_names.alive(target=local_target(a["target"]))
     if op == "monitor":
         target = local_target(a["target"])
         target = target.name if isinstance(target, LocalName) else target
-        return call(Driver.ask, target=a["watcher"], request=("monitor", target))
+        return driver_names.ask(target=a["watcher"], request=("monitor", target))
     if op == "demonitor":
-        return call(Driver.ask, target=a["watcher"], request=("demonitor", a["ref"], a.get("flush", False)))
+        return driver_names.ask(target=a["watcher"], request=("demonitor", a["ref"], a.get("flush", False)))
     if op in ("link", "unlink"):
-        return call(Driver.ask, target=local_target(a["a"]), request=(op, local_target(a["b"])))
+        return driver_names.ask(target=local_target(a["a"]), request=(op, local_target(a["b"])))
     if op == "trap_exit":
-        return call(Driver.ask, target=a["target"], request=("trap_exit", a["value"]))
+        return driver_names.ask(target=a["target"], request=("trap_exit", a["value"]))
     if op == "messages":
-        return call(Driver.ask, target=a["target"], request=("messages",))
+        return driver_names.ask(target=a["target"], request=("messages",))
     raise Unsupported  # pragma: no cover - every op of the contract is listed above
 
 

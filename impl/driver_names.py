@@ -1,10 +1,23 @@
-"""The driver's steps that go through OTP code, in the threaded runtime: starts, global and via names, supervisors.
+"""The driver's steps that wait, in the threaded runtime: OTP code that P0 runs like any process.
 
-Implements: SCN-5, VIA-1, VIA-5, REG-GLOBAL-5, SUP-8, SUP-10, DSUP-1
+Implements: SCN-5, SCN-8, SCN-11, PROC-5, GS-3, GS-4, GS-7, VIA-1, VIA-5, REG-GLOBAL-5, SUP-8, SUP-10, DSUP-1
 
-The same steps as `regspec.model.driver_names`, run by the driver's thread
-through its `DriverContext` (`Driver.run_code`): a receive there schedules
-the other processes until the awaited message arrives.
+Every step that waits is run by the driver's thread through its
+`DriverContext` (`Driver.run_code`, the driver's one way to block): a
+receive there schedules the other processes until the awaited message
+arrives. `to_command` gives the steps on global and via names, starts and
+supervisors; `call`, `stop`, `alive` and `ask` the steps on pids and local
+names (the session's `to_command` maps them), as the model's driver
+commands do them:
+
+- `call` is gen_server:call (gen:do_call: monitor, request, the reply or
+  the DOWN, a timeout firing once nothing else can happen);
+- `stop` is gen_server:stop (monitor, `sys:terminate`, await the DOWN);
+- `alive` is is_process_alive, answered after the target handled the
+  driver's earlier signals (PROC-5);
+- `ask` sends a collector its control request under a monitor and awaits
+  the tagged answer or the DOWN; a request no live collector can take is
+  refused first (SCN-8, SCN-11).
 """
 
 from __future__ import annotations
@@ -19,14 +32,15 @@ from . import gen, kinds, registry_global, registry_via
 from .collector import Control, refusal
 from .process import Context
 
-__all__ = ["to_command"]
+__all__ = ["to_command", "call", "stop", "alive", "ask"]
 
 OK = Atom("ok")
 NAMES = (GlobalName, ViaName)
 
 
 def to_command(op: str, a: dict):
-    """`fn(driver)` running the step as driver code, or None when a plain driver action does it."""
+    """`fn(driver)` running the step as driver code: the steps on global and via names, starts and
+    supervisors; None for a step on pids and local names (the session's `to_command` maps it)."""
     if op == "start":
         spec = child_spec({k: v for k, v in a.items() if k != "as"})
         return _code(_start, spec, a.get("link", True))
@@ -68,6 +82,28 @@ def to_command(op: str, a: dict):
 
 def _code(fn, *args):
     return lambda driver: driver.run_code(fn, *args)
+
+
+# -- the steps on pids and local names: `fn(driver)` --------------------------------------
+
+def call(to: object, msg: object, timeout: object = 5000, exit_during: object = None):
+    """`gen_server:call(To, Msg, Timeout)` (GS-3, GS-4, GS-5); `exit_during` is `gen_server.do_call`'s hook."""
+    return _code(_call, to, msg, timeout, exit_during)
+
+
+def stop(target: object, reason: object = Atom("normal")):
+    """`gen_server:stop(Target, Reason, infinity)` (GS-7)."""
+    return _code(_stop, target, reason)
+
+
+def alive(target: object):
+    """`is_process_alive(Target)`, answered after the driver's earlier signals to it (PROC-5)."""
+    return _code(_alive_after_signals, target)
+
+
+def ask(target: object, request: tuple):
+    """A request the collector `target` performs itself (monitor, demonitor, link, unlink, trap_exit, messages)."""
+    return _code(_ask_local, target, request)
 
 
 def _global_term(name: object) -> object:
@@ -119,6 +155,19 @@ def _unique_register(ctx: Context, name: ViaName) -> object:
 
 def _unique_unregister(ctx: Context, name: ViaName) -> object:
     return ctx.atomic(registry_via.unique_unregister, name.name)
+
+
+def _ask_local(ctx: Context, target: object, request: tuple) -> object:
+    """A control request to a collector named by pid or local name; link and unlink go to the
+    collector among the two parties (`link_parties`)."""
+    if request[0] in ("link", "unlink"):
+        target, other = ctx.atomic(_link_parties, target, request[1], {})
+        request = (request[0], other)
+    pid = _resolve(ctx, target)
+    refused = ctx.atomic(_not_asked, pid, request)
+    if refused is not None:
+        return refused
+    return _ask(ctx, pid, request)
 
 
 def _ask(ctx: Context, target: Pid, request: tuple) -> object:
@@ -184,9 +233,10 @@ def _send(ctx: Context, to: object, msg: object) -> object:
     return OK
 
 
-def _call(ctx: Context, to: object, msg: object, timeout: object) -> object:
+def _call(ctx: Context, to: object, msg: object, timeout: object, exit_during: object = None) -> object:
     printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else server_ref(to)
-    return gen.gen_call(ctx, to, msg, None if timeout == "infinity" else timeout, printed_as=printed)
+    return gen.gen_call(ctx, to, msg, None if timeout == "infinity" else timeout, printed_as=printed,
+                        exit_during=exit_during)
 
 
 def _cast(ctx: Context, to: object, msg: object) -> object:
@@ -218,10 +268,21 @@ def _stop(ctx: Context, target: object, reason: object) -> object:
 
 
 def _alive(ctx: Context, target: object) -> object:
+    """`alive` of a global or via name: whether the process its lookup finds is alive now, as
+    `regspec.model.driver_names` asks it (no PROC-5 request; the lookup itself may let the
+    system run)."""
     pid = _resolve(ctx, target)
     if not isinstance(pid, Pid):
         return Atom("false")
     return Atom("true") if ctx.atomic(lambda rt, me: rt.is_alive(pid)) else Atom("false")
+
+
+def _alive_after_signals(ctx: Context, target: object) -> object:
+    """`alive` of a pid or local name: is_process_alive (PROC-5)."""
+    pid = _resolve(ctx, target)
+    if not isinstance(pid, Pid):
+        return Atom("false")
+    return Atom("true") if ctx.is_process_alive(pid) else Atom("false")   # PROC-5
 
 
 def _monitor(ctx: Context, watcher: object, target: object) -> object:
