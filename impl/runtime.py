@@ -391,10 +391,10 @@ class Runtime:
 
         `done` is checked with the lock held before each scheduling step, so
         the run stops right after the signal that satisfied it, as the
-        model's `run_until_result` does. `timer` is the logical
-        deadline of the driver's own receive (a call's timeout); it fires, returning TIMER, when nothing
-        else can happen (or, while a preempted process runs, after
-        `timer_real` seconds). Raises `TimeoutError` (with a `statistics()`
+        model's `run_until_result` does. `timer` is the logical deadline
+        of the driver's own receive (a call's timeout); it fires, returning
+        TIMER, when nothing else can happen (or, while a preempted process
+        runs, after `timer_real` seconds). Raises `TimeoutError` (with a `statistics()`
         snapshot) when `timeout` real seconds pass first.
         """
         if threading.current_thread() is not self._driver_thread:
