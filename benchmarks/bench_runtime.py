@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from regspec.impl import Driver, Runtime
+from regspec.impl import Driver, Runtime, driver_names
 from regspec.terms import Atom, Pid
 
 GET = Atom("get_messages")
@@ -130,7 +130,7 @@ def call_round_trip(n: int) -> float:
         room = d.start("chat_room").value
         start = time.perf_counter()
         for _ in range(n):
-            d.call(room, GET)
+            driver_names.call(room, GET)(d)
         return (time.perf_counter() - start) / n
 
 
@@ -141,7 +141,7 @@ def cast_throughput(n: int) -> float:
         start = time.perf_counter()
         for i in range(n):
             d.cast(room, (Atom("add_message"), i))
-        d.call(room, GET)  # every cast before it has been handled
+        driver_names.call(room, GET)(d)  # every cast before it has been handled
         return n / (time.perf_counter() - start)
 
 
@@ -164,7 +164,7 @@ def kill_to_down(n: int) -> float:
         total = 0.0
         for _ in range(n):
             room = d.start("chat_room").value
-            d.ask(watcher, ("monitor", room))
+            driver_names.ask(watcher, ("monitor", room))(d)
             start = time.perf_counter()
             d.kill(room)
             rt.wait_quiescent()

@@ -1,14 +1,23 @@
 """The driver's steps in the threaded runtime: a scenario step as the action the driver P0 performs.
 
-Implements: SCN-5, SCN-7, VIA-1, VIA-5, REG-GLOBAL-5, SUP-8, SUP-10, DSUP-1
+Implements: SCN-5, SCN-7, SCN-8, SCN-11, PROC-5, GS-3, GS-4, GS-7, VIA-1, VIA-5, REG-GLOBAL-5, SUP-8, SUP-10, DSUP-1
 
 `to_command` is the runtime's one dispatch of the typed steps
 (`regspec.common.steps`), the same steps as `regspec.model.driver_names`
-performs in its own way. A step that goes through OTP code (a start, a
-supervisor request, a global or via name) runs in the driver's thread
-through its `DriverContext` (`Driver.run_code`): a receive there schedules
-the other processes until the awaited message arrives. Steps on local names
-and pids are the driver's direct actions (`driver.py`).
+performs in its own way. Every step that waits (on global and via names,
+starts, supervisors, and the following on any target) is OTP code the
+driver's thread runs through its `DriverContext` (`Driver.run_code`, the
+driver's one way to block): a receive there schedules the other processes
+until the awaited message arrives.
+
+- `call` is gen_server:call (gen:do_call: monitor, request, the reply or
+  the DOWN, a timeout firing once nothing else can happen);
+- `stop` is gen_server:stop (monitor, `sys:terminate`, await the DOWN);
+- `alive` is is_process_alive, answered after the target handled the
+  driver's earlier signals (PROC-5);
+- `ask` sends a collector its control request under a monitor and awaits
+  the tagged answer or the DOWN; a request no live collector can take is
+  refused first (SCN-8, SCN-11).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from . import gen, kinds, registry_global, registry_via
 from .collector import Control, refusal
 from .process import Context
 
-__all__ = ["to_command"]
+__all__ = ["to_command", "call", "stop", "alive", "ask"]
 
 OK = Atom("ok")
 NAMES = (GlobalName, ViaName)
@@ -67,10 +76,6 @@ def to_command(step: Step):
             return _code(_send, step.to, step.msg)
         case steps.Send():
             return lambda d: d.send(to=step.to, msg=step.msg)
-        case steps.Call(to=GlobalName() | ViaName()):
-            return _code(_call, step.to, step.msg, step.timeout)
-        case steps.Call():
-            return lambda d: d.call(to=step.to, msg=step.msg, timeout=step.timeout, exit_during=step.exit_during)
         case steps.Cast(to=GlobalName() | ViaName()):
             return _code(_cast, step.to, step.msg)
         case steps.Cast():
@@ -79,38 +84,60 @@ def to_command(step: Step):
             return _code(_kill, step.target, step.reason)
         case steps.Kill():
             return lambda d: d.kill(target=step.target, reason=step.reason)
-        case steps.Stop(target=GlobalName() | ViaName()):
-            return _code(_stop, step.target, step.reason)
+        case steps.Call():
+            return call(step.to, step.msg, step.timeout, step.exit_during)
         case steps.Stop():
-            return lambda d: d.stop(target=step.target, reason=step.reason)
+            return stop(step.target, step.reason)
         case steps.Alive(target=GlobalName() | ViaName()):
             return _code(_alive, step.target)
         case steps.Alive():
-            return lambda d: d.alive(target=step.target)
+            return alive(step.target)
         case steps.Monitor(target=GlobalName() | ViaName()):
             return _code(_monitor, step.watcher, step.target)
         case steps.Monitor():
             target = step.target.name if isinstance(step.target, LocalName) else step.target
-            return lambda d: d.ask(target=step.watcher, request=("monitor", target))
+            return ask(step.watcher, ("monitor", target))
         case steps.Demonitor():
-            return lambda d: d.ask(target=step.watcher, request=("demonitor", step.ref, step.flush))
+            return ask(step.watcher, ("demonitor", step.ref, step.flush))
         case steps.Link() | steps.Unlink() if isinstance(step.a, NAMES) or isinstance(step.b, NAMES):
             return _code(_link, step.op, step.a, step.b)
         case steps.Link() | steps.Unlink():
-            return lambda d: d.ask(target=step.a, request=(step.op, step.b))
+            return ask(step.a, (step.op, step.b))
         case steps.TrapExit(target=GlobalName() | ViaName()):
             return _code(_ask_named, step.target, ("trap_exit", step.value))
         case steps.TrapExit():
-            return lambda d: d.ask(target=step.target, request=("trap_exit", step.value))
+            return ask(step.target, ("trap_exit", step.value))
         case steps.Messages(target=GlobalName() | ViaName()):
             return _code(_ask_named, step.target, ("messages",))
         case steps.Messages():
-            return lambda d: d.ask(target=step.target, request=("messages",))
+            return ask(step.target, ("messages",))
     raise Unsupported   # partition, heal: one node only in this release
 
 
 def _code(fn, *args):
     return lambda driver: driver.run_code(fn, *args)
+
+
+# -- the steps on pids and local names: `fn(driver)` --------------------------------------
+
+def call(to: object, msg: object, timeout: object = 5000, exit_during: object = None):
+    """`gen_server:call(To, Msg, Timeout)` (GS-3, GS-4, GS-5); `exit_during` is `gen_server.do_call`'s hook."""
+    return _code(_call, to, msg, timeout, exit_during)
+
+
+def stop(target: object, reason: object = Atom("normal")):
+    """`gen_server:stop(Target, Reason, infinity)` (GS-7)."""
+    return _code(_stop, target, reason)
+
+
+def alive(target: object):
+    """`is_process_alive(Target)`, answered after the driver's earlier signals to it (PROC-5)."""
+    return _code(_alive_after_signals, target)
+
+
+def ask(target: object, request: tuple):
+    """A request the collector `target` performs itself (monitor, demonitor, link, unlink, trap_exit, messages)."""
+    return _code(_ask_local, target, request)
 
 
 def _start(ctx: Context, spec, link: bool) -> object:
@@ -158,6 +185,19 @@ def _unique_register(ctx: Context, name: ViaName) -> object:
 
 def _unique_unregister(ctx: Context, name: ViaName) -> object:
     return ctx.atomic(registry_via.unique_unregister, name.name)
+
+
+def _ask_local(ctx: Context, target: object, request: tuple) -> object:
+    """A control request to a collector named by pid or local name; link and unlink go to the
+    collector among the two parties (`link_parties`)."""
+    if request[0] in ("link", "unlink"):
+        target, other = ctx.atomic(_link_parties, target, request[1], {})
+        request = (request[0], other)
+    pid = _resolve(ctx, target)
+    refused = ctx.atomic(_not_asked, pid, request)
+    if refused is not None:
+        return refused
+    return _ask(ctx, pid, request)
 
 
 def _ask(ctx: Context, target: Pid, request: tuple) -> object:
@@ -223,9 +263,10 @@ def _send(ctx: Context, to: object, msg: object) -> object:
     return OK
 
 
-def _call(ctx: Context, to: object, msg: object, timeout: object) -> object:
+def _call(ctx: Context, to: object, msg: object, timeout: object, exit_during: object = None) -> object:
     printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else server_ref(to)
-    return gen.gen_call(ctx, to, msg, None if timeout == "infinity" else timeout, printed_as=printed)
+    return gen.gen_call(ctx, to, msg, None if timeout == "infinity" else timeout, printed_as=printed,
+                        exit_during=exit_during)
 
 
 def _cast(ctx: Context, to: object, msg: object) -> object:
@@ -257,10 +298,21 @@ def _stop(ctx: Context, target: object, reason: object) -> object:
 
 
 def _alive(ctx: Context, target: object) -> object:
+    """`alive` of a global or via name: whether the process its lookup finds is alive now, as
+    `regspec.model.driver_names` asks it (no PROC-5 request; the lookup itself may let the
+    system run)."""
     pid = _resolve(ctx, target)
     if not isinstance(pid, Pid):
         return Atom("false")
     return Atom("true") if ctx.atomic(lambda rt, me: rt.is_alive(pid)) else Atom("false")
+
+
+def _alive_after_signals(ctx: Context, target: object) -> object:
+    """`alive` of a pid or local name: is_process_alive (PROC-5)."""
+    pid = _resolve(ctx, target)
+    if not isinstance(pid, Pid):
+        return Atom("false")
+    return Atom("true") if ctx.is_process_alive(pid) else Atom("false")   # PROC-5
 
 
 def _monitor(ctx: Context, watcher: object, target: object) -> object:

@@ -101,8 +101,12 @@ def send(ctx: Context, name: object, msg: object) -> object:
     return msg
 
 
-def gen_call(ctx: Context, server: object, request: object, timeout: object = None, printed_as: object = None):
-    """`gen_server:call(Server, Request)`: the reply, or raises exit `{Reason, {gen_server, call, Args}}`."""
+def gen_call(ctx: Context, server: object, request: object, timeout: object = None, printed_as: object = None,
+             exit_during: object = None):
+    """`gen_server:call(Server, Request)`: the reply, or raises exit `{Reason, {gen_server, call, Args}}`.
+
+    `exit_during` is the driver's hook of `gen_server.do_call`.
+    """
     mfa = gen_server.call_mfa(server if printed_as is None else printed_as, request, timeout)
     pid = server
     if not isinstance(server, Pid):
@@ -112,7 +116,7 @@ def gen_call(ctx: Context, server: object, request: object, timeout: object = No
             raise ErlangError("exit", (exit_reason(e), mfa)) from None
         if not isinstance(pid, Pid):
             raise ErlangError("exit", (Atom("noproc"), mfa))
-    return gen_server.do_call(ctx, pid, request, mfa, timeout)
+    return gen_server.do_call(ctx, pid, request, mfa, timeout, exit_during)
 
 
 class Stop(Exception):

@@ -1,14 +1,15 @@
 """gen_server: the server loop (OTP `gen.erl`, `gen_server.erl`).
 
-Implements: GS-2, GS-4, GS-5, GS-6, GS-7
+Implements: GS-2, GS-3, GS-4, GS-5, GS-6, GS-7
 
 `serve` is `gen_server:loop`, run by the server's own thread: it takes
 every message in order and feeds it to the behaviour's callbacks, which
 return a tagged result (`("reply", Reply, State)`, `("noreply", State)`,
-`("stop", Reason, State)`). The client side of call, cast and stop is the
-driver's (`driver.py`) and, for a caller that is a process, `call` here
-(gen:do_call, to a pid; `gen.gen_call` resolves a name first); the call
-and cast message shapes are `regspec.common.protocol`.
+`("stop", Reason, State)`). The client side of a call is `call` here
+(gen:do_call, to a pid; `gen.gen_call` resolves a name first), for a
+process and for the driver alike; the driver's cast and stop are in
+`driver.py` and `driver_names`. The call and cast message shapes are
+`regspec.common.protocol`.
 
 This is the bottom of the OTP library layer: it imports only the process
 layer, so `registry_global` can call the global name server through it
@@ -69,12 +70,20 @@ def call(ctx: Context, pid: Pid, request: object, timeout: object = None) -> obj
     return do_call(ctx, pid, request, call_mfa(pid, request, timeout), timeout)
 
 
-def do_call(ctx: Context, pid: Pid, request: object, mfa: tuple, timeout: object = None) -> object:
-    """gen:do_call: monitor `pid`, send the request, await the reply or the DOWN (GS-3, GS-4, GS-5)."""
+def do_call(ctx: Context, pid: Pid, request: object, mfa: tuple, timeout: object = None,
+            exit_during: object = None) -> object:
+    """gen:do_call: monitor `pid`, send the request, await the reply or the DOWN (GS-3, GS-4, GS-5).
+
+    `exit_during` is the driver's hook, not gen's (how the state machine
+    kills a server inside a call): the reason of an exit signal sent to the
+    server right behind the request, as if another process sent it then.
+    """
     if pid == ctx.pid:
         raise ErlangError("exit", (Atom("calling_self"), mfa))  # gen refuses to call itself
     mref = ctx.monitor(pid)
     ctx.send(pid, call_message(ctx.pid, mref, request))
+    if exit_during is not None:
+        ctx.exit_signal(pid, exit_during)
     msg = ctx.receive(ReplyOrDown(reply_tag(mref), mref).matches, timeout=timeout)
     if msg is TIMEOUT:
         ctx.demonitor(mref, True)

@@ -12,6 +12,8 @@ receivers ordered by their oldest waiting signal, and the first gets the
 in order (`signals.handle`: exits, links and monitors act at once, messages
 go to its mailbox), its code takes every message it can, it handles what
 its own actions sent it, and it blocks in receive, giving the token back.
+P0's own signals the scheduler handles on its behalf, as for a process
+busy in its code: P0 traps exits and no exit signal kills it (SCN-1).
 Quiescence (`wait_quiescent`) is: queue empty, no token out, nobody ready,
 nobody preempted, no timer left.
 
@@ -46,7 +48,7 @@ from typing import Callable
 
 import attrs
 
-from regspec.common.records import DRIVER, Init, Signal
+from regspec.common.records import DRIVER, ExitSignal, Init, Signal
 from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
@@ -59,6 +61,7 @@ from .registry_local import NameTable
 __all__ = ["Runtime", "LeakedThreads", "Statistics", "DRIVER", "DONE", "QUIESCENT", "TIMER", "CLOSED"]
 
 NORMAL = Atom("normal")
+KILL = Atom("kill")
 KILLED = Atom("killed")
 
 # What `run_until` returns.
@@ -133,7 +136,6 @@ class Runtime:
         self._slice_end = 0.0
         self._closing = False
         self._driver_thread = threading.current_thread()
-        self._driver_receiver: Callable = lambda sig: None   # SCN-1: by default P0 drops all
         self._procs[DRIVER] = Process(DRIVER, "driver", Mailbox(self._lock), trap_exit=True, status=RUNNING)
         # What OTP keeps outside processes (ETS tables, the registries' bookkeeping), guarded by the lock:
         self.labels: dict[Pid, str] = {}         # pid -> printed name of a process from before step 0
@@ -185,10 +187,6 @@ class Runtime:
         """Whether a signal from `sender` to `receiver` is queued and not yet handled."""
         with self._lock:
             return any(s.sender == sender and s.receiver == receiver for s in self._queue)
-
-    def set_driver_receiver(self, fn: Callable) -> None:
-        """`fn(signal)` handles every signal to P0, with the lock held, in the driver's thread."""
-        self._driver_receiver = fn
 
     def process_exited(self, proc: Process) -> None:
         """Called by `signals.exit_process`: stop the dead process's thread if it may still run."""
@@ -393,10 +391,10 @@ class Runtime:
 
         `done` is checked with the lock held before each scheduling step, so
         the run stops right after the signal that satisfied it, as the
-        model's `run_until_result` does. `timer` is the driver's own logical
-        deadline (a call timeout); it fires, returning TIMER, when nothing
-        else can happen (or, while a preempted process runs, after
-        `timer_real` seconds). Raises `TimeoutError` (with a `statistics()`
+        model's `run_until_result` does. `timer` is the logical deadline
+        of the driver's own receive (a call's timeout); it fires, returning
+        TIMER, when nothing else can happen (or, while a preempted process
+        runs, after `timer_real` seconds). Raises `TimeoutError` (with a `statistics()`
         snapshot) when `timeout` real seconds pass first.
         """
         if threading.current_thread() is not self._driver_thread:
@@ -469,8 +467,7 @@ class Runtime:
             return
         while batch := self._take_signals(pid):
             if pid == DRIVER:
-                for sig in batch:
-                    self._driver_receiver(sig)
+                self._driver_handles(proc, batch)
             elif proc is None or not proc.alive:
                 for sig in batch:
                     signals.answer_dead(self, pid, sig)
@@ -478,6 +475,15 @@ class Runtime:
                 # BUSY in its own code: handle its signals on its behalf, as ERTS
                 # does between a running process's reductions; a kill stops its thread.
                 self._handle_batch(proc, batch)
+
+    def _driver_handles(self, driver: Process, batch: list) -> None:
+        """P0 handles its signals like any process that traps exits, whether or not it is in a receive:
+        replies, DOWNs and EXITs go to its mailbox, where its code takes them. But no exit signal
+        kills it, not even `exit(P0, kill)` (SCN-1): it is dropped."""
+        for sig in batch:
+            payload = sig.payload
+            if not (isinstance(payload, ExitSignal) and not payload.link and payload.reason == KILL):
+                signals.handle(self, driver, sig)
 
     def wait_quiescent(self, timeout: float | None = None) -> None:
         """Run until no process is runnable, no signal is in flight and no timer is due (SCN-2).
@@ -509,7 +515,7 @@ class Runtime:
     def shutdown(self) -> None:
         """Kill every process, end a pending driver wait, join every thread (any thread may call).
 
-        A driver blocked in `run_until` gets CLOSED (its call exits
+        A driver blocked in `run_until` gets CLOSED (its receive exits
         `shutdown`). Raises `LeakedThreads` naming the threads still running
         after `join_timeout` seconds. Calling it again does nothing more.
         """

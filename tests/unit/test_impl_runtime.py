@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from regspec.impl import Driver, LeakedThreads, Runtime
-from regspec.impl import gen_server
+from regspec.impl import DRIVER, Driver, LeakedThreads, Runtime
+from regspec.impl import driver_names, gen_server
 from regspec.impl.process import TIMEOUT, ProcessKilled
 from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid
 
@@ -83,6 +83,19 @@ def observer(seen: list, setup):
     return body
 
 
+# The driver's steps that wait are OTP code it runs (`driver_names`): `step(driver)`.
+def call(d: Driver, to, msg, **options):
+    return driver_names.call(to, msg, **options)(d)
+
+
+def ask(d: Driver, target, request: tuple):
+    return driver_names.ask(target, request)(d)
+
+
+def alive(d: Driver, target):
+    return driver_names.alive(target)(d)
+
+
 def thread_of(rt: Runtime, pid: Pid) -> threading.Thread:
     return rt.process(pid).thread
 
@@ -96,7 +109,7 @@ def test_kill_stops_a_process_busy_in_its_own_callback():
         d = Driver(rt)
         pid = d.start("spinner", name=ROOM, body=spinner.body).value
         watcher = d.spawn()
-        ref = d.ask(watcher, ("monitor", pid))
+        ref = ask(d, watcher, ("monitor", pid))
         d.cast(pid, Atom("spin"))
         assert "done" == rt.run_until(spinner.entered.is_set, timeout=20)   # busy in handle_cast now
         d.cast(pid, Atom("after"))   # must never be handled
@@ -107,7 +120,7 @@ def test_kill_stops_a_process_busy_in_its_own_callback():
         assert not spinner.finished.is_set()
         assert [Atom("spin")] == spinner.handled
         assert Atom("undefined") == d.whereis(ROOM)
-        assert ErlList(((Atom("DOWN"), ref, Atom("process"), pid, KILLED),)) == d.ask(watcher, ("messages",))
+        assert ErlList(((Atom("DOWN"), ref, Atom("process"), pid, KILLED),)) == ask(d, watcher, ("messages",))
         assert () == rt.statistics().crashes
 
 
@@ -159,7 +172,7 @@ def test_link_peers_go_highest_pid_first_then_downs_in_monitor_creation_order():
         l1, l2, l3 = (d.start("linker", link=False, body=linker(f"L{i}")).value for i in (1, 2, 3))
         wa, wb = (d.start("watcher", link=False, body=watcher(tag, target)).value for tag in ("Wa", "Wb"))
         for peer in (l3, l2, l1):   # linked in reverse pid order
-            assert Atom("true") == d.ask(target, ("link", peer))
+            assert Atom("true") == ask(d, target, ("link", peer))
         for w in (wb, wa):          # the higher pid monitors first
             d.send(w, Atom("go"))
             rt.wait_quiescent(timeout=20)
@@ -181,7 +194,36 @@ def test_a_nowait_kill_leaves_the_name_registered_until_the_driver_blocks():
         assert rt.statistics().in_flight >= 1
         rt.wait_quiescent(timeout=20)
         assert Atom("undefined") == d.whereis(ROOM)
-        assert Atom("false") == d.alive(room)
+        assert Atom("false") == alive(d, room)
+
+
+# -- the driver P0 ---------------------------------------------------------------------
+
+@pytest.mark.spec("SCN-1")
+def test_no_exit_signal_kills_the_driver_and_its_mailbox_is_cleared_before_each_step():
+    with make_runtime() as rt:
+        d = Driver(rt)
+        c = d.spawn(link=True)
+        d.kill(DRIVER)                    # exit(P0, kill): dropped
+        d.kill(DRIVER, Atom("boom"))      # trapped, as the EXIT of its linked collector
+        d.kill(c, Atom("boom"))
+        rt.wait_quiescent(timeout=20)
+        assert Atom("true") == alive(d, DRIVER)
+        with rt.atomic:
+            assert [(Atom("EXIT"), DRIVER, Atom("boom")), (Atom("EXIT"), c, Atom("boom"))] == \
+                list(d.proc.mailbox.messages())
+            d.clear_mailbox()
+            assert () == d.proc.mailbox.messages()
+
+
+@pytest.mark.spec("PROC-5")
+def test_alive_of_the_driver_itself_is_answered_behind_its_signals_to_itself():
+    with make_runtime() as rt:
+        d = Driver(rt)
+        d.send(DRIVER, Atom("hello"))     # in flight to P0: the question queues behind it
+        assert rt.in_flight(DRIVER, DRIVER)
+        assert Atom("true") == alive(d, DRIVER)
+        assert not rt.in_flight(DRIVER, DRIVER)
 
 
 # -- calls -------------------------------------------------------------------------
@@ -190,11 +232,11 @@ def test_a_nowait_kill_leaves_the_name_registered_until_the_driver_blocks():
 def test_call_to_a_free_name_or_a_dead_pid_exits_noproc():
     with make_runtime() as rt:
         d = Driver(rt)
-        assert Outcome("exit", Atom("noproc")) == d.call(LocalName(Atom("nobody")), Atom("get_messages"))
+        assert Outcome("exit", Atom("noproc")) == call(d, LocalName(Atom("nobody")), Atom("get_messages"))
         room = d.start("chat_room").value
         d.kill(room)
         rt.wait_quiescent(timeout=20)
-        assert Outcome("exit", Atom("noproc")) == d.call(room, Atom("get_messages"))
+        assert Outcome("exit", Atom("noproc")) == call(d, room, Atom("get_messages"))
 
 
 @pytest.mark.spec("GS-4")
@@ -202,9 +244,9 @@ def test_an_unanswered_call_times_out_in_logical_time_once_nothing_else_can_happ
     with make_runtime() as rt:
         d = Driver(rt)
         collector = d.spawn()
-        assert Outcome("exit", Atom("timeout")) == d.call(collector, Atom("hello"), timeout=60_000)
+        assert Outcome("exit", Atom("timeout")) == call(d, collector, Atom("hello"), timeout=60_000)
         assert 60_000 == rt.time                # logical: the run did not wait a minute
-        assert Outcome("exit", Atom("deadlock")) == d.call(collector, Atom("again"), timeout="infinity")
+        assert Outcome("exit", Atom("deadlock")) == call(d, collector, Atom("again"), timeout="infinity")
 
 
 @pytest.mark.spec("GS-5")
@@ -213,8 +255,8 @@ def test_a_call_that_stops_the_server_exits_with_the_stop_reason():
         d = Driver(rt)
         room = d.start("chat_room", name=ROOM).value
         d.cast(room, (Atom("add_message"), 1))
-        assert ErlList((1,)) == d.call(LocalName(ROOM), Atom("get_messages"))
-        assert Outcome("exit", (Atom("bad_call"), Atom("bogus"))) == d.call(room, Atom("bogus"))
+        assert ErlList((1,)) == call(d, LocalName(ROOM), Atom("get_messages"))
+        assert Outcome("exit", (Atom("bad_call"), Atom("bogus"))) == call(d, room, Atom("bogus"))
         rt.wait_quiescent(timeout=20)
         assert Atom("undefined") == d.whereis(ROOM)
 
@@ -249,7 +291,7 @@ def test_wait_quiescent_returns_with_every_process_blocked_and_nothing_in_flight
         assert (False, 0, None, (), (), tuple(rooms)) == (
             stats.gate_open, stats.in_flight, stats.current, stats.ready, stats.busy, stats.waiting)
         assert [ErlList(tuple(reversed(range(i + 1)))) for i in range(5)] == \
-            [d.call(room, Atom("get_messages")) for room in rooms]
+            [call(d, room, Atom("get_messages")) for room in rooms]
 
 
 @pytest.mark.spec("SCN-2")
@@ -278,11 +320,11 @@ def test_a_process_crash_ends_it_with_an_error_reason():
             raise ValueError("boom")
         pid = d.start("crasher", body=body, link=False).value
         watcher = d.spawn()
-        ref = d.ask(watcher, ("monitor", pid))
+        ref = ask(d, watcher, ("monitor", pid))
         d.send(pid, Atom("go"))
         rt.wait_quiescent(timeout=20)
         reason = (Atom("error"), Atom("ValueError"))
-        assert ErlList(((Atom("DOWN"), ref, Atom("process"), pid, reason),)) == d.ask(watcher, ("messages",))
+        assert ErlList(((Atom("DOWN"), ref, Atom("process"), pid, reason),)) == ask(d, watcher, ("messages",))
         assert [pid] == [p for p, _ in rt.statistics().crashes]
 
 
@@ -311,7 +353,7 @@ def test_shutdown_stops_a_busy_process_and_answers_the_drivers_pending_call():
         d.cast(pid, Atom("spin"))
         stopper = threading.Thread(target=lambda: (spinner.entered.wait(20), rt.shutdown()))
         stopper.start()
-        results.append(d.call(pid, Atom("anything"), timeout="infinity"))
+        results.append(call(d, pid, Atom("anything"), timeout="infinity"))
         stopper.join(20)
         assert not thread_of(rt, pid).is_alive()
     assert [Outcome("exit", Atom("shutdown"))] == results
