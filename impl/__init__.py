@@ -3,8 +3,9 @@
 Implements: SCN-2, SCN-6, SCN-7 (the entry points: a runtime, its driver, the driver's steps)
 
 A `Runtime` runs one thread per process; its `Driver` is P0, the scenario's
-shell; `to_command(step)` turns a scenario step into a driver action. Sessions
-that run whole scenarios are `regspec.sessions.ImplSession`.
+shell; `to_command(step)` turns a scenario step into a driver action;
+`regspec.impl.observe` reads a runtime (who holds a name, `process_info`).
+Sessions that run whole scenarios are `regspec.sessions.ImplSession`.
 
 >>> from regspec.common import steps
 >>> from regspec.terms import Atom, LocalName

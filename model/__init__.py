@@ -4,8 +4,9 @@ Implements: SCN-2, SCN-6, SCN-7 (the entry points: a world, its transitions, the
 
 A world is a frozen value (`World`); `step(world, event)` is its one
 transition, an event being a driver command (`to_command` turns a scenario
-step into one) or a scheduler choice (`enabled(world)` lists them). Sessions
-that run whole scenarios are `regspec.sessions.ModelSession`.
+step into one) or a scheduler choice (`enabled(world)` lists them).
+`regspec.model.observe` reads a world (who holds a name, `process_info`).
+Sessions that run whole scenarios are `regspec.sessions.ModelSession`.
 
 >>> from regspec.common import steps
 >>> from regspec.terms import Atom, LocalName

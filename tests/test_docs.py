@@ -191,3 +191,10 @@ def test_every_rule_the_doc_cites_is_defined_in_spec():
 def test_readme_and_spec_link_the_doc():
     for name in ("README.md", "SPEC.md"):
         assert "docs/scenario-format.md" in (ROOT / name).read_text(encoding="utf-8"), name
+
+
+def test_the_readme_python_api_examples_run():
+    """The README's `>>>` examples (the Python API) run as doctests and print what they show."""
+    import doctest
+    result = doctest.testfile(str(ROOT / "README.md"), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 30 and result.failed == 0

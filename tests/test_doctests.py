@@ -1,4 +1,4 @@
-"""The runnable examples in docstrings (model/, regspec/, regspec/common/) still run."""
+"""The runnable examples in docstrings (model/, regspec/, regspec/common/, impl's entry points) still run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import regspec.model
 MODULES = sorted(
     {f"regspec.{m.name}" for m in pkgutil.iter_modules(regspec.__path__) if m.name not in ("model", "impl")}
     | {f"regspec.model.{m.name}" for m in pkgutil.iter_modules(regspec.model.__path__)}
-    | {"regspec.model"}
+    | {"regspec.model", "regspec.impl", "regspec.impl.observe"}
     | {f"regspec.common.{m.name}" for m in pkgutil.iter_modules(regspec.common.__path__)}
 )
 

@@ -33,7 +33,7 @@ FOLDER = ROOT / "model"
 ERTS = {f"{MODEL}.{m}" for m in ("world", "scheduler", "code", "signals", "registry_local", "driver", "invariants",
                                  "behaviours")}
 LIBRARY = {f"{MODEL}.{m}" for m in ("gen", "gen_server", "supervisor", "dynamic_supervisor", "registry_global",
-                                    "registry_via", "kinds", "driver_names", "starters")}
+                                    "registry_via", "kinds", "driver_names", "starters", "observe")}
 SESSION = {MODEL}
 
 
