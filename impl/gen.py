@@ -11,6 +11,7 @@ and receive patterns are shared with the model (`regspec.common.protocol`).
 
 from __future__ import annotations
 
+from regspec.common import backends
 from regspec.common.protocol import ACK, Ack
 from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, GlobalName, LocalName, Pid, ViaName
@@ -27,18 +28,22 @@ OK = Atom("ok")
 ERROR = Atom("error")
 
 # The `{via, Module, Name}` modules, by backend name: as gen calls `Module:whereis_name(Name)`
-# without knowing the module, gen looks the backend up here. `registry_via` (above gen: its
-# servers are started by gen) adds its three; a user's backend is one more entry.
+# without knowing the module, gen looks the backend's impl leg up in the backend registry
+# (`regspec.common.backends`, where `registry_via`'s three are named). An entry here replaces
+# the registry's leg (a test may plant one).
 VIA_BACKENDS: dict = {}
 
 
 def add_via_backend(name: str, backend) -> None:
-    """Make `backend` (an object with register_name, unregister_name, whereis_name, send) the via module `name`."""
+    """Make `backend` (an object with register_name, unregister_name, whereis_name, send) the via module
+    `name`, instead of the leg the backend registry names."""
     VIA_BACKENDS[name] = backend
 
 
 def via_backend(name: str):
-    return VIA_BACKENDS[name]
+    """The module serving the via backend `name`: its impl leg."""
+    planted = VIA_BACKENDS.get(name)
+    return planted if planted is not None else backends.impl_leg(name)
 
 
 def where(ctx: Context, name: object) -> object:

@@ -8,12 +8,12 @@ the calling process (`register_name`), drop it (`unregister_name`) and send
 to it (`send`), as OTP's `gen.erl` does. They are generators of effects
 (see `code.py`), because a via lookup may be a call to a registry server.
 
-The module behind a global or via name is looked up in `NAME_MODULES`
-by name, as gen.erl calls `Module:whereis_name(Name)` for `{via, Module,
-Name}` (and `global` is such a module): `registry_global` and the via
-backends of `registry_via` are entered there by the library (`kinds.py`),
-so this module, which they call for `gen_call` and `start`, imports none
-of them.
+The module behind a global or via name is looked up by name, as gen.erl
+calls `Module:whereis_name(Name)` for `{via, Module, Name}` (and `global`
+is such a module): `registry_global` is entered in `NAME_MODULES` by the
+library (`kinds.py`), and a via backend's module is its model leg, which
+the backend registry (`regspec.common.backends`) names. So this module,
+which they call for `gen_call` and `start`, imports none of them.
 
 `start` is `gen:start` seen from the starter: look the name up first (a
 taken name creates no process, GS-1), spawn and link the child, and wait
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
 
+from regspec.common import backends
 from regspec.common.protocol import ACK, Ack, DownOf, ReplyOrDown, call_message, reply_tag
 from regspec.common.results import ErlangError, exit_reason
 
@@ -40,20 +41,35 @@ YES = Atom("yes")
 OK = Atom("ok")
 ERROR = Atom("error")
 
-# The name modules: "global" and each via backend's name -> an object with the four generator
+# The name modules entered by the library: "global" -> an object with the four generator
 # functions of the via protocol (register_name, unregister_name, whereis_name, send).
 NAME_MODULES: dict = {}
 GLOBAL = "global"
+# The via backends' model legs met so far: name -> (the backend's record, its leg, installed).
+_VIA_LEGS: dict = {}
 
 
 def register_name_module(name: str, module: object) -> None:
-    """Make `module` the one that serves `{via, name, _}` names (or global names, for "global")."""
+    """Make `module` the one that serves global names (for "global"), or `{via, name, _}` names
+    instead of the leg the backend registry names."""
     NAME_MODULES[name] = module
 
 
 def name_module(name: str):
-    """The module serving a via backend `name` (or "global")."""
-    return NAME_MODULES[name]
+    """The module serving global names ("global") or the via backend `name`: its model leg,
+    whose `install()`, if it has one, runs once, before the leg first serves a name."""
+    module = NAME_MODULES.get(name)
+    if module is not None:
+        return module
+    record = backends.get(name)
+    cached = _VIA_LEGS.get(name)
+    if cached is None or cached[0] is not record:
+        leg = backends.model_leg(name)
+        install = getattr(leg, "install", None)
+        if install is not None:
+            install()
+        cached = _VIA_LEGS[name] = (record, leg)
+    return cached[1]
 
 
 def where(name: object):
