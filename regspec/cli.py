@@ -109,7 +109,7 @@ def load_backends(refs: list[str]) -> None:
             if record.beam is not None and not os.path.isfile(record.beam):
                 raise backends.BackendError(f"the beam leg of via backend {record.name!r} is not a file: {record.beam}")
         except backends.BackendError as e:
-            print(f"regspec: --backend {ref}: {e}", file=sys.stderr)
+            print(f"regspec: --backend {ref}: {str(e).removeprefix(repr(ref) + ': ')}", file=sys.stderr)
             raise SystemExit(2)
 
 

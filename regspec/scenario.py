@@ -114,6 +114,16 @@ _STRATEGIES = ("one_for_one", "one_for_all", "rest_for_one")
 def _server_backends() -> tuple[str, ...]:
     """The backends a `registry_server` may start and `registry_keys` may name: those with a server."""
     return tuple(b.name for b in backends.all_backends() if b.server)
+
+
+def _server_backend(value: Any, prefix: str, or_else: str = "") -> None:
+    """`value` names a registered backend that has a registry server."""
+    allowed = _server_backends()
+    if value in allowed:
+        return
+    known = isinstance(value, str) and value in backends.names()
+    problem = "via backend {} has no registry server" if known else "unknown backend {}"
+    raise ScenarioError(f"{prefix}{problem.format(json.dumps(value))} (expected one of {', '.join(allowed)}{or_else})")
 _DYNAMIC_IMPLS = ("DynamicSupervisor", "simple_one_for_one")
 
 
@@ -276,8 +286,8 @@ class _Checker:
                 self.child_spec(child, f"'children'[{i}]")
         if "child" in step:
             self.child_spec(step["child"], "'child'", template=True)
-        if "backend" in step and step["backend"] not in _server_backends():
-            raise ScenarioError(f"unknown backend {json.dumps(step['backend'])} (expected one of {', '.join(_server_backends())})")
+        if "backend" in step:
+            _server_backend(step["backend"], "")
         self.kind_fields(step, "start")
 
     def kind(self, spec: dict, where: str) -> None:
@@ -318,8 +328,9 @@ class _Checker:
 
     def kind_fields(self, spec: dict, where: str) -> None:
         """The kind's own fields that take one of a few atoms or a count."""
-        for field, allowed in (("strategy", _STRATEGIES), ("impl", _DYNAMIC_IMPLS), ("backend", _server_backends()),
-                               ("mode", ("eager", "mailbox"))):
+        if "backend" in spec:
+            _server_backend(spec["backend"], f"{where}.backend: ")
+        for field, allowed in (("strategy", _STRATEGIES), ("impl", _DYNAMIC_IMPLS), ("mode", ("eager", "mailbox"))):
             if field in spec and spec[field] not in allowed:
                 raise ScenarioError(f"{where}.{field}: expected one of {', '.join(allowed)}, got: {json.dumps(spec[field])}")
         for f in ("max_restarts", "max_seconds"):
@@ -389,9 +400,7 @@ class _Checker:
         # current server (the one a via name of that backend reaches).
         registry = step["registry"]
         if isinstance(registry, str):
-            if registry not in _server_backends():
-                raise ScenarioError(f"'registry': unknown backend {json.dumps(registry)} (expected one of "
-                                    f"{', '.join(_server_backends())}, or a proc, pid or name of a registry server)")
+            _server_backend(registry, "'registry': ", ", or a proc, pid or name of a registry server")
         else:
             self.target(registry, "'registry'")
         self.target(step["target"], "'target'")

@@ -259,8 +259,8 @@ def load(ref: str) -> Backend:
     """Import the `Backend` record `"package.module:attr"` names and register it (the CLI's `--backend`)."""
     backend = resolve(ref)
     if not isinstance(backend, Backend):
-        raise BackendError(f"{ref!r} is not a backend record (regspec.common.backends.Backend): "
-                           f"{type(backend).__name__}")
+        raise BackendError(f"{ref!r} is a {type(backend).__name__}, not a backend record "
+                           f"(regspec.common.backends.Backend)")
     return register(backend)
 
 
@@ -280,7 +280,7 @@ def load_entry_points(group: str = ENTRY_POINT_GROUP) -> tuple[Backend, ...]:
             raise BackendError(f"entry point {ep.name} = {ep.value!r} ({group}): cannot load it: "
                                f"{type(e).__name__}: {e}") from None
         if not isinstance(backend, Backend):
-            raise BackendError(f"entry point {ep.name} = {ep.value!r} ({group}) is not a backend record: "
-                               f"{type(backend).__name__}")
+            raise BackendError(f"entry point {ep.name} = {ep.value!r} ({group}) is a {type(backend).__name__}, "
+                               f"not a backend record")
         loaded.append(register(backend))
     return tuple(loaded)
