@@ -45,8 +45,6 @@ ERROR = Atom("error")
 # functions of the via protocol (register_name, unregister_name, whereis_name, send).
 NAME_MODULES: dict = {}
 GLOBAL = "global"
-# The via backends' model legs met so far: name -> (the backend's record, its leg, installed).
-_VIA_LEGS: dict = {}
 
 
 def register_name_module(name: str, module: object) -> None:
@@ -56,20 +54,9 @@ def register_name_module(name: str, module: object) -> None:
 
 
 def name_module(name: str):
-    """The module serving global names ("global") or the via backend `name`: its model leg,
-    whose `install()`, if it has one, runs once, before the leg first serves a name."""
+    """The module serving global names ("global") or the via backend `name` (its model leg)."""
     module = NAME_MODULES.get(name)
-    if module is not None:
-        return module
-    record = backends.get(name)
-    cached = _VIA_LEGS.get(name)
-    if cached is None or cached[0] is not record:
-        leg = backends.model_leg(name)
-        install = getattr(leg, "install", None)
-        if install is not None:
-            install()
-        cached = _VIA_LEGS[name] = (record, leg)
-    return cached[1]
+    return module if module is not None else backends.model_leg(name)
 
 
 def where(name: object):

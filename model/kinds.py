@@ -112,7 +112,8 @@ def collector_unregister(world: World, me: Pid, name: object):
 def install() -> None:
     """Enter every kind, action and name module of the library into the tables (done once, at import).
 
-    A via backend's leg is looked up in the backend registry when first used (`gen.name_module`).
+    A via backend's module is its model leg, looked up in the backend registry (`gen.name_module`);
+    each leg's own `install()` runs when a world is booted (`registry_via.boot`).
     """
     for kind, starter in (("collector", start_collector), ("chat_room", start_chat_room),
                           ("supervisor", start_supervisor), ("dynamic_supervisor", start_dynamic_supervisor),

@@ -424,14 +424,21 @@ BOOT_REGISTRY = Atom("regspec.unique_registry")   # the name of the unique Regis
 
 
 def boot(world: World) -> World:
-    """The registry servers from before step 0: one per registered backend that has one (its leg's
-    `boot`), each at its backend's pid (`backends.server_pid`), printed by the backend's name, and
-    its backend's current server."""
+    """Each registered backend's model leg, ready before step 0: its `install()` (if it has one:
+    it enters the kinds its processes run) and, for a backend with a registry server, the server
+    from before step 0 (its `boot`) at the backend's pid (`backends.server_pid`), printed by the
+    backend's name and serving its names."""
     for record in backends.all_backends():
-        if not record.server or record.model is None:
+        if record.model is None:
+            continue
+        leg = backend(record.name)
+        install = getattr(leg, "install", None)
+        if install is not None:
+            install()
+        if not record.server:
             continue
         pid = backends.server_pid(record.name)
-        world, ref = backend(record.name).boot(world, pid)
+        world, ref = leg.boot(world, pid)
         world = attrs.evolve(world, labels=world.labels.set(pid, record.name),
                              via_servers=world.via_servers.set(record.name, ref),
                              registry_servers=world.registry_servers.set(pid, (record.name, ref)))

@@ -37,8 +37,12 @@ README = (ROOT / "README.md").read_text()
 
 @pytest.fixture
 def my_backend(monkeypatch):
-    """The example's record, registered for one test (examples/ on the import path)."""
+    """The example's record, registered for one test (examples/ on the import path); the kind its
+    model leg enters in the model's table of behaviours is gone after the test."""
+    from regspec.model import behaviours
+
     monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.setattr(behaviours, "BEHAVIOURS", dict(behaviours.BEHAVIOURS))
     from my_backend import BACKEND
     with backends.registered(BACKEND):
         yield BACKEND
@@ -172,8 +176,11 @@ def test_the_python_api_runs_it_on_every_target(my_backend, target):
 def test_the_readme_python_example_prints_what_it_shows(monkeypatch):
     code, end = _block(README.index("`backends.registered(BACKEND)` for a block"), "python")
     shown, _ = _block(end, "")
+    from regspec.model import behaviours
+
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(behaviours, "BEHAVIOURS", dict(behaviours.BEHAVIOURS))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})

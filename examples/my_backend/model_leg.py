@@ -58,7 +58,7 @@ class MyRegistry:
     name = "my_registry"
 
     def install(self):
-        """Run once, before the leg first serves a name: the model learns what the server runs."""
+        """Run before each run's step 0: the model learns what the server's kind runs."""
         behaviours.register_kind(KIND, behaviours.Behaviour(loop=_loop))
 
     def _call(self, request):
