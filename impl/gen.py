@@ -20,30 +20,19 @@ from . import gen_server, registry_global
 from .process import Context
 
 __all__ = ["where", "register_name", "unregister_name", "send", "gen_call", "start", "init_it", "Stop",
-           "VIA_BACKENDS", "via_backend", "add_via_backend"]
+           "via_backend"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
 OK = Atom("ok")
 ERROR = Atom("error")
 
-# The `{via, Module, Name}` modules, by backend name: as gen calls `Module:whereis_name(Name)`
-# without knowing the module, gen looks the backend's impl leg up in the backend registry
-# (`regspec.common.backends`, where `registry_via`'s three are named). An entry here replaces
-# the registry's leg (a test may plant one).
-VIA_BACKENDS: dict = {}
-
-
-def add_via_backend(name: str, backend) -> None:
-    """Make `backend` (an object with register_name, unregister_name, whereis_name, send) the via module
-    `name`, instead of the leg the backend registry names."""
-    VIA_BACKENDS[name] = backend
-
 
 def via_backend(name: str):
-    """The module serving the via backend `name`: its impl leg."""
-    planted = VIA_BACKENDS.get(name)
-    return planted if planted is not None else backends.impl_leg(name)
+    """The `{via, Module, Name}` module of the backend `name`: as gen calls `Module:whereis_name(Name)`
+    without knowing the module, gen looks the backend's impl leg up in the backend registry
+    (`regspec.common.backends`, which names `registry_via`'s three and anyone's own)."""
+    return backends.impl_leg(name)
 
 
 def where(ctx: Context, name: object) -> object:

@@ -48,15 +48,16 @@ GLOBAL = "global"
 
 
 def register_name_module(name: str, module: object) -> None:
-    """Make `module` the one that serves global names (for "global"), or `{via, name, _}` names
-    instead of the leg the backend registry names."""
+    """Make `module` the one that serves global names (the library enters `registry_global` as "global")."""
     NAME_MODULES[name] = module
 
 
 def name_module(name: str):
-    """The module serving global names ("global") or the via backend `name` (its model leg)."""
-    module = NAME_MODULES.get(name)
-    return module if module is not None else backends.model_leg(name)
+    """The module serving global names ("global"), or the via backend `name`: its model leg, which
+    the backend registry names."""
+    if name == GLOBAL:
+        return NAME_MODULES[GLOBAL]
+    return backends.model_leg(name)
 
 
 def where(name: object):
