@@ -21,7 +21,7 @@ from . import gen_server
 from .collector import BODIES, Control, add_body, body_for, collector, dead_collector_answer
 from .process import Context
 
-__all__ = ["Control", "collector", "chat_room", "KINDS", "BODIES", "body_for", "dead_collector_answer"]
+__all__ = ["Control", "collector", "chat_room", "BODIES", "body_for", "dead_collector_answer"]
 
 
 def chat_room(ctx: Context) -> None:
@@ -30,5 +30,3 @@ def chat_room(ctx: Context) -> None:
 
 
 add_body("chat_room", lambda mode: chat_room)
-
-KINDS = tuple(BODIES)

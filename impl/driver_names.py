@@ -22,13 +22,13 @@ until the awaited message arrives.
 
 from __future__ import annotations
 
-from regspec.common import steps
-from regspec.common.childspec import ChildSpec, with_defaults
+from regspec.common import backends, steps
+from regspec.common.childspec import SUPERVISOR_KINDS, ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CAST, DownOf, ReplyOrDown, server_ref
-from regspec.common.records import BACKEND_PIDS, SystemStop, Wait
+from regspec.common.records import SystemStop, Wait
 from regspec.common.steps import Step, Unsupported
 from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
-from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
+from regspec.terms import Atom, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName
 
 from . import gen, kinds, registry_global, registry_via
 from .collector import Control, refusal
@@ -165,26 +165,27 @@ def _is_collector(rt, me: Pid, target: object) -> bool:
 def _register(ctx: Context, name: object, target: object) -> object:
     if isinstance(name, GlobalName):
         return registry_global.register_name(ctx, name.name, target)
-    if name.backend == "unique_registry" and ctx.atomic(_was_collector, target):
-        return _ask(ctx, target, ("apply", _unique_register, name))
+    if backends.get(name.backend).self_register and ctx.atomic(_was_collector, target):
+        return _ask(ctx, target, ("apply", _register_self, name))
     return registry_via.backend(name.backend).register_name(ctx, name.name, target)
 
 
 def _unregister(ctx: Context, name: object, target: object) -> object:
     if isinstance(name, GlobalName):
         return registry_global.unregister_name(ctx, name.name)
-    if name.backend == "unique_registry" and ctx.atomic(_was_collector, target):
-        return _ask(ctx, target, ("apply", _unique_unregister, name))
+    if backends.get(name.backend).self_register and ctx.atomic(_was_collector, target):
+        return _ask(ctx, target, ("apply", _unregister_self, name))
     return registry_via.backend(name.backend).unregister_name(ctx, name.name)
 
 
-def _unique_register(ctx: Context, name: ViaName) -> object:
-    """Registry.register: run by the collector itself, the only process that may take a key for itself."""
-    return ctx.atomic(registry_via.unique_register, name.name, ctx.pid)
+def _register_self(ctx: Context, name: ViaName) -> object:
+    """Run by the collector itself, for a backend where only the caller may take a name for itself
+    (unique_registry: Registry.register)."""
+    return registry_via.backend(name.backend).register_name(ctx, name.name, ctx.pid)
 
 
-def _unique_unregister(ctx: Context, name: ViaName) -> object:
-    return ctx.atomic(registry_via.unique_unregister, name.name)
+def _unregister_self(ctx: Context, name: ViaName) -> object:
+    return registry_via.backend(name.backend).unregister_name(ctx, name.name)
 
 
 def _ask_local(ctx: Context, target: object, request: tuple) -> object:
@@ -364,8 +365,7 @@ def _supervisor_or_dead(rt, me: Pid, pid: Pid) -> bool:
     proc = rt.process(pid)
     if proc is None or not proc.alive:
         return True
-    return proc.kind in ("supervisor", "dynamic_supervisor") and pid not in rt.registry_servers \
-        and pid not in BACKEND_PIDS.values()
+    return proc.kind in SUPERVISOR_KINDS and pid not in rt.registry_servers
 
 
 def _registry_keys(ctx: Context, registry: object, target: object) -> object:
@@ -374,25 +374,16 @@ def _registry_keys(ctx: Context, registry: object, target: object) -> object:
         raise ErlangError("exit", Atom("noproc"))
     backend_name, ref = found
     target = _resolve(ctx, target)   # VIA-8: a name is looked up first; a free one is undefined
-    if backend_name == "unique_registry":
-        return ctx.atomic(_unique_keys, ref, target)
-    return gen.gen_call(ctx, ref, (Atom("keys"), target))
+    return registry_via.backend(backend_name).keys(ctx, ref, target)
 
 
 def _registry_of(rt, me: Pid, registry: object):
-    if isinstance(registry, Atom) and registry.name in registry_via.VIA_BACKENDS:
+    """(backend, server) of registry_keys' `registry`: a backend's name (its current server), or a
+    registry server (from before step 0 too), by pid or local name."""
+    if isinstance(registry, Atom) and registry.name in backends.names():
         return registry.name, rt.via_servers[registry.name]
     if isinstance(registry, LocalName):
         registry = rt.names.whereis(registry.name)
     elif isinstance(registry, (GlobalName, ViaName)):
         return None
     return rt.registry_servers.get(registry)
-
-
-def _unique_keys(rt, me: Pid, registry: Atom, pid: object) -> ErlList:
-    if not isinstance(pid, Pid):
-        raise ErlangError("error", Atom("function_clause"))   # Registry.keys(reg, pid) when is_pid(pid)
-    table = rt.unique.get(registry)
-    if table is None or not rt.is_alive(table.sup):
-        raise ErlangError("error", ARGUMENT_ERROR)
-    return ErlList(tuple(sorted((k for k, p in table.keys.items() if p == pid), key=term_order)))

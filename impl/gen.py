@@ -11,6 +11,7 @@ and receive patterns are shared with the model (`regspec.common.protocol`).
 
 from __future__ import annotations
 
+from regspec.common import backends
 from regspec.common.protocol import ACK, Ack
 from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, GlobalName, LocalName, Pid, ViaName
@@ -19,26 +20,19 @@ from . import gen_server, registry_global
 from .process import Context
 
 __all__ = ["where", "register_name", "unregister_name", "send", "gen_call", "start", "init_it", "Stop",
-           "VIA_BACKENDS", "via_backend", "add_via_backend"]
+           "via_backend"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
 OK = Atom("ok")
 ERROR = Atom("error")
 
-# The `{via, Module, Name}` modules, by backend name: as gen calls `Module:whereis_name(Name)`
-# without knowing the module, gen looks the backend up here. `registry_via` (above gen: its
-# servers are started by gen) adds its three; a user's backend is one more entry.
-VIA_BACKENDS: dict = {}
-
-
-def add_via_backend(name: str, backend) -> None:
-    """Make `backend` (an object with register_name, unregister_name, whereis_name, send) the via module `name`."""
-    VIA_BACKENDS[name] = backend
-
 
 def via_backend(name: str):
-    return VIA_BACKENDS[name]
+    """The `{via, Module, Name}` module of the backend `name`: as gen calls `Module:whereis_name(Name)`
+    without knowing the module, gen looks the backend's impl leg up in the backend registry
+    (`regspec.common.backends`, which names `registry_via`'s three and anyone's own)."""
+    return backends.impl_leg(name)
 
 
 def where(ctx: Context, name: object) -> object:

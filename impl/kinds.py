@@ -15,7 +15,7 @@ only direction).
 from __future__ import annotations
 
 from regspec.common.chat_room import ChatRoom
-from regspec.common.childspec import ChildSpec, with_defaults
+from regspec.common.childspec import DEFAULT_BACKEND, ChildSpec, with_defaults
 from regspec.terms import Atom, Pid
 
 from . import dynamic_supervisor, gen, gen_server, kind_table, registry_via, supervisor
@@ -63,7 +63,7 @@ def _start_dynamic_supervisor(ctx: Context, spec: ChildSpec) -> tuple:
 
 
 def _start_registry_server(ctx: Context, spec: ChildSpec) -> tuple:
-    return registry_via.start_server(ctx, spec.opt("backend", "map_registry"), spec.name)
+    return registry_via.start_server(ctx, spec.opt("backend", DEFAULT_BACKEND), spec.name)
 
 
 def _start_registry_partition(ctx: Context, spec: ChildSpec) -> tuple:

@@ -1,19 +1,22 @@
-"""The via protocol and its three backends in the threaded runtime.
+"""The via protocol in the threaded runtime, the legs of the three built-in backends, and their servers.
 
 Implements: VIA-1, VIA-2, VIA-3, VIA-4, VIA-5, VIA-6, VIA-7
 
-A via backend is any object with the four methods gen expects of a
-`{via, Module, Name}` module, here taking the calling process's `Context`:
+A via backend's impl leg is an object with the four methods gen expects
+of a `{via, Module, Name}` module, here taking the calling process's
+`Context`:
 
     register_name(ctx, name, pid) -> yes | no
     unregister_name(ctx, name)    -> ok
     whereis_name(ctx, name)       -> pid | undefined
     send(ctx, name, msg)          -> pid, or raises exit {badarg, {Name, Msg}}
 
-`VIA_BACKENDS` (`gen.VIA_BACKENDS`, the table gen looks a via name's
-backend up in) maps a backend's name to its object; this module adds its
-three at import, and a user's backend is one more entry. The three of the contract behave as in
-`regspec.model.registry_via`:
+and, for a backend with a registry server, `prestart(rt, pid)`,
+`start_server(ctx, name)` and `keys(ctx, server, pid)` (docs/backends.md).
+The backends are registered in `regspec.common.backends`, which names each
+leg; gen looks a via name's leg up there (`gen.via_backend`). The three of
+the contract (`MAP_REGISTRY`, `MAP_REGISTRY_NOMONITOR`, `UNIQUE_REGISTRY`)
+behave as in `regspec.model.registry_via`:
 
 - `map_registry`: calls to a gen_server holding a map. It monitors each
   registration and keeps which monitor belongs to which name: a DOWN drops
@@ -30,10 +33,10 @@ from __future__ import annotations
 
 import attrs
 
+from regspec.common import backends
 from regspec.common.childspec import ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CALL, GEN_CAST, server_ref
-from regspec.common.records import (BACKEND_PIDS, GLOBAL_SERVER, UNIQUE_PARTITION, FrozenMap, LinkRequest, SystemStop,
-                                    UnlinkRequest)
+from regspec.common.records import GLOBAL_SERVER, UNIQUE_PARTITION, FrozenMap, LinkRequest, SystemStop, UnlinkRequest
 from regspec.common.results import ARGUMENT_ERROR, ErlangError
 from regspec.common.supervision import unique_registry_sup_state
 from regspec.terms import Atom, ErlList, LocalName, Pid, term_order
@@ -41,8 +44,9 @@ from regspec.terms import Atom, ErlList, LocalName, Pid, term_order
 from . import gen, registry_global, supervisor
 from .process import Context
 
-__all__ = ["VIA_BACKENDS", "backend", "MapBackend", "UniqueBackend", "UniqueTable", "start_server",
-           "start_partition", "prestart", "unique_register", "unique_unregister"]
+__all__ = ["MAP_REGISTRY", "MAP_REGISTRY_NOMONITOR", "UNIQUE_REGISTRY", "backend", "current_server", "MapBackend",
+           "UniqueBackend", "UniqueTable", "start_server", "start_partition", "prestart", "unique_register",
+           "unique_unregister"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
@@ -50,17 +54,23 @@ NO = Atom("no")
 OK = Atom("ok")
 EXIT = Atom("EXIT")
 DOWN = Atom("DOWN")
-UNIQUE_REGISTRY = Atom("regspec.unique_registry")
+BOOT_REGISTRY = Atom("regspec.unique_registry")   # the name of the unique Registry from before step 0
+
+
+def current_server(ctx: Context, backend: str) -> object:
+    """Where the backend's via names go now: its server's pid or name (VIA-6)."""
+    return ctx.atomic(lambda rt, me: rt.via_servers[backend])
 
 
 class MapBackend:
     """`map_registry` and `map_registry_nomonitor`: calls to the backend's current map server."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, monitor: bool):
         self.name = name
+        self.monitor = monitor
 
     def _call(self, ctx: Context, request: tuple) -> object:
-        server = ctx.atomic(lambda rt, me: rt.via_servers[self.name])
+        server = current_server(ctx, self.name)
         return gen.gen_call(ctx, server, request, printed_as=server_ref(server))
 
     def whereis_name(self, ctx: Context, name: object) -> object:
@@ -70,7 +80,7 @@ class MapBackend:
         return self._call(ctx, (Atom("register_name"), name, pid))
 
     def unregister_name(self, ctx: Context, name: object) -> Atom:
-        server = ctx.atomic(lambda rt, me: rt.via_servers[self.name])
+        server = current_server(ctx, self.name)
         pid = server if isinstance(server, Pid) else gen.where(ctx, server)
         if isinstance(pid, Pid):  # a cast never fails
             ctx.send(pid, (GEN_CAST, (Atom("unregister_name"), name)))
@@ -82,6 +92,23 @@ class MapBackend:
             raise ErlangError("exit", (Atom("badarg"), (name, msg)))
         ctx.send(pid, msg)
         return pid
+
+    # -- the registry server: before step 0, a `registry_server` step, `registry_keys`
+    def prestart(self, rt, pid: Pid) -> object:
+        """The server from before step 0, at `pid` (under `rt.atomic`); it is also where the names go."""
+        state = MapRegistry(monitor=self.monitor)
+        rt.spawn("registry_server", lambda c: serve_map_registry(c, state), pid=pid, label=self.name)
+        return pid
+
+    def start_server(self, ctx: Context, name: object) -> tuple:
+        """A new map server (gen_server:start_link), reached by its name, else its pid."""
+        result = gen.start(ctx, "registry_server", name, map_init, serve_map_registry, (self.monitor,))
+        if result[0] == OK:
+            return (OK, result[1], name if name is not None else result[1])
+        return result
+
+    def keys(self, ctx: Context, server: object, pid: object) -> object:
+        return gen.gen_call(ctx, server, (Atom("keys"), pid))
 
 
 # -- the map server ------------------------------------------------------------
@@ -95,8 +122,8 @@ class MapRegistry:
     refs: dict = attrs.Factory(dict)
 
 
-def map_init(ctx: Context, starter: Pid, backend_name: str) -> MapRegistry:
-    return MapRegistry(monitor=backend_name == "map_registry")
+def map_init(ctx: Context, starter: Pid, monitor: bool) -> MapRegistry:
+    return MapRegistry(monitor=monitor)
 
 
 def serve_map_registry(ctx: Context, state: MapRegistry) -> None:
@@ -233,24 +260,50 @@ class UniqueBackend:
         ctx.send(pid, msg)
         return pid
 
+    # -- the Registry: before step 0, a `registry_server` step, `registry_keys`
+    def prestart(self, rt, pid: Pid) -> object:
+        """The Registry from before step 0: its supervisor at `pid`, linked to its partition."""
+        sup_state = unique_registry_sup_state()
+        rt.spawn("supervisor", lambda c: supervisor.loop(c, sup_state), pid=pid, label=self.name, trap_exit=True)
+        rt.spawn("registry_partition", lambda c: serve_partition(c, pid), pid=UNIQUE_PARTITION, trap_exit=True,
+                 label=f"?Elixir.{BOOT_REGISTRY.name}.PIDPartition0")
+        rt.process(pid).links.add(UNIQUE_PARTITION)
+        rt.process(UNIQUE_PARTITION).links.add(pid)
+        rt.unique[BOOT_REGISTRY] = UniqueTable(sup=pid, partition=UNIQUE_PARTITION)
+        return BOOT_REGISTRY
 
-VIA_BACKENDS = gen.VIA_BACKENDS   # gen dispatches a via name through this table; the backends are ours
-gen.add_via_backend("map_registry", MapBackend("map_registry"))
-gen.add_via_backend("map_registry_nomonitor", MapBackend("map_registry_nomonitor"))
-gen.add_via_backend("unique_registry", UniqueBackend())
+    def start_server(self, ctx: Context, name: object) -> tuple:
+        return start_unique(ctx, name)
 
-backend = gen.via_backend
+    def keys(self, ctx: Context, registry: object, pid: object) -> object:
+        return ctx.atomic(_unique_keys, registry, pid)
+
+
+def _unique_keys(rt, me: Pid, registry: Atom, pid: object) -> ErlList:
+    """Registry.keys(Registry, Pid), sorted."""
+    if not isinstance(pid, Pid):
+        raise ErlangError("error", Atom("function_clause"))   # Registry.keys(reg, pid) when is_pid(pid)
+    table = rt.unique.get(registry)
+    if table is None or not rt.is_alive(table.sup):
+        raise ErlangError("error", ARGUMENT_ERROR)
+    return ErlList(tuple(sorted((k for k, p in table.keys.items() if p == pid), key=term_order)))
+
+
+MAP_REGISTRY = MapBackend("map_registry", monitor=True)
+MAP_REGISTRY_NOMONITOR = MapBackend("map_registry_nomonitor", monitor=False)
+UNIQUE_REGISTRY = UniqueBackend()
+
+backend = gen.via_backend   # the impl leg of a backend, by name
 
 
 # -- starting registry servers -------------------------------------------------------
 
 def start_server(ctx: Context, backend_name: str, name: object) -> tuple:
     """A `registry_server`: a new instance that serves `backend_name` from now on (VIA-6)."""
-    if backend_name == "unique_registry":
-        return start_unique(ctx, name)
-    result = gen.start(ctx, "registry_server", name, map_init, serve_map_registry, (backend_name,))
+    result = backend(backend_name).start_server(ctx, name)
     if result[0] == OK:
-        ctx.atomic(_note_server, backend_name, name if name is not None else result[1], result[1])
+        ctx.atomic(_note_server, backend_name, result[2], result[1])
+        return (OK, result[1])
     return result
 
 
@@ -274,7 +327,7 @@ def start_unique(ctx: Context, name: object) -> tuple:
 
     result = gen.start(ctx, "supervisor", LocalName(registry), init, supervisor.loop)
     if result[0] == OK:
-        ctx.atomic(_note_server, "unique_registry", registry, result[1])
+        return (OK, result[1], registry)
     return result
 
 
@@ -324,27 +377,18 @@ def _drop_keys(rt, me: Pid, dead: Pid) -> None:
 # -- the processes from before step 0 ---------------------------------------------------
 
 def prestart(rt) -> None:
-    """The registry servers every scenario starts with, as on the beam target (SCN-3).
-
-    Two map servers, the unique Registry (a supervisor and its partition,
-    linked) and the global name server; they print by their labels.
-    """
+    """The processes every scenario starts with, as on the beam target (SCN-3): the registry
+    server of each registered backend that has one (its leg's `prestart`, at its backend's pid
+    `backends.server_pid`, printed by the backend's name, and its backend's current server),
+    and the global name server."""
     with rt.atomic:
-        for backend_name in ("map_registry", "map_registry_nomonitor"):
-            state = MapRegistry(monitor=backend_name == "map_registry")
-            rt.spawn("registry_server", lambda c, s=state: serve_map_registry(c, s),
-                     pid=BACKEND_PIDS[backend_name], label=backend_name)
-            rt.via_servers[backend_name] = BACKEND_PIDS[backend_name]
-        sup, partition = BACKEND_PIDS["unique_registry"], UNIQUE_PARTITION
-        sup_state = unique_registry_sup_state()
-        rt.spawn("supervisor", lambda c: supervisor.loop(c, sup_state), pid=sup, label="unique_registry",
-                 trap_exit=True)
-        rt.spawn("registry_partition", lambda c: serve_partition(c, sup), pid=partition, trap_exit=True,
-                 label="?Elixir.regspec.unique_registry.PIDPartition0")
-        rt.process(sup).links.add(partition)
-        rt.process(partition).links.add(sup)
-        rt.unique[UNIQUE_REGISTRY] = UniqueTable(sup=sup, partition=partition)
-        rt.via_servers["unique_registry"] = UNIQUE_REGISTRY
+        for record in backends.all_backends():
+            if not record.server or record.impl is None:
+                continue
+            pid = backends.server_pid(record.name)
+            ref = backend(record.name).prestart(rt, pid)
+            rt.labels[pid] = record.name
+            rt.via_servers[record.name] = ref
+            rt.registry_servers[pid] = (record.name, ref)
         rt.spawn("global_name_server", registry_global.serve, pid=GLOBAL_SERVER, label="?global_name_server",
                  trap_exit=True)
-

@@ -16,13 +16,13 @@ whereis, send, cast, kill, ...) when they name a global or via name.
 
 from __future__ import annotations
 
-from regspec.common import steps
+from regspec.common import backends, steps
 from regspec.common.childspec import SUPERVISOR_KINDS, ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CAST, DownOf, ReplyOrDown, server_ref
-from regspec.common.records import BACKEND_PIDS, Message, SystemStop, Wait
+from regspec.common.records import Message, SystemStop, Wait
 from regspec.common.steps import Step, Unsupported
 from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
-from regspec.terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName, term_order
+from regspec.terms import Atom, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName
 
 from . import code, driver, gen, kinds, registry_global, registry_via
 from .code import Atomic, ExitTo, Monitor, Receive, Demonitor, Self, Unlink
@@ -153,7 +153,7 @@ def _resolve(target: object):
 def _register(name: object, target: object):
     if isinstance(name, GlobalName):
         return (yield from registry_global.register_name(name.name, target))
-    if name.backend == "unique_registry" and (yield Atomic(_was_collector, (target,))):
+    if backends.get(name.backend).self_register and (yield Atomic(_was_collector, (target,))):
         return (yield from _ask(target, ("register", name)))
     return (yield from registry_via.backend(name.backend).register_name(name.name, target))
 
@@ -161,7 +161,7 @@ def _register(name: object, target: object):
 def _unregister(name: object, target: object):
     if isinstance(name, GlobalName):
         return (yield from registry_global.unregister_name(name.name))
-    if name.backend == "unique_registry" and (yield Atomic(_was_collector, (target,))):
+    if backends.get(name.backend).self_register and (yield Atomic(_was_collector, (target,))):
         return (yield from _ask(target, ("unregister", name)))
     return (yield from registry_via.backend(name.backend).unregister_name(name.name))
 
@@ -358,8 +358,7 @@ def _supervisor_or_dead(world: World, me: Pid, pid: Pid):
     proc = world.processes.get(pid)
     if proc is None or not proc.alive:
         return world, True
-    return world, proc.kind in SUPERVISOR_KINDS and pid not in world.registry_servers \
-        and pid not in BACKEND_PIDS.values()
+    return world, proc.kind in SUPERVISOR_KINDS and pid not in world.registry_servers
 
 
 def _template_of(world: World, me: Pid, pid: Pid):
@@ -378,13 +377,13 @@ def _registry_keys(registry: object, target: object):
         raise ErlangError("exit", Atom("noproc"))
     backend_name, ref = found
     target = yield from _resolve(target)   # VIA-8: a name is looked up first; a free one is undefined
-    if backend_name == "unique_registry":
-        return (yield Atomic(_unique_keys, (ref, target)))
-    return (yield from gen.gen_call(ref, (Atom("keys"), target)))
+    return (yield from registry_via.backend(backend_name).keys(ref, target))
 
 
 def _registry_of(world: World, me: Pid, registry: object):
-    if isinstance(registry, Atom) and registry.name in registry_via.VIA_BACKENDS:
+    """(backend, server) of registry_keys' `registry`: a backend's name (its current server), or a
+    registry server (from before step 0 too), by pid or local name."""
+    if isinstance(registry, Atom) and registry.name in backends.names():
         return world, (registry.name, world.via_servers[registry.name])
     if isinstance(registry, (LocalName, GlobalName, ViaName)):
         if isinstance(registry, LocalName):
@@ -392,13 +391,3 @@ def _registry_of(world: World, me: Pid, registry: object):
         else:
             return world, None
     return world, world.registry_servers.get(registry)
-
-
-def _unique_keys(world: World, me: Pid, registry: Atom, pid: object):
-    if not isinstance(pid, Pid):
-        return world, ErlangError("error", Atom("function_clause"))   # Registry.keys(reg, pid) when is_pid(pid)
-    table = world.unique.get(registry)
-    if table is None or not world.is_alive(table.sup):
-        return world, ErlangError("error", ARGUMENT_ERROR)
-    keys = sorted((k for k in table.keys if table.keys[k] == pid), key=term_order)
-    return world, ErlList(tuple(keys))

@@ -8,12 +8,12 @@ the calling process (`register_name`), drop it (`unregister_name`) and send
 to it (`send`), as OTP's `gen.erl` does. They are generators of effects
 (see `code.py`), because a via lookup may be a call to a registry server.
 
-The module behind a global or via name is looked up in `NAME_MODULES`
-by name, as gen.erl calls `Module:whereis_name(Name)` for `{via, Module,
-Name}` (and `global` is such a module): `registry_global` and the via
-backends of `registry_via` are entered there by the library (`kinds.py`),
-so this module, which they call for `gen_call` and `start`, imports none
-of them.
+The module behind a global or via name is looked up by name, as gen.erl
+calls `Module:whereis_name(Name)` for `{via, Module, Name}` (and `global`
+is such a module): `registry_global` is entered in `NAME_MODULES` by the
+library (`kinds.py`), and a via backend's module is its model leg, which
+the backend registry (`regspec.common.backends`) names. So this module,
+which they call for `gen_call` and `start`, imports none of them.
 
 `gen_call` is gen_server:call: `call_pid` (look the server up),
 `send_request` (monitor it, send the request) and `receive_reply` (wait for
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName
 
+from regspec.common import backends
 from regspec.common.protocol import ACK, Ack, DownOf, ReplyOrDown, call_message, reply_tag
 from regspec.common.results import ErlangError, exit_reason
 
@@ -46,20 +47,23 @@ YES = Atom("yes")
 OK = Atom("ok")
 ERROR = Atom("error")
 
-# The name modules: "global" and each via backend's name -> an object with the four generator
+# The name modules entered by the library: "global" -> an object with the four generator
 # functions of the via protocol (register_name, unregister_name, whereis_name, send).
 NAME_MODULES: dict = {}
 GLOBAL = "global"
 
 
 def register_name_module(name: str, module: object) -> None:
-    """Make `module` the one that serves `{via, name, _}` names (or global names, for "global")."""
+    """Make `module` the one that serves global names (the library enters `registry_global` as "global")."""
     NAME_MODULES[name] = module
 
 
 def name_module(name: str):
-    """The module serving a via backend `name` (or "global")."""
-    return NAME_MODULES[name]
+    """The module serving global names ("global"), or the via backend `name`: its model leg, which
+    the backend registry names."""
+    if name == GLOBAL:
+        return NAME_MODULES[GLOBAL]
+    return backends.model_leg(name)
 
 
 def where(name: object):

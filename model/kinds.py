@@ -17,17 +17,19 @@ layers below, as OTP code is loaded and then named by data (a child spec's
 - `behaviours.BEHAVIOURS`: what a process of each library kind runs on a
   message (erts looks it up by the process's kind), and
   `behaviours.ACTIONS`: the Registry functions a collector applies;
-- `gen.NAME_MODULES`: the module behind global names and each via backend.
+- `gen.NAME_MODULES`: the module behind global names (a via backend's
+  module is its model leg, named by `regspec.common.backends`).
 
 `boot(world)` adds the processes that exist before step 0 to a world of
-the erts layer (`world.new_world`, only the driver): the via registry
-servers, the unique Registry with its partition, the global name server.
+the erts layer (`world.new_world`, only the driver): the registry server
+of each backend that has one (the unique Registry with its partition),
+the global name server.
 """
 
 from __future__ import annotations
 
 from regspec.common.chat_room import ChatRoom
-from regspec.common.childspec import ChildSpec, with_defaults
+from regspec.common.childspec import DEFAULT_BACKEND, ChildSpec, with_defaults
 from regspec.terms import Atom, Pid
 
 from . import (behaviours, dynamic_supervisor, gen, gen_server, registry_global, registry_via, starters,
@@ -69,7 +71,7 @@ def start_dynamic_supervisor(spec: ChildSpec):
 
 
 def start_registry_server(spec: ChildSpec):
-    return (yield from registry_via.start_server(spec.opt("backend", "map_registry"), spec.name))
+    return (yield from registry_via.start_server(spec.opt("backend", DEFAULT_BACKEND), spec.name))
 
 
 def start_registry_partition(spec: ChildSpec):
@@ -98,16 +100,21 @@ def chat_room_loop(world: World, pid: Pid) -> World:
 
 
 def collector_register(world: World, me: Pid, name: object):
-    """A collector takes a unique_registry name itself (Registry.register in the holder)."""
-    return registry_via.unique_register(world, me, name.name, me)
+    """A collector takes a via name itself, for a backend where only the caller can (unique_registry:
+    Registry.register in the holder)."""
+    return registry_via.backend(name.backend).register_self(world, me, name.name)
 
 
 def collector_unregister(world: World, me: Pid, name: object):
-    return registry_via.unique_unregister(world, me, name.name)
+    return registry_via.backend(name.backend).unregister_self(world, me, name.name)
 
 
 def install() -> None:
-    """Enter every kind, action and name module of the library into the tables (done once, at import)."""
+    """Enter every kind, action and name module of the library into the tables (done once, at import).
+
+    A via backend's module is its model leg, looked up in the backend registry (`gen.name_module`);
+    each leg's own `install()` runs when a world is booted (`registry_via.boot`).
+    """
     for kind, starter in (("collector", start_collector), ("chat_room", start_chat_room),
                           ("supervisor", start_supervisor), ("dynamic_supervisor", start_dynamic_supervisor),
                           ("registry_server", start_registry_server),
@@ -124,8 +131,6 @@ def install() -> None:
     behaviours.register_action("register", collector_register)
     behaviours.register_action("unregister", collector_unregister)
     gen.register_name_module(gen.GLOBAL, registry_global)
-    for backend, module in registry_via.VIA_BACKENDS.items():
-        gen.register_name_module(backend, module)
 
 
 def boot(world: World) -> World:

@@ -1,17 +1,21 @@
-"""The via protocol and its three backends: map_registry, map_registry_nomonitor, unique_registry.
+"""The via protocol, the model's legs of the three built-in backends, and their registry servers.
 
 Implements: VIA-1, VIA-2, VIA-3, VIA-4, VIA-5, VIA-6, VIA-7
 
-A via backend is any object with four generator methods, as gen_server
-expects of a `{via, Module, Name}` module (they behave like `global`'s):
+A via backend's model leg is an object with four generator methods, as
+gen_server expects of a `{via, Module, Name}` module (they behave like
+`global`'s):
 
     register_name(name, pid) -> yes | no
     unregister_name(name)    -> ok
     whereis_name(name)       -> pid | undefined
     send(name, msg)          -> pid, or exit {badarg, {Name, Msg}}
 
-`VIA_BACKENDS` maps a backend's name to its object; a new backend is one
-more entry. The three of the contract:
+and, for a backend with a registry server, `boot(world, pid)`,
+`start_server(name)` and `keys(server, pid)` (docs/backends.md). The
+backends are registered in `regspec.common.backends`, which names each
+leg; `gen.name_module` looks a backend's leg up there. The three of the
+contract are `MAP_REGISTRY`, `MAP_REGISTRY_NOMONITOR` and `UNIQUE_REGISTRY`:
 
 - `map_registry` (the article's Chat.Registry): a gen_server holding a map;
   every function is a call to it, except `unregister_name`, a cast. It
@@ -28,17 +32,18 @@ more entry. The three of the contract:
   registry that is gone raise ArgumentError (VIA-5).
 
 Each backend serves its names through its *current server*
-(`world.via_servers`): the instance started before step 0, or the last
-`registry_server` started for it (VIA-6).
+(`world.via_servers`): the instance started before step 0 (`boot`), or the
+last `registry_server` started for it (`start_server`, VIA-6).
 """
 
 from __future__ import annotations
 
 import attrs
 
+from regspec.common import backends
 from regspec.common.childspec import ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CALL, GEN_CAST, server_ref
-from regspec.common.records import BACKEND_PIDS, UNIQUE_PARTITION, FrozenMap, LinkRequest, SystemStop, UnlinkRequest
+from regspec.common.records import UNIQUE_PARTITION, FrozenMap, LinkRequest, SystemStop, UnlinkRequest
 from regspec.common.results import ARGUMENT_ERROR, ErlangError
 from regspec.common.supervision import unique_registry_sup_state
 from regspec.terms import Atom, ErlList, LocalName, Pid, term_order
@@ -47,8 +52,9 @@ from . import gen, supervisor
 from .code import Atomic, Die, Monitor, Send, TrapExit, is_process_alive
 from .world import Process, World
 
-__all__ = ["VIA_BACKENDS", "backend", "MapBackend", "UniqueBackend", "MapRegistry", "UniqueTable",
-           "handle_map_registry", "handle_partition", "start_server", "start_partition", "boot"]
+__all__ = ["MAP_REGISTRY", "MAP_REGISTRY_NOMONITOR", "UNIQUE_REGISTRY", "backend", "current_server", "MapBackend",
+           "UniqueBackend", "MapRegistry", "UniqueTable", "handle_map_registry", "handle_partition", "start_server",
+           "start_partition", "boot"]
 
 UNDEFINED = Atom("undefined")
 YES = Atom("yes")
@@ -62,14 +68,20 @@ def _current(world: World, me: Pid, backend: str):
     return world, world.via_servers[backend]
 
 
+def current_server(backend: str):
+    """Where the backend's via names go now: its server's pid or name (a generator, VIA-6)."""
+    return (yield Atomic(_current, (backend,)))
+
+
 class MapBackend:
     """`map_registry` and `map_registry_nomonitor`: calls to the backend's current map server."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, monitor: bool):
         self.name = name
+        self.monitor = monitor
 
     def _call(self, request):
-        server = yield Atomic(_current, (self.name,))
+        server = yield from current_server(self.name)
         return (yield from gen.gen_call(server, request, printed_as=server_ref(server)))
 
     def whereis_name(self, name):
@@ -79,7 +91,7 @@ class MapBackend:
         return (yield from self._call((Atom("register_name"), name, pid)))
 
     def unregister_name(self, name):
-        server = yield Atomic(_current, (self.name,))
+        server = yield from current_server(self.name)
         pid = server if isinstance(server, Pid) else (yield from gen.where(server))
         if isinstance(pid, Pid):  # a cast never fails
             yield Send(pid, (GEN_CAST, (Atom("unregister_name"), name)))
@@ -92,6 +104,21 @@ class MapBackend:
         yield Send(pid, msg)
         return pid
 
+    # -- the registry server: before step 0, a `registry_server` step, `registry_keys`
+    def boot(self, world: World, pid: Pid):
+        """The server from before step 0, at `pid`; it is also where the names go."""
+        return world.put(Process(pid=pid, kind="registry_server", state=MapRegistry(monitor=self.monitor))), pid
+
+    def start_server(self, name: object):
+        """A new map server (gen_server:start_link), reached by its name, else its pid."""
+        result = yield from gen.start("registry_server", name, map_init, (self.monitor,))
+        if result[0] == OK:
+            return (OK, result[1], name if name is not None else result[1])
+        return result
+
+    def keys(self, server: object, pid: object):
+        return (yield from gen.gen_call(server, (Atom("keys"), pid)))
+
 
 # -- the map server ------------------------------------------------------------
 
@@ -103,8 +130,8 @@ class MapRegistry:
     names: FrozenMap = FrozenMap()
 
 
-def map_init(me: Pid, starter: Pid, backend: str):
-    return MapRegistry(monitor=backend == "map_registry")
+def map_init(me: Pid, starter: Pid, monitor: bool):
+    return MapRegistry(monitor=monitor)
     yield  # pragma: no cover
 
 
@@ -257,28 +284,63 @@ class UniqueBackend:
         yield Send(pid, msg)
         return pid
 
+    # -- what a collector applies itself: only the caller takes or drops its key (VIA-4)
+    def register_self(self, world: World, me: Pid, key: object):
+        return unique_register(world, me, key, me)
 
-VIA_BACKENDS = {
-    "map_registry": MapBackend("map_registry"),
-    "map_registry_nomonitor": MapBackend("map_registry_nomonitor"),
-    "unique_registry": UniqueBackend(),
-}
+    def unregister_self(self, world: World, me: Pid, key: object):
+        return unique_unregister(world, me, key)
+
+    # -- the Registry: before step 0, a `registry_server` step, `registry_keys`
+    def boot(self, world: World, pid: Pid):
+        """The Registry from before step 0: its supervisor at `pid`, linked to its partition."""
+        partition_name = Atom(f"Elixir.{BOOT_REGISTRY.name}.PIDPartition0")
+        for proc in (
+                Process(pid=pid, kind="supervisor", trap_exit=True, state=unique_registry_sup_state(),
+                        links=frozenset({UNIQUE_PARTITION})),
+                Process(pid=UNIQUE_PARTITION, kind="registry_partition", trap_exit=True, links=frozenset({pid}),
+                        state=pid)):
+            world = world.put(proc)
+        world = attrs.evolve(world, labels=world.labels.set(UNIQUE_PARTITION, "?" + partition_name.name),
+                             unique=world.unique.set(BOOT_REGISTRY, UniqueTable(sup=pid, partition=UNIQUE_PARTITION)))
+        return world, BOOT_REGISTRY
+
+    def start_server(self, name: object):
+        return (yield from start_unique(name))
+
+    def keys(self, registry: object, pid: object):
+        return (yield Atomic(_unique_keys, (registry, pid)))
+
+
+def _unique_keys(world: World, me: Pid, registry: Atom, pid: object):
+    """Registry.keys(Registry, Pid), sorted."""
+    if not isinstance(pid, Pid):
+        return world, ErlangError("error", Atom("function_clause"))   # Registry.keys(reg, pid) when is_pid(pid)
+    table = world.unique.get(registry)
+    if table is None or not world.is_alive(table.sup):
+        return world, ErlangError("error", ARGUMENT_ERROR)
+    keys = sorted((k for k in table.keys if table.keys[k] == pid), key=term_order)
+    return world, ErlList(tuple(keys))
+
+
+MAP_REGISTRY = MapBackend("map_registry", monitor=True)
+MAP_REGISTRY_NOMONITOR = MapBackend("map_registry_nomonitor", monitor=False)
+UNIQUE_REGISTRY = UniqueBackend()
 
 
 def backend(name: str):
-    return VIA_BACKENDS[name]
+    """The model leg of the via backend `name` (`regspec.common.backends` names it)."""
+    return gen.name_module(name)
 
 
 # -- starting registry servers -------------------------------------------------------
 
 def start_server(backend_name: str, name: object):
     """A `registry_server`: a new instance that serves `backend_name` from now on (VIA-6)."""
-    if backend_name == "unique_registry":
-        return (yield from start_unique(name))
-    result = yield from gen.start("registry_server", name, map_init, (backend_name,))
+    result = yield from backend(backend_name).start_server(name)
     if result[0] == OK:
-        ref = name if name is not None else result[1]
-        yield Atomic(_note_server, (backend_name, ref, result[1]))
+        yield Atomic(_note_server, (backend_name, result[2], result[1]))
+        return (OK, result[1])
     return result
 
 
@@ -300,7 +362,7 @@ def start_unique(name: object):
                                    options=FrozenMap({"registry": registry})))
     result = yield from gen.start("supervisor", LocalName(registry), unique_init, (registry, spec))
     if result[0] == OK:
-        yield Atomic(_note_server, ("unique_registry", registry, result[1]))
+        return (OK, result[1], registry)
     return result
 
 
@@ -358,30 +420,26 @@ def _drop_keys(world: World, me: Pid, dead: Pid):
 
 # -- before step 0 ---------------------------------------------------------------
 
-UNIQUE_REGISTRY = Atom("regspec.unique_registry")
+BOOT_REGISTRY = Atom("regspec.unique_registry")   # the name of the unique Registry from before step 0
 
 
 def boot(world: World) -> World:
-    """The registry processes from before step 0: one map server per map backend, and the unique
-    Registry (its supervisor, linked to its partition), each its backend's current server."""
-    sup = BACKEND_PIDS["unique_registry"]
-    partition_name = Atom(f"Elixir.{UNIQUE_REGISTRY.name}.PIDPartition0")
-    for proc in (
-            Process(pid=BACKEND_PIDS["map_registry"], kind="registry_server", state=MapRegistry(monitor=True)),
-            Process(pid=BACKEND_PIDS["map_registry_nomonitor"], kind="registry_server",
-                    state=MapRegistry(monitor=False)),
-            Process(pid=sup, kind="supervisor", trap_exit=True, state=unique_registry_sup_state(),
-                    links=frozenset({UNIQUE_PARTITION})),
-            Process(pid=UNIQUE_PARTITION, kind="registry_partition", trap_exit=True, links=frozenset({sup}),
-                    state=sup)):
-        world = world.put(proc)
-    labels = world.labels
-    for name, pid in BACKEND_PIDS.items():
-        labels = labels.set(pid, name)
-    labels = labels.set(UNIQUE_PARTITION, "?" + partition_name.name)
-    return attrs.evolve(
-        world, labels=labels,
-        via_servers=world.via_servers.set("map_registry", BACKEND_PIDS["map_registry"])
-        .set("map_registry_nomonitor", BACKEND_PIDS["map_registry_nomonitor"])
-        .set("unique_registry", UNIQUE_REGISTRY),
-        unique=world.unique.set(UNIQUE_REGISTRY, UniqueTable(sup=sup, partition=UNIQUE_PARTITION)))
+    """Each registered backend's model leg, ready before step 0: its `install()` (if it has one:
+    it enters the kinds its processes run) and, for a backend with a registry server, the server
+    from before step 0 (its `boot`) at the backend's pid (`backends.server_pid`), printed by the
+    backend's name and serving its names."""
+    for record in backends.all_backends():
+        if record.model is None:
+            continue
+        leg = backend(record.name)
+        install = getattr(leg, "install", None)
+        if install is not None:
+            install()
+        if not record.server:
+            continue
+        pid = backends.server_pid(record.name)
+        world, ref = leg.boot(world, pid)
+        world = attrs.evolve(world, labels=world.labels.set(pid, record.name),
+                             via_servers=world.via_servers.set(record.name, ref),
+                             registry_servers=world.registry_servers.set(pid, (record.name, ref)))
+    return world

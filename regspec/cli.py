@@ -1,11 +1,17 @@
 """The `regspec` command: run a scenario on a target, or compare two targets.
 
-    regspec run FILE [--on model|impl|beam]
-    regspec diff FILE [--on model] [--against beam]
-    regspec record FILE... [--runs 4]
+    regspec run FILE [--on model|impl|beam] [--backend MODULE:ATTR]...
+    regspec diff FILE [--on model] [--against beam] [--backend MODULE:ATTR]...
+    regspec record FILE... [--runs 4] [--backend MODULE:ATTR]...
 
 `record` runs each scenario on the beam target several times at once and
 writes FILE's `.expected.json` only if every run printed the same results.
+
+`--backend MODULE:ATTR` (repeatable) registers a via backend of one's own:
+ATTR of MODULE is its `regspec.common.backends.Backend` record (MODULE is
+imported with the current directory on the path, as `python -m` does).
+The records installed packages declare in the entry-point group
+`regspec.backends` are registered at start too (docs/backends.md).
 
 Exit codes: 0 success (and, for diff, agreement), 1 the targets disagree or a
 run failed (one line on stderr names the step), 2 a malformed scenario or bad
@@ -16,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import targets
+from .common import backends
 from .scenario import ScenarioError, load
 
 __all__ = ["main"]
@@ -81,9 +89,34 @@ def record(paths: list[str], runs: int) -> int:
     return status
 
 
+def load_backends(refs: list[str]) -> None:
+    """Register the backends of the entry-point group `regspec.backends`, then each `--backend`
+    MODULE:ATTR, whose legs are loaded at once; a problem is one line on stderr and exit 2."""
+    try:
+        backends.load_entry_points()
+    except backends.BackendError as e:
+        print(f"regspec: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    if refs and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for ref in refs:
+        try:
+            record = backends.load(ref)
+            if record.model is not None:
+                backends.model_leg(record.name)
+            if record.impl is not None:
+                backends.impl_leg(record.name)
+            if record.beam is not None and not os.path.isfile(record.beam):
+                raise backends.BackendError(f"the beam leg of via backend {record.name!r} is not a file: {record.beam}")
+        except backends.BackendError as e:
+            print(f"regspec: --backend {ref}: {str(e).removeprefix(repr(ref) + ': ')}", file=sys.stderr)
+            raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="regspec", description="Run naming scenarios on the model, the threaded runtime or real Erlang/OTP.")
     sub = parser.add_subparsers(dest="command", required=True)
+    backend_help = "register the via backend whose Backend record is ATTR of MODULE (repeatable)"
     p_run = sub.add_parser("run", help="print the canonical results of a scenario on one target")
     p_run.add_argument("file")
     p_run.add_argument("--on", choices=targets.TARGETS, default="model")
@@ -94,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     p_rec = sub.add_parser("record", help="record beam results as FILE's .expected.json (checked for reproducibility)")
     p_rec.add_argument("files", nargs="+")
     p_rec.add_argument("--runs", type=int, default=4)
+    for p in (p_run, p_diff, p_rec):
+        p.add_argument("--backend", action="append", default=[], metavar="MODULE:ATTR", help=backend_help)
     args = parser.parse_args(argv)
+    load_backends(args.backend)
 
     if args.command == "record":
         return record(args.files, args.runs)

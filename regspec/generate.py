@@ -64,13 +64,17 @@ import copy
 import json
 import random
 
+from .common.backends import BUILTIN
+from .common.backends import get as backend_record
+
 __all__ = ["generate"]
 
 # Names anyone may hold (register gives them to collectors too).
 NAMES = ("alpha", "beta", "gamma")
 GLOBALS = ("g1", ["box", 1])
 VIA_TERMS = ("box", "lobby")
-BACKENDS = ("map_registry", "map_registry_nomonitor", "unique_registry")
+# The via backends drawn by default: the built-in ones (regspec.common.backends), in their order.
+BACKENDS = tuple(b.name for b in BUILTIN)
 # Names only rooms and collectors take (never a supervisor or registry
 # server, which a call or cast must not reach). They are also the atoms
 # given to templates that register each child as {"local": {"arg": 0}}.
@@ -84,7 +88,8 @@ SUP_NAMES = ("sup1", "sup2")
 # A dynamic supervisor's name tells its impl, so a step that reaches it by
 # name (maybe a later start under a name already taken) knows what it takes.
 DSUP_NAMES = {"DynamicSupervisor": ("dyn1", "dyn2"), "simple_one_for_one": ("sofo1", "sofo2")}
-# A registry server's name tells its backend (registry_keys needs to know it).
+# A registry server's name tells its backend (registry_keys needs to know it); another
+# backend's server is called NAME_server.
 REG_NAMES = {"map_registry": "registry", "map_registry_nomonitor": "nomon_registry", "unique_registry": "ureg"}
 REASONS = ("kill", "normal", "shutdown", "boom", ["shutdown", "bye"])
 STOP_REASONS = ("normal", "shutdown", "boom", "kill", ["shutdown", "x"])
@@ -127,20 +132,33 @@ THEME_OPS = {
 THEMES = tuple(THEME_OPS)
 
 
-def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = False) -> dict:
+def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = False,
+             backends: tuple[str, ...] | None = None) -> dict:
     """A scenario of about `length` steps drawn from `random.Random(seed)`.
 
     Without `otp` a seed gives the same scenario as before supervisors were
     added (so the runtime's agreement tests keep their scenarios).
+
+    `backends` names the via backends an OTP scenario draws from, among
+    those registered (`regspec.common.backends`); default: the built-in
+    ones. A `registry_server` and `registry_keys` take those with a server;
+    a backend where only the caller registers itself (`self_register`) gets
+    the steps that probe that (a collector registering itself, a dead one).
     """
-    return _Generator(random.Random(seed), nowait, otp).run(seed, length)
+    return _Generator(random.Random(seed), nowait, otp, backends).run(seed, length)
 
 
 class _Generator:
-    def __init__(self, rnd: random.Random, nowait: bool, otp: bool):
+    def __init__(self, rnd: random.Random, nowait: bool, otp: bool, backends: tuple[str, ...] | None = None):
         self.rnd = rnd
         self.nowait = nowait
         self.otp = otp
+        records = [backend_record(b) for b in (BACKENDS if backends is None else backends)]
+        self.backends = tuple(b.name for b in records)
+        # a registry_server and registry_keys need a server: the built-in ones if none of these has one
+        self.server_backends = tuple(b.name for b in records if b.server) or BACKENDS
+        self.self_backends = tuple(b.name for b in records if b.self_register)   # only the caller registers
+        self.reg_names = {b: REG_NAMES.get(b, f"{b}_server") for b in self.server_backends}
         self.collectors: list[str] = []        # spawned: the only ones that may trap exits
         self.named_collectors: list[str] = []  # started under a name: a collector, or unbound (name taken)
         self.sup_collectors: list[str] = []    # supervised collectors (never trapping)
@@ -193,7 +211,7 @@ class _Generator:
             return {"local": self.rnd.choice(NAMES)}
         if r < 0.7:
             return {"global": self.pick(GLOBALS)}
-        return {"via": [self.rnd.choice(BACKENDS), self.pick(VIA_TERMS)]}
+        return {"via": [self.rnd.choice(self.backends), self.pick(VIA_TERMS)]}
 
     def room_name(self) -> dict:
         """A name only rooms and collectors take; now and then one given before (a start then fails)."""
@@ -204,7 +222,7 @@ class _Generator:
             return {"local": self.rnd.choice(CHILD_NAMES)}
         if r < 0.55:
             return {"global": self.pick(ROOM_GLOBALS)}
-        return {"via": [self.rnd.choice(BACKENDS), self.pick(ROOM_VIA_TERMS)]}
+        return {"via": [self.rnd.choice(self.backends), self.pick(ROOM_VIA_TERMS)]}
 
     def lookup(self) -> dict:
         if self.theme == "names":
@@ -218,13 +236,13 @@ class _Generator:
                 return {"local": self.rnd.choice(NAMES + CHILD_NAMES)}
             if form == "global":
                 return {"global": self.pick(GLOBALS + ROOM_GLOBALS)}
-            return {"via": [self.rnd.choice(BACKENDS), self.pick(VIA_TERMS + ROOM_VIA_TERMS)]}
+            return {"via": [self.rnd.choice(self.backends), self.pick(VIA_TERMS + ROOM_VIA_TERMS)]}
         return self.name() if self.chance(0.55) else self.room_name()
 
     def tree_name(self) -> dict:
         """A name only supervised rooms, supervisors or registry servers take."""
         dsup_names = sum(DSUP_NAMES.values(), ())
-        return {"local": self.rnd.choice(CHILD_NAMES + SUP_NAMES + dsup_names + tuple(REG_NAMES.values()))}
+        return {"local": self.rnd.choice(CHILD_NAMES + SUP_NAMES + dsup_names + tuple(self.reg_names.values()))}
 
     def watchers(self) -> list[str]:
         """Labels of collectors (or of no process): the only ones messages, monitor and demonitor take."""
@@ -409,7 +427,7 @@ class _Generator:
         """A child's name built from its first start argument, and the type that argument must have."""
         r = self.rnd.random()
         if r < 0.35:
-            return {"via": [self.rnd.choice(BACKENDS), ["chat_room", {"arg": 0}]]}, "str"
+            return {"via": [self.rnd.choice(self.backends), ["chat_room", {"arg": 0}]]}, "str"
         if r < 0.7:
             return {"local": {"arg": 0}}, "atom"
         return {"global": ["room", {"arg": 0}]}, "str"
@@ -454,9 +472,9 @@ class _Generator:
         return template, info
 
     def registry_fields(self, spec: dict) -> dict:
-        spec["backend"] = self.rnd.choice(BACKENDS)
+        spec["backend"] = self.rnd.choice(self.server_backends)
         if self.chance(0.85):
-            spec["name"] = {"local": REG_NAMES[spec["backend"]]}
+            spec["name"] = {"local": self.reg_names[spec["backend"]]}
         return spec
 
     def new_supervisor(self) -> dict:
@@ -739,7 +757,7 @@ class _Generator:
                 target = self.name() if self.chance(0.5) else {"global": self.pick(GLOBALS + ROOM_GLOBALS)}
             if self.theme == "registry" and self.chance(0.5):
                 # Through a registry server that may have died.
-                backends = [g["backend"] for g in self.regs] or list(BACKENDS)
+                backends = [g["backend"] for g in self.regs] or list(self.backends)
                 target = {"via": [rnd.choice(backends), self.pick(VIA_TERMS + ROOM_VIA_TERMS)]}
             step = {"op": "monitor", "watcher": {"proc": w}, "target": target, "as": f"m{len(self.refs) + 1}"}
             self.refs.append((step["as"], w))
@@ -791,15 +809,16 @@ class _Generator:
         to no process."""
         name = self.name()
         if again:
-            backend = "unique_registry" if self.ended and self.chance(0.5) else self.rnd.choice(BACKENDS)
+            backend = self.self_backends[0] if self.ended and self.chance(0.5) and self.self_backends \
+                else self.rnd.choice(self.backends)
             name = {"via": [backend, self.pick(VIA_TERMS)]}
         step = {"op": "register", "name": self.take(name), "target": self.proc()}
         backend = step["name"].get("via", [None])[0]
-        if again and backend == "unique_registry" and self.ended:
+        if again and backend in self.self_backends and self.ended:
             step["target"] = self.proc(self.ended)  # a dead collector: noproc
         elif again:
             step["target"] = self.proc(self.maybe_unbound(self.rooms + self.named_collectors + self.sup_collectors))
-        elif backend == "unique_registry":
+        elif backend in self.self_backends:
             # The collector registers itself; a dead one answers noproc, anything
             # else function_clause.
             r = self.rnd.random()
@@ -904,9 +923,9 @@ class _Generator:
             if reg["name"] and self.chance(0.4):
                 registry = dict(reg["name"])
         else:
-            registry = self.rnd.choice(BACKENDS)  # the backend's current server
-        if self.theme in ("registry", "failures") and self.chance(0.4):
-            registry = "unique_registry"  # Registry.keys/2: function_clause for a non-pid
+            registry = self.rnd.choice(self.server_backends)  # the backend's current server
+        if self.theme in ("registry", "failures") and self.chance(0.4) and self.self_backends:
+            registry = self.self_backends[0]  # Registry.keys/2: function_clause for a non-pid
         # A name is looked up first; a free one, or a label bound to no process,
         # passes undefined to the registry.
         r = self.rnd.random()
@@ -917,7 +936,7 @@ class _Generator:
         elif r < 0.55:
             target = {"global": self.pick(GLOBALS + ROOM_GLOBALS)}
         elif r < 0.7:
-            target = {"via": [self.rnd.choice(BACKENDS), self.pick(VIA_TERMS + ROOM_VIA_TERMS)]}
+            target = {"via": [self.rnd.choice(self.backends), self.pick(VIA_TERMS + ROOM_VIA_TERMS)]}
         elif r < 0.9:
             target = self.lookup()
         else:

@@ -24,11 +24,13 @@ from typing import Any
 import attrs
 
 from .canonical import decode
-from .common.childspec import child_spec
+from .common import backends
+from .common.childspec import DEFAULT_BACKEND, KINDS, child_spec
 from .common.steps import STEP_TYPES, RefLabel, Step
 from .terms import GlobalName, LocalName, ViaName
 
-__all__ = ["Scenario", "ScenarioError", "UnknownOperation", "parse", "load", "to_step", "OPS", "KINDS", "BACKENDS"]
+__all__ = ["Scenario", "ScenarioError", "UnknownOperation", "parse", "load", "to_step", "OPS", "KINDS",
+           "backends_named"]
 
 
 class ScenarioError(ValueError):
@@ -68,8 +70,8 @@ class Scenario:
         return out
 
 
-BACKENDS = ("map_registry", "map_registry_nomonitor", "unique_registry")
-KINDS = ("collector", "chat_room", "supervisor", "dynamic_supervisor", "registry_server")
+# The via backends are those registered in `regspec.common.backends` when a scenario is parsed;
+# the kinds are `regspec.common.childspec.KINDS`.
 
 _COMMON = {"op", "as", "nowait"}
 # op -> (required fields, optional fields)
@@ -113,6 +115,21 @@ _CHILD_FIELDS = {"id", "kind", "name", "restart", "shutdown", "as", "link", "tra
 MAX_TIMEOUT = 2**32 - 1  # a receive's `after` takes no more
 _PID_RE = re.compile(r"^P\d+$")
 _STRATEGIES = ("one_for_one", "one_for_all", "rest_for_one")
+
+
+def _server_backends() -> tuple[str, ...]:
+    """The backends a `registry_server` may start and `registry_keys` may name: those with a server."""
+    return tuple(b.name for b in backends.all_backends() if b.server)
+
+
+def _server_backend(value: Any, prefix: str, or_else: str = "") -> None:
+    """`value` names a registered backend that has a registry server."""
+    allowed = _server_backends()
+    if value in allowed:
+        return
+    known = isinstance(value, str) and value in backends.names()
+    problem = "via backend {} has no registry server" if known else "unknown backend {}"
+    raise ScenarioError(f"{prefix}{problem.format(json.dumps(value))} (expected one of {', '.join(allowed)}{or_else})")
 _DYNAMIC_IMPLS = ("DynamicSupervisor", "simple_one_for_one")
 
 
@@ -190,8 +207,8 @@ class _Checker:
         else:
             if not isinstance(inner, list) or len(inner) != 2:
                 raise ScenarioError(f"{where}: a via name is [backend, term], got: {json.dumps(inner)}")
-            if inner[0] not in BACKENDS:
-                raise ScenarioError(f"{where}: unknown via backend {json.dumps(inner[0])} (expected one of {', '.join(BACKENDS)})")
+            if not isinstance(inner[0], str) or inner[0] not in backends.names():
+                raise ScenarioError(f"{where}: unknown via backend {json.dumps(inner[0])} (expected one of {', '.join(backends.names())})")
             self.value(inner[1], where, template)
 
     def target(self, v: Any, where: str) -> None:
@@ -275,8 +292,8 @@ class _Checker:
                 self.child_spec(child, f"'children'[{i}]")
         if "child" in step:
             self.child_spec(step["child"], "'child'", template=True)
-        if "backend" in step and step["backend"] not in BACKENDS:
-            raise ScenarioError(f"unknown backend {json.dumps(step['backend'])} (expected one of {', '.join(BACKENDS)})")
+        if "backend" in step:
+            _server_backend(step["backend"], "")
         self.kind_fields(step, "start")
 
     def kind(self, spec: dict, where: str) -> None:
@@ -317,8 +334,9 @@ class _Checker:
 
     def kind_fields(self, spec: dict, where: str) -> None:
         """The kind's own fields that take one of a few atoms or a count."""
-        for field, allowed in (("strategy", _STRATEGIES), ("impl", _DYNAMIC_IMPLS), ("backend", BACKENDS),
-                               ("mode", ("eager", "mailbox"))):
+        if "backend" in spec:
+            _server_backend(spec["backend"], f"{where}.backend: ")
+        for field, allowed in (("strategy", _STRATEGIES), ("impl", _DYNAMIC_IMPLS), ("mode", ("eager", "mailbox"))):
             if field in spec and spec[field] not in allowed:
                 raise ScenarioError(f"{where}.{field}: expected one of {', '.join(allowed)}, got: {json.dumps(spec[field])}")
         for f in ("max_restarts", "max_seconds"):
@@ -331,7 +349,7 @@ class _Checker:
             raise ScenarioError(f"{where}: a simple_one_for_one supervisor needs its 'child' template")
         name = spec.get("name")
         if spec.get("kind") == "registry_server" and isinstance(name, dict) and "via" in name \
-                and name["via"][0] == spec.get("backend", "map_registry"):
+                and name["via"][0] == spec.get("backend", DEFAULT_BACKEND):
             # Its lookups would go through itself for ever (on the BEAM, until the watchdog).
             raise ScenarioError(f"{where}: a registry_server cannot be named through its own backend "
                                 f"{json.dumps(name['via'][0])}")
@@ -388,9 +406,7 @@ class _Checker:
         # current server (the one a via name of that backend reaches).
         registry = step["registry"]
         if isinstance(registry, str):
-            if registry not in BACKENDS:
-                raise ScenarioError(f"'registry': unknown backend {json.dumps(registry)} (expected one of "
-                                    f"{', '.join(BACKENDS)}, or a proc, pid or name of a registry server)")
+            _server_backend(registry, "'registry': ", ", or a proc, pid or name of a registry server")
         else:
             self.target(registry, "'registry'")
         self.target(step["target"], "'target'")
@@ -541,3 +557,35 @@ def _child_fields(spec: dict) -> dict:
         else:
             out[key] = inner
     return out
+
+
+def backends_named(scenario: Scenario) -> list[tuple[int, str, str]]:
+    """`(step, op, backend)` for each via backend a step names, in step order: the backends of its via
+    names (child specs and templates included), of a `registry_server` (the default one too) and
+    `registry_keys`' backend name.
+
+    >>> backends_named(parse({"steps": [{"op": "start", "kind": "registry_server"},
+    ...     {"op": "whereis", "name": {"via": ["unique_registry", "k"]}}]}))
+    [(0, 'start', 'map_registry'), (1, 'whereis', 'unique_registry')]
+    """
+    out = []
+    for i, step in enumerate(s.source for s in scenario.steps):
+        found: list[str] = []
+        _backends_in(step, found)
+        if step["op"] == "registry_keys" and isinstance(step["registry"], str):
+            found.append(step["registry"])
+        out += [(i, step["op"], b) for b in dict.fromkeys(found)]
+    return out
+
+
+def _backends_in(v: Any, found: list) -> None:
+    if isinstance(v, dict):
+        if set(v) == {"via"} and isinstance(v["via"], list) and v["via"] and isinstance(v["via"][0], str):
+            found.append(v["via"][0])
+        if v.get("kind") == "registry_server":
+            found.append(v.get("backend", DEFAULT_BACKEND))
+        for x in v.values():
+            _backends_in(x, found)
+    elif isinstance(v, list):
+        for x in v:
+            _backends_in(x, found)

@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 from .beam import BeamError
+from .common import backends
 from .runner import RunFailed
-from .scenario import Scenario
+from .scenario import Scenario, backends_named
 
-__all__ = ["TARGETS", "TargetUnavailable", "TargetFailed", "run", "available"]
+__all__ = ["TARGETS", "TargetUnavailable", "TargetFailed", "run", "available", "check_backends"]
 
 TARGETS = ("model", "impl", "beam")
 
@@ -44,10 +45,27 @@ def run(scenario: Scenario, target: str) -> list[dict]:
         TargetUnavailable: the target cannot run on this machine.
         TargetFailed: the run broke off; the message names the step.
     """
+    check_backends(scenario, target)
     try:
         return _run(scenario, target)
     except (BeamError, RunFailed) as e:
         raise TargetFailed(str(e)) from e
+
+
+def check_backends(scenario: Scenario, target: str) -> None:
+    """Refuse, before anything runs, a scenario naming a via backend that `target` has no leg for
+    (or whose leg cannot be loaded): `TargetFailed` naming the first step that names it."""
+    for i, op, name in backends_named(scenario):
+        try:
+            record = backends.get(name)
+            if target == "model":
+                backends.model_leg(name)
+            elif target == "impl":
+                backends.impl_leg(name)
+            elif target == "beam" and record.beam is None:
+                raise backends.BackendError(f"via backend {name!r} has no beam leg")
+        except backends.BackendError as e:
+            raise TargetFailed(f"step {i} ({op}): {e}") from None
 
 
 def _run(scenario: Scenario, target: str) -> list[dict]:

@@ -14,6 +14,11 @@ Cycles inside model/ and inside impl/ are not checked here.
 Each rule is checked twice: on the source as it is (no violation), and on
 the source with one violation planted in memory (the rule reports it), so
 a rule that can no longer fail is noticed.
+
+The via backend registry (`regspec.common.backends`) holds each backend's
+legs by name and imports them only when asked: the model asks for model
+legs only (`model_leg`), the runtime for impl legs only (`impl_leg`), so
+the registry never hands one program the other's code (rule e).
 """
 
 from __future__ import annotations
@@ -180,6 +185,46 @@ def programs_import_glue(edges: list[Import]) -> list[Import]:
 
 
 RULES = [impl_imports_model, model_imports_impl, common_imports_too_much, private_imports, programs_import_glue]
+
+
+LEG_OF = {MODEL: "model_leg", IMPL: "impl_leg"}
+
+
+def legs_of_the_other_program(planted: dict[str, str] | None = None) -> list[str]:
+    """(e) model/ never names `impl_leg`, impl/ never `model_leg` (called, imported or passed on)."""
+    src = sources()
+    for module, extra in (planted or {}).items():
+        text, is_package = src[module]
+        src[module] = (text + "\n" + extra + "\n", is_package)
+    out = []
+    for module, (text, _) in sorted(src.items()):
+        own = next((p for p in (MODEL, IMPL) if within(module, p)), None)
+        if own is None:
+            continue
+        other = LEG_OF[IMPL if own == MODEL else MODEL]
+        for node in ast.walk(ast.parse(text)):
+            named = (node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name)
+                     else None)
+            if isinstance(node, ast.ImportFrom):
+                named = other if any(a.name == other for a in node.names) else None
+            if named == other:
+                out.append(f"{module} line {node.lineno}: {other}")
+    return out
+
+
+def test_each_program_asks_the_backend_registry_for_its_own_legs():
+    assert legs_of_the_other_program() == []
+    assert "model_leg" in sources()["regspec.model.gen"][0] and "impl_leg" in sources()["regspec.impl.gen"][0]
+
+
+@pytest.mark.parametrize("module, line", [
+    ("regspec.model.registry_via", "def planted():\n    return backends.impl_leg('map_registry')"),
+    ("regspec.impl.gen", "from regspec.common.backends import model_leg"),
+    ("regspec.impl.driver_names", "LEG = getattr(backends, 'x') or backends.model_leg"),
+], ids=["model-calls-impl-leg", "impl-imports-model-leg", "impl-names-model-leg"])
+def test_a_planted_request_for_the_other_programs_leg_is_found(module, line):
+    found = legs_of_the_other_program({module: line})
+    assert [f.split(" ")[0] for f in found] == [module], found
 
 
 def show(found: list[Import]) -> str:

@@ -13,7 +13,8 @@ The threaded runtime has two layers and the session glue on top:
 The process layer never imports the library (nor the glue), at module
 level or inside a function: where it needs library behaviour, the library
 adds an entry to a table the lower layer owns (`collector.BODIES`,
-`kind_table.START`, `gen.VIA_BACKENDS`), or passes a function in. And no
+`kind_table.START`), or passes a function in; a via backend's leg is
+named by the neutral backend registry (`regspec.common.backends`). And no
 module of impl/ reaches itself again through its imports.
 
 The import graph is read from the source with `ast`: module-level and

@@ -167,16 +167,19 @@ def test_a_planted_upward_import_is_found(module, line, target):
 def test_the_library_fills_the_tables_and_boots_the_world():
     """The inversion at work: erts's world holds only the driver; the library's kinds are in the tables
     and `kinds.boot` adds the processes from before step 0, as the session starts from them."""
-    from regspec.common.records import BACKEND_PIDS, DRIVER, GLOBAL_SERVER, UNIQUE_PARTITION
+    from regspec.common import backends
+    from regspec.common.records import DRIVER, GLOBAL_SERVER, UNIQUE_PARTITION
     from regspec.model import behaviours, gen, kinds, new_world, starters, world
 
     assert set(world.new_world().processes) == {DRIVER}
     booted = new_world()
     assert booted == kinds.boot(world.new_world())
-    assert set(booted.processes) == {DRIVER, GLOBAL_SERVER, UNIQUE_PARTITION, *BACKEND_PIDS.values()}
+    assert set(booted.processes) == {DRIVER, GLOBAL_SERVER, UNIQUE_PARTITION,
+                                     *(backends.server_pid(b) for b in backends.names())}
     kinds_started = {"collector", "chat_room", "supervisor", "dynamic_supervisor", "registry_server",
                      "registry_partition"}
     assert set(starters.STARTERS) == kinds_started
     assert set(behaviours.BEHAVIOURS) == kinds_started | {"global_name_server"}
     assert all(booted.processes[p].kind in behaviours.BEHAVIOURS for p in booted.processes if p != DRIVER)
-    assert set(gen.NAME_MODULES) == {"global", "map_registry", "map_registry_nomonitor", "unique_registry"}
+    assert set(gen.NAME_MODULES) == {"global"}   # a via backend's module is its leg, from the backend registry
+    assert all(gen.name_module(b) is backends.model_leg(b) for b in backends.names())

@@ -7,6 +7,11 @@ true/false/null -> atoms), runs ``driver.erl`` in a fresh VM with one
 scheduler (``+S 1:1``: reproducible), and parses the JSON the driver
 prints. DRIVER.md says how the driver executes each op.
 
+The via backends of a run are those registered in
+``regspec.common.backends`` that have a beam leg: their sources are
+compiled with the driver's, and the driver gets their table (name, module,
+traits). A step naming any other backend fails the run before step 0.
+
 Example::
 
     >>> from regspec import beam
@@ -26,6 +31,8 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from regspec.common import backends as _backends
 
 __all__ = ["BeamError", "available", "run_scenario"]
 
@@ -81,13 +88,15 @@ def available() -> bool:
     return shutil.which("erl") is not None and shutil.which("erlc") is not None
 
 
-def run_scenario(scenario: dict, *, timeout: float = 120.0) -> list[dict]:
+def run_scenario(scenario: dict, *, timeout: float = 120.0, backends=None) -> list[dict]:
     """Run one well-formed scenario document on a fresh BEAM.
 
     Args:
         scenario: the parsed JSON document (``steps``, maybe ``nodes``,
             ``name``, ``doc``); it is not validated here.
         timeout: seconds the whole VM run may take.
+        backends: the via backends the run knows (``Backend`` records);
+            default: every registered one that has a beam leg.
 
     Returns:
         ``[{"step": 0, "result": ...}, ...]``, one entry per step, in the
@@ -95,13 +104,21 @@ def run_scenario(scenario: dict, *, timeout: float = 120.0) -> list[dict]:
 
     Raises:
         BeamError: erl is missing, compiling failed, or the VM crashed,
-            timed out or printed something that is not the expected JSON.
+            timed out or printed something that is not the expected JSON;
+            a step names a via backend the run has no beam leg for.
     """
-    ebin = _compiled()
+    if backends is None:
+        backends = [b for b in _backends.all_backends() if b.beam is not None]
+    backends = [b for b in backends if b.beam is not None]
+    ebin = _compiled(tuple(backends))
+    table = [{"name": b.name, "module": b.beam_module, "server": b.server, "self_register": b.self_register,
+              "server_type": b.server_type} for b in backends]
     fd, term_file = tempfile.mkstemp(prefix="regspec-scenario-", suffix=".term")
     try:
         with os.fdopen(fd, "w", encoding="ascii") as f:
             f.write(_to_erlang(scenario))
+            f.write(".\n")
+            f.write(_to_erlang(table))
             f.write(".\n")
         cmd = [
             "erl", "-noshell", "-noinput",
@@ -191,22 +208,40 @@ def _text(b) -> str:
 
 # Compiling ---------------------------------------------------------------
 
-_compiled_dir: Path | None = None
+_compiled_dirs: dict[tuple, Path] = {}
 
 
-def _compiled() -> Path:
-    """The folder of compiled beams, compiling the sources once per hash."""
-    global _compiled_dir
-    if _compiled_dir is not None and _compiled_dir.is_dir():
-        return _compiled_dir
+def _compiled(backends: tuple = ()) -> Path:
+    """The folder of compiled beams: the driver's sources and the backends' beam legs (``.erl``
+    with erlc, ``.ex`` with elixirc), compiled once per hash of them all."""
+    sources = sorted(_SOURCE_DIR.glob("*.erl"))
+    own = {src.stem for src in sources}
+    legs = []
+    for b in backends:
+        path = Path(b.beam).resolve()
+        if path in sources or path in legs:
+            continue
+        if path.suffix not in (".erl", ".ex") or not path.is_file():
+            raise BeamError(f"the beam leg of via backend {b.name!r} is not an .erl or .ex file: {b.beam}")
+        if b.beam_module in own:
+            raise BeamError(f"the beam leg of via backend {b.name!r} defines module {b.beam_module}, "
+                            f"which the driver has already")
+        legs.append(path)
+    key = (tuple(sources), tuple(legs), tuple((b.name, b.beam_module) for b in backends))
+    cached = _compiled_dirs.get(key)
+    if cached is not None and cached.is_dir():
+        return cached
     if not available():
         raise BeamError("erl and erlc are not on PATH")
-    sources = sorted(_SOURCE_DIR.glob("*.erl"))
+    tools = ["erl", "erlc"] + (["elixirc"] if any(p.suffix == ".ex" for p in legs) else [])
     digest = hashlib.sha256()
-    for tool in ("erl", "erlc"):
-        path = os.path.realpath(shutil.which(tool))
+    for tool in tools:
+        found = shutil.which(tool)
+        if found is None:
+            raise BeamError(f"{tool} is not on PATH")
+        path = os.path.realpath(found)
         digest.update(f"{path}:{os.stat(path).st_mtime_ns}\n".encode())
-    for src in sources:
+    for src in sources + legs:
         digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
     root = Path(os.environ.get("REGSPEC_CACHE")
                 or Path.home() / ".cache" / "regspec") / "beam"
@@ -215,12 +250,14 @@ def _compiled() -> Path:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
         try:
-            proc = subprocess.run(["erlc", "-o", str(tmp), *map(str, sources)],
-                                  capture_output=True, timeout=300)
-            if proc.returncode != 0:
-                out = _text(proc.stdout) + _text(proc.stderr)
-                first = next((line for line in out.splitlines() if line.strip()), "")
-                raise BeamError(f"erlc failed: {first}", detail=f"erlc failed:\n{out}")
+            erls = [*sources, *(p for p in legs if p.suffix == ".erl")]
+            _compile(["erlc", "-o", str(tmp), *map(str, erls)], "erlc")
+            for ex in (p for p in legs if p.suffix == ".ex"):
+                _compile(["elixirc", "--ignore-module-conflict", "-o", str(tmp), str(ex)], "elixirc")
+            for b in backends:
+                if not (tmp / f"{b.beam_module}.beam").is_file():
+                    raise BeamError(f"the beam leg of via backend {b.name!r} ({b.beam}) defines no module "
+                                    f"{b.beam_module}")
             os.chmod(tmp, 0o755)
             try:
                 os.rename(tmp, final)      # atomic; loses to a concurrent winner
@@ -229,8 +266,16 @@ def _compiled() -> Path:
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    _compiled_dir = final
+    _compiled_dirs[key] = final
     return final
+
+
+def _compile(cmd: list[str], tool: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        out = _text(proc.stdout) + _text(proc.stderr)
+        first = next((line for line in out.splitlines() if line.strip()), "")
+        raise BeamError(f"{tool} failed: {first}", detail=f"{tool} failed:\n{out}")
 
 
 _ebin_cache: Path | None = None

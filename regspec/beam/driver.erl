@@ -3,13 +3,15 @@
 %%
 %%   erl -noshell +S 1:1 -pa EBIN -pa ELIXIR_EBIN -run driver main FILE
 %%
-%% FILE holds the scenario document as one Erlang term (file:consult/1):
-%% JSON objects as maps with binary keys, strings as binaries, arrays as
-%% lists, true/false/null as atoms. DRIVER.md says how each op runs.
+%% FILE holds two Erlang terms (file:consult/1): the scenario document and
+%% the table of the run's via backends (regspec.common.backends: a list of
+%% #{name, module, server, self_register, server_type}), both written as
+%% JSON is: objects as maps with binary keys, strings as binaries, arrays
+%% as lists, true/false/null as atoms. DRIVER.md says how each op runs.
 %%
 %% Processes: `main` (the -run process) owns the table regspec_env and
-%% starts, before any tracing, the infrastructure: the three via backends,
-%% the tracer and the watchdog. Then it spawns the driver, P0, which traces
+%% starts, before any tracing, the infrastructure: the registry server of
+%% each via backend that has one, the tracer and the watchdog. Then it spawns the driver, P0, which traces
 %% itself with [procs, set_on_spawn], so every process it creates, and
 %% everything those create, reports its spawn to the tracer. P1, P2, ...
 %% are handed out at sync points in pid order, which on one node is
@@ -49,15 +51,17 @@ main([File]) ->
     erlang:halt(Status).
 
 run_file(File) ->
-    Doc = case file:consult(File) of
-              {ok, [D]} -> D;
-              Error -> fatal("cannot read ~ts: ~0tp", [File, Error])
-          end,
+    {Doc, Backends} = case file:consult(File) of
+                          {ok, [D, B]} -> {D, B};
+                          Error -> fatal("cannot read ~ts: ~0tp", [File, Error])
+                      end,
     {ok, _} = application:ensure_all_started(elixir),
-    preload(),
+    Mods = [binary_to_atom(M, utf8) || #{<<"module">> := M} <- Backends],
+    preload(Mods),
     warm_up(),
     ?ENV = ets:new(?ENV, [named_table, public, set]),
-    start_infrastructure(),
+    note_backends(Backends),
+    start_infrastructure(Mods),
     Tracer = spawn(fun() -> tracer([]) end),
     Watchdog = spawn(fun() -> watchdog(undefined) end),
     Baseline = registered(),
@@ -78,11 +82,22 @@ run_file(File) ->
         {'DOWN', Mref, process, Driver, Reason} -> fatal("the driver died: ~0tp", [Reason])
     end.
 
+%% The run's via backends, by name and by module.
+note_backends(Backends) ->
+    lists:foreach(
+      fun(#{<<"name">> := Name, <<"module">> := M, <<"server">> := Server,
+            <<"self_register">> := Self, <<"server_type">> := Type}) ->
+              Mod = binary_to_atom(M, utf8),
+              B = #{name => Name, module => Mod, server => Server, self_register => Self,
+                    server_type => binary_to_atom(Type, utf8)},
+              ets:insert(?ENV, [{{backend, Name}, B}, {{module, Mod}, B}])
+      end, Backends).
+
 %% Load every module a scenario may run, so that no code loading (file I/O,
 %% whose timing varies) happens while scenario processes run.
-preload() ->
-    Mods = [collector, chat_room, map_registry, map_registry_nomonitor,
-            unique_registry, regspec_sup, regspec_kinds, regspec_val, regspec_out,
+preload(BackendMods) ->
+    Mods = BackendMods ++
+           [collector, chat_room, map_registry, regspec_sup, regspec_kinds, regspec_val, regspec_out,
             gen, gen_server, proc_lib, supervisor, sys, global, lists, maps, ets,
             io_lib, io_lib_format,
             'Elixir.Registry', 'Elixir.Registry.Supervisor', 'Elixir.Registry.Partition',
@@ -120,23 +135,20 @@ warm_up() ->
               receive {'DOWN', Mref, process, P, _} -> ok end
       end, Paths).
 
-%% One instance of each via backend, before tracing: they get no number.
-start_infrastructure() ->
-    {ok, M} = gen_server:start(map_registry, map_registry, []),
-    {ok, N} = gen_server:start(map_registry, map_registry_nomonitor, []),
-    Reg = 'regspec.unique_registry',
-    {ok, U} = 'Elixir.Registry':start_link([{keys, unique}, {name, Reg}]),
-    true = unlink(U),
-    ets:insert(?ENV, [{{server, map_registry}, M},
-                      {{server, map_registry_nomonitor}, N},
-                      {{server, unique_registry}, Reg},
-                      {{regserver, M}, {map_registry, M}},
-                      {{regserver, N}, {map_registry_nomonitor, N}},
-                      {{regserver, U}, {unique_registry, Reg}}]),
-    [ets:insert(?ENV, [{{label, Label}, Pid}, {{label_of, Pid}, Label}])
-     || {Label, Pid} <- [{<<"map_registry">>, M}, {<<"map_registry_nomonitor">>, N},
-                         {<<"unique_registry">>, U}]],
-    ok.
+%% The registry server of each via backend that has one, before tracing:
+%% they get no number and print as their backend's name. Each backend's
+%% beam leg starts its own (prestart/0, not linked to its starter).
+start_infrastructure(Mods) ->
+    lists:foreach(
+      fun(Mod) ->
+              case ets:lookup(?ENV, {module, Mod}) of
+                  [{_, #{server := true, name := Name}}] ->
+                      {ok, Pid, Ref} = Mod:prestart(),
+                      regspec_kinds:note_server(Name, Pid, Ref),
+                      ets:insert(?ENV, [{{label, Name}, Pid}, {{label_of, Pid}, Name}]);
+                  _ -> ok
+              end
+      end, Mods).
 
 tracer(Spawned) ->
     receive
@@ -174,7 +186,9 @@ driver(Doc, Tracer, Watchdog, Baseline, Main) ->
                       {{pnum, 0}, self()}, {{num, self()}, 0},
                       {next_pnum, 1}, {next_rnum, 1}]),
     put(live, []),
-    Results = steps(maps:get(<<"steps">>, Doc), 0, Watchdog, []),
+    Steps = maps:get(<<"steps">>, Doc),
+    check_backends(Steps, 0),
+    Results = steps(Steps, 0, Watchdog, []),
     sync(),
     Label = fun label/1,
     Json = regspec_out:encode(
@@ -203,6 +217,37 @@ steps([Step | Rest], I, Watchdog, Acc) ->
     steps(Rest, I + 1, Watchdog, [{I, Result} | Acc]).
 
 step_msg(I, Op, Msg) -> lists:flatten(io_lib:format("step ~p (~ts): ~ts", [I, Op, Msg])).
+
+%% Before step 0: a step naming a via backend this run has no beam leg for
+%% fails the run, naming the step and the backend.
+check_backends([], _) -> ok;
+check_backends([Step | Rest], I) ->
+    case [B || B <- backends_in(Step), not ets:member(?ENV, {backend, B})] of
+        [] -> check_backends(Rest, I + 1);
+        [B | _] ->
+            exit({regspec_fatal,
+                  step_msg(I, maps:get(<<"op">>, Step),
+                           io_lib:format("via backend \"~ts\" has no beam leg in this run", [B]))})
+    end.
+
+%% The backends a step names: its via names (child specs included), a
+%% registry_server's backend (the default one too), registry_keys' backend.
+backends_in(#{<<"op">> := <<"registry_keys">>, <<"registry">> := B} = Step) when is_binary(B) ->
+    [B | named_backends(Step)];
+backends_in(Step) -> named_backends(Step).
+
+named_backends(M) when is_map(M) ->
+    Via = case M of
+              #{<<"via">> := [B, _]} when map_size(M) =:= 1, is_binary(B) -> [B];
+              _ -> []
+          end,
+    Server = case maps:get(<<"kind">>, M, null) of
+                 <<"registry_server">> -> [maps:get(<<"backend">>, M, <<"map_registry">>)];
+                 _ -> []
+             end,
+    Via ++ Server ++ lists:append([named_backends(V) || V <- maps:values(M)]);
+named_backends(L) when is_list(L) -> lists:append([named_backends(X) || X <- L]);
+named_backends(_) -> [].
 
 call_timeout(#{<<"op">> := <<"call">>} = Step) ->
     case maps:get(<<"timeout">>, Step, 5000) of
@@ -256,8 +301,11 @@ exec(<<"register">>, S) ->
                 {term, case Name of
                            {local, A} -> register(A, Target);
                            {global, T} -> global:register_name(T, Target);
-                           {via, unique_registry, _} -> by_holder(Target, {register, Name});
-                           {via, M, T} -> M:register_name(T, Target)
+                           {via, M, T} ->
+                               case self_register(M) of
+                                   true -> by_holder(Target, {register, Name});
+                                   false -> M:register_name(T, Target)
+                               end
                        end}
         end);
 
@@ -268,8 +316,11 @@ exec(<<"unregister">>, S) ->
                 {term, case Name of
                            {local, A} -> unregister(A);
                            {global, T} -> global:unregister_name(T);
-                           {via, unique_registry, _} -> by_holder(Target, {unregister, Name});
-                           {via, M, T} -> M:unregister_name(T)
+                           {via, M, T} ->
+                               case self_register(M) of
+                                   true -> by_holder(Target, {unregister, Name});
+                                   false -> M:unregister_name(T)
+                               end
                        end}
         end);
 
@@ -455,10 +506,7 @@ exec(<<"registry_keys">>, S) ->
     api(fun() ->
                 {Backend, Ref} = registry_server(Registry),
                 Pid = resolve(Target),
-                {term, case Backend of
-                           unique_registry -> unique_registry:keys(Ref, Pid);
-                           _ -> gen_server:call(Ref, {keys, Pid})
-                       end}
+                {term, (regspec_kinds:via_module(Backend)):keys(Ref, Pid)}
         end);
 
 exec(Op, _S) when Op =:= <<"partition">>; Op =:= <<"heal">> ->
@@ -540,9 +588,14 @@ ask(Pid, Req) ->
 collector(Pid) when is_pid(Pid) -> ets:member(?ENV, {collector, Pid});
 collector(_) -> false.
 
-%% A unique_registry name is taken or dropped by the process itself: a
-%% collector target does it; for any other target the driver calls the
-%% backend (Registry then only accepts the driver itself).
+%% A backend where only the caller takes a name for itself (self_register:
+%% unique_registry): a collector target takes or drops it itself; for any
+%% other target the driver calls the backend (Registry then only accepts
+%% the driver itself).
+self_register(Mod) ->
+    [{_, #{self_register := Self}}] = ets:lookup(?ENV, {module, Mod}),
+    Self.
+
 by_holder(Target, {register, {via, M, T}} = Req) ->
     case collector(Target) of
         true -> ask(Target, Req);
@@ -572,9 +625,7 @@ sup_kind(Pid) ->
 %% registry_keys' "registry": a backend name (its current server), or a
 %% proc or name of a registry server.
 registry_server(B) when is_binary(B) ->
-    Backend = binary_to_atom(B, utf8),
-    [{_, Ref}] = ets:lookup(?ENV, {server, Backend}),
-    {Backend, Ref};
+    {B, regspec_kinds:current_server(regspec_kinds:via_module(B))};
 registry_server(J) ->
     Pid = resolve(regspec_val:target(J)),
     case ets:lookup(?ENV, {regserver, Pid}) of

@@ -4,14 +4,19 @@
 %%
 %% The same gen_server module also serves `map_registry_nomonitor`
 %% (started with Monitor = false: it never monitors, so dead pids stay).
-%% The via callbacks call "the current server" of their backend, kept in
-%% the driver's `regspec_env` table under {server, Backend}: the pid of the
-%% pre-started instance, or the local name (else global name, else pid) of
-%% the last `registry_server` started for the backend.
+%% The via callbacks call "the current server" of their backend
+%% (regspec_kinds:current_server/1): the pid of the pre-started instance,
+%% or the local name (else global name, else pid) of the last
+%% `registry_server` started for the backend.
+%%
+%% The beam leg of a backend with a server (regspec.common.backends): the
+%% via protocol, prestart/0 (the instance before step 0), start_server/1
+%% (a `registry_server` step) and keys/2 (`registry_keys`).
 -module(map_registry).
 -behaviour(gen_server).
 -export([register_name/2, unregister_name/1, whereis_name/1, send/2]).
--export([call/2, cast/2, do_send/3]).
+-export([prestart/0, start_server/1, keys/2]).
+-export([call/2, cast/2, do_send/3, prestart/1, start_server/2]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
 register_name(Name, Pid) -> call(?MODULE, {register_name, Name, Pid}).
@@ -19,8 +24,12 @@ unregister_name(Name) -> cast(?MODULE, {unregister_name, Name}).
 whereis_name(Name) -> call(?MODULE, {whereis_name, Name}).
 send(Name, Msg) -> do_send(?MODULE, Name, Msg).
 
-call(Backend, Req) -> gen_server:call(server(Backend), Req).
-cast(Backend, Req) -> gen_server:cast(server(Backend), Req).
+prestart() -> prestart(?MODULE).
+start_server(Name) -> start_server(Name, ?MODULE).
+keys(Server, Pid) -> gen_server:call(Server, {keys, Pid}).
+
+call(Backend, Req) -> gen_server:call(regspec_kinds:current_server(Backend), Req).
+cast(Backend, Req) -> gen_server:cast(regspec_kinds:current_server(Backend), Req).
 
 %% Like global:send/2: the pid, or exit {badarg, {Name, Msg}} for a free name.
 do_send(Backend, Name, Msg) ->
@@ -29,7 +38,27 @@ do_send(Backend, Name, Msg) ->
         _ -> exit({badarg, {Name, Msg}})
     end.
 
-server(Backend) -> ets:lookup_element(regspec_env, {server, Backend}, 2).
+%% The instance from before step 0, not linked to its starter; its names go to its pid.
+prestart(Backend) ->
+    {ok, Pid} = gen_server:start(?MODULE, Backend, []),
+    {ok, Pid, Pid}.
+
+%% A new instance, linked to the calling process; its names go to its local
+%% name, else its global or via name, else its pid.
+start_server(Name, Backend) ->
+    Res = case Name of
+              undefined -> gen_server:start_link(?MODULE, Backend, []);
+              _ -> gen_server:start_link(Name, ?MODULE, Backend, [])
+          end,
+    case Res of
+        {ok, Pid} ->
+            {ok, Pid, case Name of
+                          {local, A} -> A;
+                          undefined -> Pid;
+                          _ -> Name
+                      end};
+        _ -> Res
+    end.
 
 %% Arg: the backend atom; only map_registry monitors.
 init(Backend) -> {ok, {Backend =:= map_registry, #{}}}.

@@ -5,12 +5,17 @@
 %% Bookkeeping in regspec_env, written by whichever process starts:
 %%   {sup, Pid}        static | simple_one_for_one | {dynamic, Template | null}
 %%   {shutdown, Pid}   the shutdown of a supervised child (quiescence check)
-%%   {server, Backend} the backend's current registry server (via modules)
-%%   {regserver, Pid}  {Backend, ServerRef} of a registry_server
+%%   {server, Module}  the current registry server of the backend whose via
+%%                     module is Module (current_server/1)
+%%   {regserver, Pid}  {Backend, ServerRef} of a registry server
 %%   {bind, Label}     a child spec's "as": the child's first pid (the
 %%                     driver binds it to undefined when the start fails)
+%% and, written by the driver before step 0, the via backends of the run
+%% (regspec.common.backends): {backend, Name} and {module, Module}, each
+%% #{name, module, server, self_register, server_type}.
 -module(regspec_kinds).
 -export([start/1, child_spec/1, template_spec/2, collector_opts/1, labels/1]).
+-export([backend/1, via_module/1, current_server/1, note_server/3]).
 -export([start_child/1, start_template/1, start_template/2, start_template/3,
          start_template/4, start_template/5, start_template/6,
          start_template/7, start_template/8, start_template/9]).
@@ -54,23 +59,12 @@ start(<<"dynamic_supervisor">>, J, Name) ->
             note_sup(Res, {dynamic, Template})
     end;
 start(<<"registry_server">>, J, Name) ->
-    case atom(maps:get(<<"backend">>, J, <<"map_registry">>)) of
-        unique_registry ->
-            Reg = case Name of
-                      {local, A} -> A;
-                      undefined -> unnamed_registry();
-                      Other -> Other      % Registry raises: it wants an atom
-                  end,
-            Res = 'Elixir.Registry':start_link([{keys, unique}, {name, Reg}]),
-            note_server(Res, unique_registry, Reg);
-        Backend ->
-            Res = gen_start(Name, map_registry, Backend),
-            Ref = case Name of
-                      {local, A} -> A;
-                      undefined -> undefined;
-                      _ -> Name
-                  end,
-            note_server(Res, Backend, Ref)
+    %% The backend's beam leg starts it (linked to the caller) and says how
+    %% its names reach it: {ok, Pid, Ref}.
+    #{name := Backend, module := Mod} = backend(maps:get(<<"backend">>, J, <<"map_registry">>)),
+    case Mod:start_server(Name) of
+        {ok, Pid, Ref} -> note_server(Backend, Pid, Ref), {ok, Pid};
+        Res -> Res
     end.
 
 gen_start(undefined, Mod, Arg) -> gen_server:start_link(Mod, Arg, []);
@@ -90,18 +84,25 @@ collector_opts(J) ->
 note_sup({ok, Pid} = Res, Kind) -> ets:insert(?ENV, {{sup, Pid}, Kind}), Res;
 note_sup(Res, _) -> Res.
 
-%% The new server serves the backend's via names from now on. A map
-%% registry is called by its local (else global) name like the article's
-%% Chat.Registry, or by pid when it has no name.
-note_server({ok, Pid} = Res, Backend, Ref0) ->
-    Ref = case Ref0 of undefined -> Pid; _ -> Ref0 end,
-    ets:insert(?ENV, [{{server, Backend}, Ref}, {{regserver, Pid}, {Backend, Ref}}]),
-    Res;
-note_server(Res, _, _) -> Res.
+%% The new server (Pid, reached as Ref) serves the backend's via names
+%% from now on (VIA-6).
+note_server(Backend, Pid, Ref) ->
+    #{module := Mod} = backend(Backend),
+    ets:insert(?ENV, [{{server, Mod}, Ref}, {{regserver, Pid}, {Backend, Ref}}]).
 
-unnamed_registry() ->
-    N = ets:update_counter(?ENV, unnamed_registries, 1, {unnamed_registries, 0}),
-    list_to_atom("unique_registry_" ++ integer_to_list(N)).
+%% Where the via names of the backend whose module is Mod go now: its
+%% current registry server (a beam leg calls this with ?MODULE).
+current_server(Mod) -> ets:lookup_element(?ENV, {server, Mod}, 2).
+
+%% A backend of the run, by name (a binary).
+backend(Name) ->
+    case ets:lookup(?ENV, {backend, Name}) of
+        [{_, B}] -> B;
+        [] -> error({unknown_via_backend, Name})
+    end.
+
+%% The module of {via, Module, Term} for a backend's name.
+via_module(Name) -> maps:get(module, backend(Name)).
 
 %% Child specs ---------------------------------------------------------
 
@@ -117,10 +118,11 @@ template_spec(T, Args) ->
     child_spec(regspec_val:args(T, Args)).
 
 type(C) ->
-    case {maps:get(<<"kind">>, C), maps:get(<<"backend">>, C, null)} of
-        {<<"supervisor">>, _} -> supervisor;
-        {<<"dynamic_supervisor">>, _} -> supervisor;
-        {<<"registry_server">>, <<"unique_registry">>} -> supervisor;
+    case maps:get(<<"kind">>, C) of
+        <<"supervisor">> -> supervisor;
+        <<"dynamic_supervisor">> -> supervisor;
+        <<"registry_server">> ->
+            maps:get(server_type, backend(maps:get(<<"backend">>, C, <<"map_registry">>)));
         _ -> worker
     end.
 

@@ -29,7 +29,7 @@ val(Other) -> fatal("cannot read the value ~0tp", [Other]).
 name(#{<<"local">> := #{<<"$term">> := T}}) -> {local, T};
 name(#{<<"local">> := A}) -> {local, atom(A)};
 name(#{<<"global">> := T}) -> {global, val(T)};
-name(#{<<"via">> := [B, T]}) -> {via, atom(B), val(T)};
+name(#{<<"via">> := [B, T]}) -> {via, regspec_kinds:via_module(B), val(T)};
 name(Other) -> fatal("cannot read the name ~0tp", [Other]).
 
 %% A dynamic supervisor's child template with its start arguments in place:

@@ -20,5 +20,9 @@ waits or holds a process: a module of this package imports only
 - `results`: the one `ErlangError`, exit reasons, and what a driver step
   answers;
 - `steps`: which scenario steps this release covers, and its local targets;
-- `chat_room`: the article's Chat.Server callbacks.
+- `chat_room`: the article's Chat.Server callbacks;
+- `backends`: the registry of via backends, one record each naming its
+  model, impl and beam legs (as `"module:attr"` strings, imported only
+  when a program asks for its own leg) and the traits the validator and
+  the generator read.
 """

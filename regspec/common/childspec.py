@@ -17,14 +17,20 @@ import attrs
 
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, TemplateArg, ViaName
 
+from . import backends
 from .records import FrozenMap
 
-__all__ = ["ChildSpec", "WORKER", "SUPERVISOR", "SUPERVISOR_KINDS", "default_shutdown", "with_defaults", "substitute",
+__all__ = ["ChildSpec", "WORKER", "SUPERVISOR", "KINDS", "SUPERVISOR_KINDS", "DEFAULT_BACKEND", "default_shutdown", "with_defaults", "substitute",
            "substitute_spec", "child_spec"]
 
 WORKER = Atom("worker")
 SUPERVISOR = Atom("supervisor")
+# The kinds a scenario may start (docs/scenario-format.md, section 9): the one list the validator
+# and the generator read. Each program keeps its own table of how each starts (model/kinds.py,
+# impl/kinds.py, regspec/beam/regspec_kinds.erl); tests/test_registries.py checks each covers this.
+KINDS = ("collector", "chat_room", "supervisor", "dynamic_supervisor", "registry_server")
 SUPERVISOR_KINDS = ("supervisor", "dynamic_supervisor")
+DEFAULT_BACKEND = "map_registry"   # a registry_server's backend when the step names none
 _SPEC_FIELDS = ("kind", "id", "name", "restart", "shutdown", "as")
 
 
@@ -44,7 +50,8 @@ class ChildSpec:
     def type(self) -> Atom:
         if self.kind in SUPERVISOR_KINDS:
             return SUPERVISOR
-        if self.kind == "registry_server" and self.options.get("backend") == "unique_registry":
+        if self.kind == "registry_server" \
+                and backends.get(self.options.get("backend", DEFAULT_BACKEND)).server_type == "supervisor":
             return SUPERVISOR
         return WORKER
 

@@ -16,13 +16,13 @@ from regspec.terms import Pid, Ref, term_order
 
 __all__ = [
     "FrozenMap", "Signal", "Message", "ExitSignal", "LinkRequest", "UnlinkRequest", "MonitorRequest",
-    "DemonitorRequest", "Down", "AliveRequest", "SystemStop", "Init", "Wait", "DRIVER", "BACKEND_PIDS",
-    "UNIQUE_PARTITION", "GLOBAL_SERVER",
+    "DemonitorRequest", "Down", "AliveRequest", "SystemStop", "Init", "Wait", "DRIVER", "UNIQUE_PARTITION",
+    "GLOBAL_SERVER",
 ]
 
 DRIVER = Pid(0)
-# Processes running before step 0; they get no scenario number (SCN-3).
-BACKEND_PIDS = {"map_registry": Pid(-1), "map_registry_nomonitor": Pid(-2), "unique_registry": Pid(-3)}
+# Processes running before step 0; they get no scenario number (SCN-3). The registry servers of
+# the via backends are at `backends.server_pid(name)` (-1, -2, -3 for the built-in ones).
 UNIQUE_PARTITION = Pid(-4)
 GLOBAL_SERVER = Pid(-5)
 

@@ -20,6 +20,7 @@ import json
 from hypothesis import note, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
 
+from regspec.common import backends
 from regspec.sessions import ModelSession
 from regspec.model.invariants import check, children_are_live
 from regspec.impl.invariants import children_are_live as impl_children_are_live
@@ -230,7 +231,8 @@ def system_machine(make_impl_session, *, kills_inside_calls: bool = True):
 
 # -- the second machine: supervised, named rooms -----------------------------------
 
-BACKENDS = ("map_registry", "map_registry_nomonitor", "unique_registry")
+BACKENDS = backends.names()   # the registered via backends: the built-in ones here
+SERVER_BACKENDS = tuple(b for b in BACKENDS if backends.get(b).server)
 ROOMS = ("lobby", "news", "games")
 
 
@@ -409,7 +411,7 @@ def supervision_machine(make_impl_session):
         @rule(who=collectors, form=st.sampled_from(("global",) + BACKENDS), key=st.sampled_from(["k1", "k2"]))
         def unregister(self, who, form, key):
             step = {"op": "unregister", "name": room_name(form, key)}
-            if form == "unique_registry":
+            if form in BACKENDS and backends.get(form).self_register:
                 step["target"] = {"proc": who}   # only the holder drops a Registry key
             self.apply(step)
 
@@ -421,7 +423,7 @@ def supervision_machine(make_impl_session):
             name = room_name(form, key)
             self.apply({"op": "register", "name": name, "target": {"proc": old}})
             step = {"op": "unregister", "name": name}
-            if form == "unique_registry":
+            if form in BACKENDS and backends.get(form).self_register:
                 step["target"] = {"proc": old}
             self.apply(step)
             self.apply({"op": "register", "name": name, "target": {"proc": new}})
@@ -437,7 +439,7 @@ def supervision_machine(make_impl_session):
         def kill_collector(self, who, reason, nowait):
             self.apply({"op": "kill", "target": {"proc": who}, "reason": reason, "nowait": nowait})
 
-        @rule(who=collectors, backend=st.sampled_from(["map_registry", "unique_registry"]))
+        @rule(who=collectors, backend=st.sampled_from(SERVER_BACKENDS))
         def registry_keys(self, who, backend):
             self.apply({"op": "registry_keys", "registry": backend, "target": {"proc": who}})
 
