@@ -9,7 +9,9 @@ The graph is computed with `ast` from every `.py` file of the package
 `import` and `from ... import`, at module level and inside functions (a
 lazy import counts as much as any), relative ones resolved, and
 `importlib.import_module("...")` / `__import__("...")` with a literal name.
-Cycles inside model/ and inside impl/ are not checked here.
+No import circle may run anywhere in the package (rule f), across model/,
+impl/, common/ and the glue alike; tests/test_layers_model.py and
+tests/test_layers_impl.py add the layer rules inside model/ and impl/.
 
 Each rule is checked twice: on the source as it is (no violation), and on
 the source with one violation planted in memory (the rule reports it), so
@@ -184,7 +186,41 @@ def programs_import_glue(edges: list[Import]) -> list[Import]:
             and e.target not in ("regspec", "regspec.terms")]
 
 
-RULES = [impl_imports_model, model_imports_impl, common_imports_too_much, private_imports, programs_import_glue]
+def import_circles(edges: list[Import]) -> list[Import]:
+    """(f) No import circle anywhere in the package, function-level imports included: the imports of
+    one circle (a module importing a package it belongs to, as `from regspec.common import x` inside
+    regspec.common, is no circle: the package is loaded before its modules)."""
+    adj: dict[str, dict[str, Import]] = {}
+    for e in edges:
+        if within(e.target, "regspec") and e.target != e.importer and not within(e.importer, e.target):
+            adj.setdefault(e.importer, {}).setdefault(e.target, e)
+    state: dict[str, int] = {}   # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(m: str) -> list[Import]:
+        state[m] = 1
+        path.append(m)
+        for t in sorted(adj.get(m, {})):
+            if state.get(t) == 1:
+                loop = path[path.index(t):] + [t]
+                return [adj[a][b] for a, b in zip(loop, loop[1:])]
+            if t not in state:
+                found = visit(t)
+                if found:
+                    return found
+        path.pop()
+        state[m] = 2
+        return []
+
+    for m in sorted(adj):
+        if m not in state:
+            found = visit(m)
+            if found:
+                return found
+    return []
+
+
+RULES = [impl_imports_model, model_imports_impl, common_imports_too_much, private_imports, programs_import_glue, import_circles]
 
 
 LEG_OF = {MODEL: "model_leg", IMPL: "impl_leg"}
@@ -276,6 +312,8 @@ PLANTED = [
                  id="model-imports-the-parser"),
     pytest.param(programs_import_glue, "regspec.impl.driver",
                  "def planted():\n    from regspec import runner", id="impl-imports-the-runner"),
+    pytest.param(import_circles, "regspec.canonical", "def planted():\n    from .runner import Stepper",
+                 id="glue-lazy-circle"),
     pytest.param(private_imports, "regspec.impl.supervisor", "from regspec.common.supervision import _planted",
                  id="impl-imports-private-name"),
     pytest.param(private_imports, "regspec.model.world",
@@ -289,4 +327,8 @@ PLANTED = [
 @pytest.mark.parametrize("rule, module, line", PLANTED)
 def test_a_planted_violation_is_found(rule, module, line):
     found = rule(graph({module: line}))
-    assert [e.importer for e in found] == [module], show(found)
+    importers = [e.importer for e in found]
+    if rule is import_circles:   # a circle is every import along it, the planted one among them
+        assert module in importers and len(importers) > 1, show(found)
+    else:
+        assert importers == [module], show(found)
