@@ -25,7 +25,7 @@ from __future__ import annotations
 from regspec.common import backends, steps
 from regspec.common.childspec import SUPERVISOR_KINDS, ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CAST, DownOf, ReplyOrDown, server_ref
-from regspec.common.records import SystemStop, Wait
+from regspec.common.records import SystemStop
 from regspec.common.steps import Step, Unsupported
 from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
 from regspec.terms import Atom, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName
@@ -295,7 +295,7 @@ def _stop(ctx: Context, target: object, reason: object) -> object:
     mon = ctx.monitor(pid)
     ctx.send(pid, SystemStop(reason))
     msg = ctx.receive(DownOf(mon).matches)
-    return stop_result(Wait("stop", mon, pid, reason=reason), msg[4])
+    return stop_result(pid, reason, msg[4])
 
 
 def _alive(ctx: Context, target: object) -> object:

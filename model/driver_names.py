@@ -19,7 +19,7 @@ from __future__ import annotations
 from regspec.common import backends, steps
 from regspec.common.childspec import SUPERVISOR_KINDS, ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CAST, DownOf, ReplyOrDown, server_ref
-from regspec.common.records import Message, SystemStop, Wait
+from regspec.common.records import Message, SystemStop
 from regspec.common.steps import Step, Unsupported
 from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
 from regspec.terms import Atom, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName
@@ -222,7 +222,7 @@ def _stop(target: object, reason: object):
     mon = yield Monitor(pid)
     yield Atomic(_send_system_stop, (pid, reason))
     msg = yield Receive(DownOf(mon))
-    return stop_result(Wait("stop", mon, pid, reason=reason), msg[4])
+    return stop_result(pid, reason, msg[4])
 
 
 def _send_system_stop(world: World, me: Pid, pid: Pid, reason: object):

@@ -16,7 +16,7 @@ from regspec.terms import Pid, Ref, term_order
 
 __all__ = [
     "FrozenMap", "Signal", "Message", "ExitSignal", "LinkRequest", "UnlinkRequest", "MonitorRequest",
-    "DemonitorRequest", "Down", "AliveRequest", "SystemStop", "Init", "Wait", "DRIVER", "UNIQUE_PARTITION",
+    "DemonitorRequest", "Down", "AliveRequest", "SystemStop", "Init", "DRIVER", "UNIQUE_PARTITION",
     "GLOBAL_SERVER",
 ]
 
@@ -151,23 +151,3 @@ class Signal:
     sender: Pid
     receiver: Pid
     payload: object
-
-
-# -- the driver ------------------------------------------------------------------
-
-@attrs.frozen
-class Wait:
-    """What the blocked driver waits for.
-
-    `kind` is "call", "stop", "control" or "alive";
-    `tag` is the monitor ref or request tag that the awaited reply or DOWN
-    carries.
-    """
-
-    kind: str
-    tag: Ref
-    target: Pid
-    timeout: object = None   # call: ms or "infinity"
-    reason: object = None    # stop: the expected exit reason
-    deadline: object = None  # call: the logical time it times out
-    request: object = None   # control: what the collector was asked to do

@@ -73,18 +73,18 @@ def strip_call(reason: object) -> object:
     return reason
 
 
-def stop_result(wait, reason: object) -> object:
-    """What `gen_server:stop/3` returns once the server is down (GS-7); `wait` is the driver's `Wait`.
+def stop_result(target: Pid, asked: object, reason: object) -> object:
+    """What `gen_server:stop(Target, Asked, infinity)` returns once the server is down with `reason` (GS-7).
 
     `proc_lib:stop` waits in `sys:terminate`, a call: a server that was
     already gone is `noproc`; one that died of something else exits with
     that reason wrapped in the failed `sys:terminate` call.
     """
-    if reason == wait.reason:
+    if reason == asked:
         return OK
     if reason == NOPROC:
         return Outcome("exit", NOPROC)
-    return Outcome("exit", (reason, _sys_terminate(wait.target, wait.reason)))
+    return Outcome("exit", (reason, _sys_terminate(target, asked)))
 
 
 def _sys_terminate(pid: Pid, reason: object) -> tuple:
