@@ -13,7 +13,10 @@ except where a comment says otherwise):
   and the mailbox is closed;
 - `status` tells the scheduler where the process's thread is (see STATUS);
 - `killed` is set when the process dies while its thread may still be
-  running; the thread then never performs another BIF.
+  running; the thread then never performs another BIF (each raises
+  `ProcessExit`), and `in_user` stays true until the thread's last
+  bookkeeping, so the runtime keeps re-raising `ProcessKilled` in it while
+  its code runs on (a *zombie*).
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ class Process:
     thread: threading.Thread | None = None
     in_user: bool = False                   # its thread runs its own code (not inside a BIF)
     killed: bool = False                    # dead while its thread may still run
-    async_sent: bool = False                # ProcessKilled was raised in its thread (at most once)
+    async_sent: int = 0                     # how many times ProcessKilled was raised in its thread
+    async_at: float = 0.0                   # when it was last raised (time.monotonic)
     timer: int | None = None                # logical deadline of its pending receive timeout
     in_slice: bool = False                  # it runs because it was handed its signals (not to resume)
     thread_done: bool = False               # its thread has finished

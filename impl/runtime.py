@@ -20,14 +20,38 @@ nobody preempted, no timer left.
 Preemption and kills. A process that keeps the token longer than
 `time_slice` seconds (busy in its own code) is preempted: it runs on outside
 the token and the scheduler handles its signals on its behalf. If one kills
-it, it dies at once (name released, links then monitors signalled) and its
-thread gets `ProcessKilled` raised asynchronously (`PyThreadState_SetAsyncExc`)
-so it stops even in a loop that never calls the runtime. The exception is
-aimed only at a thread in its own code (`in_user`), never inside the
-runtime, and at most once; any BIF a dead process calls raises
-`ProcessExit`, so it never runs another callback. LIMITATION: a thread
-blocked in C (a lock without timeout) sees it only when it returns;
-shutdown then reports it in `LeakedThreads`.
+it, it dies at once, as on the BEAM (name released, links then monitors
+signalled, `alive` false) and its thread gets `ProcessKilled` raised
+asynchronously (`PyThreadState_SetAsyncExc`) so it stops even in a loop that
+never calls the runtime. The exception is aimed only at a thread in its own
+code (`in_user`), never inside the runtime's bookkeeping.
+
+A kill is never lost. Until a dead process's thread ends (a *zombie*):
+- every runtime call it makes (each `Context` BIF: send, receive, link,
+  monitor, atomic, spawn_link, exit...) raises `ProcessExit` under the
+  runtime lock, so the dead process never changes runtime state again: no
+  signal, no name, no link, no spawn, no crash report;
+- the scheduler (while the gate is open) and shutdown raise `ProcessKilled`
+  in it again every `RESEND` seconds, so a kill swallowed by CPython (one
+  that lands in a `__del__` finalizer or a weakref callback is printed as
+  "Exception ignored" and dropped) or by the code (`except BaseException`)
+  is delivered again, until the code returns into the runtime;
+- `wait_quiescent` (and any `run_until` that ends QUIESCENT) returns only
+  once every zombie thread has ended, so after the barrier no code of a dead
+  process runs. `run_until` returning DONE or TIMER does not wait for them:
+  a zombie may still run pure Python then, touching nothing of the runtime's.
+`statistics()` counts the kills that stopped a thread asynchronously
+(`kills_async`), those that stopped it at a runtime call (`kills_at_call`),
+and the extra deliveries (`async_resends`).
+
+LIMITATION (what is not guaranteed): a thread blocked in C (a lock or
+`Event.wait()` without timeout, a blocking system call) sees the exception
+only when the call returns; code that catches `ProcessKilled` every time
+and loops never ends. Such a thread makes `wait_quiescent` time out (its pid
+is in `Statistics.zombies`) and shutdown report it in `LeakedThreads`; it
+still cannot change runtime state. Shutdown waits for threads as long as
+they keep finishing: `LeakedThreads` names only threads that made no progress
+for `join_timeout` seconds.
 
 Time is logical: a call or receive timeout fires only when nothing else can
 happen (as in the model), earliest deadline first. While a preempted
@@ -58,7 +82,7 @@ from .pcb import BUSY, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
 
-__all__ = ["Runtime", "LeakedThreads", "Statistics", "DRIVER", "DONE", "QUIESCENT", "TIMER", "CLOSED"]
+__all__ = ["Runtime", "LeakedThreads", "Statistics", "DRIVER", "DONE", "QUIESCENT", "TIMER", "CLOSED", "RESEND"]
 
 NORMAL = Atom("normal")
 KILL = Atom("kill")
@@ -70,12 +94,19 @@ DONE, QUIESCENT, TIMER, CLOSED = "done", "quiescent", "timer", "closed"
 _RESUME = "resume"   # signal-lane items besides signals: run again / your receive timed out
 _TIMER = "timer"
 
+RESEND = 0.005   # seconds between two ProcessKilled raised in a zombie thread
+
 
 class LeakedThreads(RuntimeError):
-    """Process threads still running after shutdown's deadline; `threads` lists them."""
+    """Process threads that made no progress for `join_timeout` seconds at shutdown; `threads` lists them.
+
+    `results` is set by whoever closed the runtime after a finished run
+    (`regspec.runner.run`): the results are not lost.
+    """
 
     def __init__(self, threads: list[threading.Thread]):
         self.threads = threads
+        self.results = None
         super().__init__("threads still running after shutdown: " + ", ".join(t.name for t in threads))
 
 
@@ -92,6 +123,10 @@ class Statistics:
     live_threads: tuple       # pids whose thread has not finished
     time: int                 # logical milliseconds
     crashes: tuple            # (pid, exception repr) of process code that raised
+    zombies: tuple = ()       # dead pids whose thread still runs (it can no longer touch the runtime)
+    kills_async: int = 0      # deaths whose thread was in its own code: stopped by an asynchronous ProcessKilled
+    kills_at_call: int = 0    # deaths whose thread was in the runtime (receive, a BIF): stopped there
+    async_resends: int = 0    # ProcessKilled raised again in a zombie (the earlier one swallowed or not yet landed)
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
@@ -136,6 +171,8 @@ class Runtime:
         self._slice_end = 0.0
         self._closing = False
         self._driver_thread = threading.current_thread()
+        self._zombies: dict[Pid, Process] = {}          # dead, thread still running
+        self.kills_async = self.kills_at_call = self.async_resends = 0
         self._procs[DRIVER] = Process(DRIVER, "driver", Mailbox(self._lock), trap_exit=True, status=RUNNING)
         # What OTP keeps outside processes (ETS tables, the registries' bookkeeping), guarded by the lock:
         self.labels: dict[Pid, str] = {}         # pid -> printed name of a process from before step 0
@@ -198,11 +235,31 @@ class Runtime:
         if self._current is proc:
             self._current = None
         thread = proc.thread
-        if thread is not None and thread is not threading.current_thread() and proc.in_user \
-                and not proc.async_sent:
-            proc.async_sent = True
-            _raise_in(thread, ProcessKilled)
+        if thread is not None and not proc.thread_done and proc.pid not in self._zombies:
+            self._zombies[proc.pid] = proc
+            if thread is not threading.current_thread():
+                if proc.in_user:
+                    self.kills_async += 1
+                    self._raise_killed(proc, time.monotonic())
+                else:   # blocked in receive: it wakes with ProcessExit
+                    self.kills_at_call += 1
         self._cond.notify_all()
+
+    def _raise_killed(self, proc: Process, now: float) -> None:
+        proc.async_sent += 1
+        proc.async_at = now
+        _raise_in(proc.thread, ProcessKilled)
+
+    def _rekill(self) -> None:
+        """Raise ProcessKilled again in every zombie still in its own code (lock held)."""
+        now = time.monotonic()
+        for proc in list(self._zombies.values()):
+            if not proc.thread.is_alive():
+                self._zombies.pop(proc.pid, None)
+            elif proc.in_user and now - proc.async_at >= RESEND and proc.thread is not threading.current_thread():
+                if proc.async_sent:
+                    self.async_resends += 1
+                self._raise_killed(proc, now)
 
     # -- spawning -----------------------------------------------------------
     def spawn(self, kind: str, body: Callable[[Context], None], *, trap_exit: bool = False, link: bool = False,
@@ -246,6 +303,19 @@ class Runtime:
             return pid
 
     def _main(self, proc: Process, body: Callable[[Context], None]) -> None:
+        started = False
+        while True:
+            try:
+                if not started:
+                    started = True
+                    self._live(proc, body)
+                self._thread_finished(proc)
+                return
+            except BaseException:   # a late ProcessKilled, raised again before the thread left user code
+                proc.in_user = False
+                continue
+
+    def _live(self, proc: Process, body: Callable[[Context], None]) -> None:
         try:
             with self._lock:
                 item = self._await_grant(proc)   # _RESUME, or (spawned by code) its first signals
@@ -262,24 +332,21 @@ class Runtime:
                 signals.exit_process(self, proc, exit_reason(exc))
         except BaseException as exc:  # a crash in the process's own code: it exits, as on the BEAM
             self._crashed(proc, exc)
-        finally:
-            self._thread_finished(proc)
 
     def _crashed(self, proc: Process, exc: BaseException) -> None:
         with self._lock:
+            if proc.killed:
+                return   # code of a dead process that swallowed its kill: nothing to report, nobody to tell
             proc.in_user = False
             self.crashes.append((proc.pid, repr(exc)))
             signals.exit_process(self, proc, (Atom("error"), Atom(type(exc).__name__)))
 
     def _thread_finished(self, proc: Process) -> None:
-        while True:  # a late ProcessKilled may land here once; the bookkeeping is idempotent
-            try:
-                with self._lock:
-                    proc.in_user, proc.thread_done = False, True
-                    self._cond.notify_all()
-                return
-            except ProcessExit:
-                continue
+        # A late ProcessKilled may land here; `_main` calls again (the bookkeeping is idempotent).
+        with self._lock:
+            proc.in_user, proc.thread_done = False, True
+            self._zombies.pop(proc.pid, None)
+            self._cond.notify_all()
 
     # -- the process side of scheduling (runtime lock held) --------------------
     def _await_grant(self, proc: Process) -> object:
@@ -313,7 +380,8 @@ class Runtime:
 
     def _handle_own(self, proc: Process, batch: list) -> None:
         self._handle_batch(proc, batch)
-        if not proc.alive:
+        if not proc.alive:   # killed by a signal it handled in its own receive
+            self.kills_at_call += 1
             raise ProcessExit
 
     def _grant(self, proc: Process, item: object) -> None:
@@ -326,14 +394,15 @@ class Runtime:
 
     # -- BIFs: called by a process's own thread through its Context ----------------
     def _enter(self, proc: Process) -> None:
-        proc.in_user = False
         if proc.killed:
+            proc.in_user = True   # the exception goes back into its code: keep re-raising there
             raise ProcessExit
+        proc.in_user = False
 
     def _leave(self, proc: Process) -> None:
+        proc.in_user = True
         if proc.killed:
             raise ProcessExit
-        proc.in_user = True
 
     def bif_receive(self, proc: Process, match: Callable, timeout: object, deadline: int | None = None) -> object:
         with self._lock:
@@ -410,6 +479,8 @@ class Runtime:
                         return CLOSED
                     if done():
                         return DONE
+                    if self._zombies:
+                        self._rekill()
                     now = time.monotonic()
                     if self._current is None and self._slice_owner is not None:
                         owner, self._slice_owner = self._slice_owner, None
@@ -420,7 +491,7 @@ class Runtime:
                         if now >= real_deadline:
                             raise self._timeout_error(timeout)
                         if now < self._slice_end:
-                            self._cond.wait(min(self._slice_end, real_deadline) - now)
+                            self._wait(min(self._slice_end, real_deadline) - now)
                         else:  # it kept the token a whole slice: preempt it
                             self._current.status = BUSY
                             self._current = None
@@ -437,13 +508,22 @@ class Runtime:
                             return TIMER
                         if now >= real_deadline:
                             raise self._timeout_error(timeout)
-                        self._cond.wait(min(real_deadline, timer_deadline or real_deadline) - now)
+                        self._wait(min(real_deadline, timer_deadline or real_deadline) - now)
                     else:
                         fired = self._fire_timer(timer)
-                        if fired is not None:
+                        if fired == QUIESCENT and self._zombies:
+                            # Quiescent only once no code of a dead process runs any more.
+                            if now >= real_deadline:
+                                raise self._timeout_error(timeout)
+                            self._wait(real_deadline - now)
+                        elif fired is not None:
                             return fired
             finally:
                 self._gate_open = False
+
+    def _wait(self, seconds: float) -> None:
+        """Wait for a notification (lock held); while zombies run, wake every RESEND to kill them again."""
+        self._cond.wait(min(seconds, RESEND) if self._zombies else seconds)
 
     def _fire_timer(self, timer: int | None) -> str | None:
         """Nothing else can happen: fire the earliest timer (logical time); None if it was a process's."""
@@ -509,15 +589,19 @@ class Runtime:
                 current=self._current.pid if self._current is not None else None,
                 ready=by(READY), busy=by(BUSY), waiting=by(WAITING),
                 live_threads=tuple(p.pid for p in self._procs.values() if p.thread is not None and not p.thread_done),
-                time=self.time, crashes=tuple(self.crashes))
+                time=self.time, crashes=tuple(self.crashes), zombies=tuple(sorted(self._zombies)),
+                kills_async=self.kills_async, kills_at_call=self.kills_at_call, async_resends=self.async_resends)
 
     # -- shutdown ------------------------------------------------------------
     def shutdown(self) -> None:
         """Kill every process, end a pending driver wait, join every thread (any thread may call).
 
         A driver blocked in `run_until` gets CLOSED (its receive exits
-        `shutdown`). Raises `LeakedThreads` naming the threads still running
-        after `join_timeout` seconds. Calling it again does nothing more.
+        `shutdown`). Threads are waited for as long as they make progress:
+        `LeakedThreads` is raised naming the threads still running once none
+        has finished for `join_timeout` seconds (meanwhile `ProcessKilled`
+        is raised again in them every `RESEND` seconds). Calling it again
+        does nothing more.
         """
         with self._lock:
             self._closing = True
@@ -531,11 +615,21 @@ class Runtime:
                     proc.alive, proc.exit_reason = False, KILLED
                     proc.links.clear(); proc.monitors.clear(); proc.monitored_by.clear()
                 self.process_exited(proc)
-            threads = [p.thread for p in self._procs.values() if p.thread is not None]
-        deadline = time.monotonic() + self.join_timeout
-        for t in threads:
-            if t is not threading.current_thread():
-                t.join(max(0.0, deadline - time.monotonic()))
-        leaked = [t for t in threads if t.is_alive() and t is not threading.current_thread()]
-        if leaked:
-            raise LeakedThreads(leaked)
+            me = threading.current_thread()
+            pending = deque(p.thread for p in self._procs.values() if p.thread is not None and p.thread is not me)
+        last_progress = time.monotonic()
+        while pending:
+            pending[0].join(RESEND)
+            if not pending[0].is_alive():
+                pending.popleft()
+                last_progress = time.monotonic()
+                continue
+            still = deque(t for t in pending if t.is_alive())
+            now = time.monotonic()
+            if len(still) < len(pending):
+                last_progress = now
+            elif now - last_progress >= self.join_timeout:
+                raise LeakedThreads(list(still))
+            pending = still
+            with self._lock:
+                self._rekill()
