@@ -508,7 +508,8 @@ class Runtime:
                             return TIMER
                         if now >= real_deadline:
                             raise self._timeout_error(timeout)
-                        self._wait(min(real_deadline, timer_deadline or real_deadline) - now)
+                        # `done` may watch the busy code itself (nothing notifies then): look again each slice.
+                        self._wait(min(real_deadline, timer_deadline or real_deadline, now + self.time_slice) - now)
                     else:
                         fired = self._fire_timer(timer)
                         if fired == QUIESCENT and self._zombies:

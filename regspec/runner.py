@@ -168,10 +168,20 @@ class Stepper:
 def run(scenario: Scenario, session: Session) -> list[dict]:
     """Every step of `scenario` on `session`: `[{"step": i, "result": json}, ...]`.
 
-    The session is closed at the end, also when a step raises.
+    The session is closed at the end, also when a step raises. A run whose
+    steps all finished is not lost if closing then fails (the threaded
+    runtime's `LeakedThreads`): the error is raised with the results as its
+    `results` attribute.
     """
     try:
         stepper = Stepper(session)
-        return [{"step": i, "result": stepper.step(step)} for i, step in enumerate(scenario.steps)]
-    finally:
+        results = [{"step": i, "result": stepper.step(step)} for i, step in enumerate(scenario.steps)]
+    except BaseException:
         session.close()
+        raise
+    try:
+        session.close()
+    except Exception as exc:
+        exc.results = results
+        raise
+    return results

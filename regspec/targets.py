@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from .beam import BeamError
 from .common import backends
 from .runner import RunFailed
@@ -76,7 +78,13 @@ def _run(scenario: Scenario, target: str) -> list[dict]:
         if not available("impl"):
             raise TargetUnavailable("the impl target is not built yet")
         from .sessions import run_impl
-        return run_impl(scenario)
+        try:
+            return run_impl(scenario)
+        except Exception as e:   # every step finished, closing failed: report it, keep the results
+            if getattr(e, "results", None) is None:
+                raise
+            print(f"warning: {type(e).__name__}: {e}", file=sys.stderr)
+            return e.results
     if target == "beam":
         from . import beam
         if not beam.available():
