@@ -49,7 +49,9 @@ class Context:
 
     Use a context only from the thread of the process it belongs to. Every
     method raises `ProcessExit` if the process has died meanwhile, so a dead
-    process never sends, links or receives again.
+    process never sends, links or receives again: the BIFs check under the
+    runtime lock (atomically with the death), the reads (`now`, `whereis`,
+    `mailbox_messages`) check first.
     """
 
     __slots__ = ("_rt", "_proc")
@@ -84,6 +86,7 @@ class Context:
 
     def now(self) -> int:
         """Logical time in ms (advanced only by timeouts)."""
+        self._check()
         return self._rt.time
 
     def is_process_alive(self, pid: object) -> bool:
@@ -129,10 +132,16 @@ class Context:
 
     def mailbox_messages(self) -> tuple:
         """`process_info(self(), messages)`: what is still in the mailbox, oldest first."""
+        self._check()
         return self._proc.mailbox.messages()
 
     def whereis(self, name: Atom) -> object:
+        self._check()
         return self._rt.names.whereis(name)
+
+    def _check(self) -> None:
+        if self._proc.killed:
+            raise ProcessExit
 
 
 def _ask_alive(rt, proc: Process, pid: object):

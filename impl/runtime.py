@@ -126,7 +126,8 @@ class Statistics:
     zombies: tuple = ()       # dead pids whose thread still runs (it can no longer touch the runtime)
     kills_async: int = 0      # deaths whose thread was in its own code: stopped by an asynchronous ProcessKilled
     kills_at_call: int = 0    # deaths whose thread was in the runtime (receive, a BIF): stopped there
-    async_resends: int = 0    # ProcessKilled raised again in a zombie (the earlier one swallowed or not yet landed)
+    async_resends: int = 0    # ProcessKilled raised again: a zombie still ran its code RESEND s after its death
+                              # or the last raise (the kill was swallowed, dropped by CPython, or not yet landed)
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
@@ -173,6 +174,7 @@ class Runtime:
         self._driver_thread = threading.current_thread()
         self._zombies: dict[Pid, Process] = {}          # dead, thread still running
         self.kills_async = self.kills_at_call = self.async_resends = 0
+        self._rekill_at = 0.0                           # when the scheduler next looks at the zombies
         self._procs[DRIVER] = Process(DRIVER, "driver", Mailbox(self._lock), trap_exit=True, status=RUNNING)
         # What OTP keeps outside processes (ETS tables, the registries' bookkeeping), guarded by the lock:
         self.labels: dict[Pid, str] = {}         # pid -> printed name of a process from before step 0
@@ -237,6 +239,7 @@ class Runtime:
         thread = proc.thread
         if thread is not None and not proc.thread_done and proc.pid not in self._zombies:
             self._zombies[proc.pid] = proc
+            proc.async_at = time.monotonic()   # if it still runs its code RESEND from now, raise again
             if thread is not threading.current_thread():
                 if proc.in_user:
                     self.kills_async += 1
@@ -253,12 +256,12 @@ class Runtime:
     def _rekill(self) -> None:
         """Raise ProcessKilled again in every zombie still in its own code (lock held)."""
         now = time.monotonic()
+        self._rekill_at = now + RESEND
         for proc in list(self._zombies.values()):
             if not proc.thread.is_alive():
                 self._zombies.pop(proc.pid, None)
             elif proc.in_user and now - proc.async_at >= RESEND and proc.thread is not threading.current_thread():
-                if proc.async_sent:
-                    self.async_resends += 1
+                self.async_resends += 1
                 self._raise_killed(proc, now)
 
     # -- spawning -----------------------------------------------------------
@@ -479,9 +482,9 @@ class Runtime:
                         return CLOSED
                     if done():
                         return DONE
-                    if self._zombies:
-                        self._rekill()
                     now = time.monotonic()
+                    if self._zombies and now >= self._rekill_at:
+                        self._rekill()
                     if self._current is None and self._slice_owner is not None:
                         owner, self._slice_owner = self._slice_owner, None
                         if not owner.alive:   # it died in its slice: what it sent itself is answered now

@@ -1,0 +1,105 @@
+"""Kill stress: processes busy in awkward places are killed; count the kills that were lost.
+
+    python benchmarks/kill_stress.py [ROUNDS]
+
+Each round spawns one process busy in one of four ways (a pure loop; a loop
+that spends most of its time in `__del__`; in weakref callbacks; a loop
+that swallows the first two kills in `except BaseException`), waits until
+it is busy, kills it and waits for quiescence. Then it counts:
+- *ran after the barrier*: its thread was still running when
+  `wait_quiescent` returned;
+- *lost*: its thread was still running 1 s later (the kill never landed).
+Lost threads are released at the end so that the script ends; shutdown's
+outcome is printed. It prints figures; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import weakref
+
+from regspec.impl import Driver, Runtime
+
+stop = threading.Event()
+
+
+def make_body(style: int, entered: threading.Event):
+    def spin(n):
+        x = 0
+        for i in range(n):
+            x += i
+        return x
+
+    class Heavy:
+        def __del__(self):
+            spin(300)
+
+    class Thing:
+        pass
+
+    def callback(_ref):
+        spin(300)
+
+    def body(ctx):
+        entered.set()
+        swallowed = 0
+        while not stop.is_set():
+            try:
+                if style == 0:
+                    spin(1000)
+                elif style == 1:
+                    Heavy()
+                elif style == 2:
+                    weakref.ref(Thing(), callback)
+                else:
+                    spin(1000)
+            except BaseException:
+                if style != 3 or swallowed >= 2:
+                    raise
+                swallowed += 1
+    return body
+
+
+def main(rounds: int) -> None:
+    after_barrier = [0] * 4
+    lost = [0] * 4
+    rt = Runtime(wait_timeout=60, time_slice=0.01, join_timeout=2.0)
+    d = Driver(rt)
+    threads = []
+    t0 = time.monotonic()
+    for r in range(rounds):
+        style = r % 4
+        entered = threading.Event()
+        pid = rt.spawn("victim", make_body(style, entered))
+        rt.run_until(entered.is_set, timeout=60)
+        d.kill(pid)
+        rt.wait_quiescent(timeout=60)
+        thread = rt.process(pid).thread
+        if thread.is_alive():
+            after_barrier[style] += 1
+        threads.append((style, thread))
+    for style, thread in threads:
+        thread.join(max(0.0, 1.0))
+        if thread.is_alive():
+            lost[style] += 1
+    elapsed = time.monotonic() - t0
+    stop.set()
+    try:
+        rt.shutdown()
+        outcome = "shutdown ok"
+    except Exception as e:  # noqa: BLE001 - printed
+        outcome = f"shutdown raised {type(e).__name__} ({len(getattr(e, 'threads', []))} threads)"
+    names = ["pure loop", "__del__ loop", "weakref loop", "swallows 2"]
+    print(f"{rounds} kills in {elapsed:.1f}s; {outcome}")
+    for i, name in enumerate(names):
+        print(f"  {name:13s} ran after the barrier: {after_barrier[i]:4d}  lost: {lost[i]:4d}  of {rounds // 4}")
+    stats = getattr(rt.statistics(), "async_resends", None)
+    if stats is not None:
+        s = rt.statistics()
+        print(f"  kills_async={s.kills_async} kills_at_call={s.kills_at_call} async_resends={s.async_resends}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
