@@ -361,3 +361,20 @@ def test_a_finished_run_keeps_its_results_when_shutdown_leaks_a_thread():
         release.set()
         session.runtime.process(stuck).thread.join(DEADLINE)
     assert not session.runtime.process(stuck).thread.is_alive()
+
+
+def test_regspec_run_on_impl_prints_the_results_of_a_finished_run_after_a_warning(monkeypatch, capsys):
+    from regspec import sessions, targets
+    from regspec.scenario import parse
+
+    results = [{"step": 0, "result": True}]
+
+    def leaking(scenario):
+        error = LeakedThreads([threading.current_thread()])
+        error.results = results
+        raise error
+
+    monkeypatch.setattr(sessions, "run_impl", leaking)
+    scenario = parse({"name": "leak", "steps": [{"op": "spawn", "as": "c", "kind": "collector"}]})
+    assert results == targets._run(scenario, "impl")
+    assert capsys.readouterr().err.startswith("warning: LeakedThreads: threads still running after shutdown: ")
