@@ -1,5 +1,6 @@
 """The hostile-input corpus (issue 14): every file of tests/hostile/ gives the same exit code and,
-where it runs, the same results on the model, the runtime and the BEAM; none prints a traceback.
+where it runs, the same results on the model, the runtime and the BEAM; none prints a traceback (SCN-6,
+SCN-12).
 
 tests/hostile/expected.json holds, per file, `exit` (0, 1 or 2, the same on every target) and either
 `results` (one per step, exit 0) or `stderr` (the reason of the one line printed, after `FILE: ` and,
