@@ -210,14 +210,14 @@ class _Checker:
         ((form, inner),) = v.items()
         if form == "local":
             if isinstance(inner, dict) and set(inner) == {"atom"} and isinstance(inner["atom"], str):
-                _atom(inner["atom"], where)
+                _local_name(inner["atom"], where)
                 return
             if isinstance(inner, dict) and set(inner) == {"arg"}:
                 self.value(inner, where, template)  # the atom passed to start_child (templates only)
                 return
             if not isinstance(inner, str):
                 raise ScenarioError(f"{where}: a local name must be an atom (a JSON string), got: {json.dumps(inner)}")
-            _atom(inner, where)
+            _local_name(inner, where)
         elif form == "global":
             self.value(inner, where, template)
         else:
@@ -463,6 +463,27 @@ def _atom(s: str, where: str) -> None:
     if len(s) > MAX_ATOM:
         raise ScenarioError(f"{where}: an atom has at most {MAX_ATOM} characters (the BEAM's limit), "
                             f"got one of {len(s)}: {json.dumps(s[:20])[:-1]}...\"")
+
+
+# Local names a BEAM node holds before step 0: the runtime system's own (erl -noshell, OTP 25),
+# Elixir's, and the harness's (regspec's registry servers and their parts). On the BEAM `whereis`
+# finds them and `register` fails; the model and the runtime have no such processes, so a
+# scenario may not use them (tests/test_hostile.py checks the list against a real node).
+RESERVED_NAMES = frozenset({
+    "application_controller", "code_server", "erl_prim_loader", "erl_signal_server", "erts_code_purger",
+    "file_server_2", "global_group", "global_group_check", "global_name_server", "inet_db", "init",
+    "kernel_refc", "kernel_safe_sup", "kernel_sup", "logger", "logger_handler_watcher", "logger_proxy",
+    "logger_std_h_default", "logger_sup", "rex", "socket_registry", "standard_error", "standard_error_sup",
+    "user", "elixir_code_server", "elixir_config", "elixir_sup",
+})
+RESERVED_PREFIXES = ("regspec.", "Elixir.regspec.")
+
+
+def _local_name(s: str, where: str) -> None:
+    _atom(s, where)
+    if s in RESERVED_NAMES or s.startswith(RESERVED_PREFIXES):
+        raise ScenarioError(f"{where}: the local name {json.dumps(s)} is taken on every BEAM node before step 0 "
+                            f"(reserved: the runtime system's, Elixir's and regspec's own names)")
 
 
 def _depth(value: Any) -> int:

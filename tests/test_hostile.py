@@ -64,3 +64,19 @@ def test_refused_through_the_real_command(name):
     assert p.returncode == 2
     assert p.stdout == ""
     assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+
+
+@pytest.mark.skipif(not targets.available("beam"), reason="erl is not installed")
+def test_every_name_a_fresh_beam_node_holds_is_reserved():
+    """The validator's reserved names cover what `erl -noshell` with Elixir started registers
+    (the harness's own names start with `regspec.`), so no scenario can meet one on the BEAM only."""
+    import subprocess
+    from regspec.scenario import RESERVED_NAMES, RESERVED_PREFIXES
+    code = ('{ok, _} = application:ensure_all_started(elixir), '
+            'io:format("~s", [lists:join(" ", [atom_to_list(N) || N <- registered()])]), halt().')
+    elixir = subprocess.run(["elixir", "-e", ":code.lib_dir(:elixir) |> IO.write()"], capture_output=True, text=True,
+                            check=True).stdout
+    out = subprocess.run(["erl", "-noshell", "-pa", f"{elixir}/ebin", "-eval", code], capture_output=True,
+                         text=True, check=True, timeout=60).stdout.split()
+    assert "init" in out
+    assert [n for n in out if n not in RESERVED_NAMES and not n.startswith(RESERVED_PREFIXES)] == []
