@@ -104,7 +104,9 @@ OLD_OPS = ["spawn", "start", "register", "unregister", "whereis", "registered", 
            "messages", "alive", "stop"]
 OTP_OPS = ["supervisor", "dynamic_supervisor", "registry_server", "start_child", "start_child",
            "terminate_child", "which_children", "count_children", "global_register", "global_unregister",
-           "global_send", "registry_keys", "end_watcher", "named_collector", "clash", "misdirect"]
+           "global_send", "registry_keys", "end_watcher", "named_collector", "clash", "misdirect", "busy", "busy"]
+# The n of a chat room's ["work", n] cast: long enough (a few ms in the runtime) for a kill to land inside it.
+WORK = (0, 100_000, 300_000)
 # Each OTP scenario has a theme: what it starts with, and the ops it draws
 # almost half of the time, so that a few dozen seeds between them go deep
 # into each shape of contract v1.1 (see _Generator.run).
@@ -114,10 +116,10 @@ THEME_OPS = {
                                                                         "unregister", "monitor"],
     # a DynamicSupervisor without a template, given whole child specs
     "dynamic": ["start_child"] * 6 + ["dynamic_supervisor", "terminate_child", "which_children", "count_children",
-                                      "stop", "kill", "end_watcher"],
+                                      "stop", "kill", "end_watcher", "busy", "busy"],
     # a dynamic supervisor whose template takes names from its arguments
     "templates": ["start_child"] * 6 + ["dynamic_supervisor", "dynamic_supervisor", "which_children", "whereis",
-                                        "kill", "stop", "call", "cast"],
+                                        "kill", "stop", "call", "cast", "busy", "busy"],
     # collectors stopped or killed, then read, monitored, registered
     "watchers": ["end_watcher"] * 4 + ["messages", "messages", "monitor", "register_again", "named_collector",
                                        "stop", "link", "misdirect", "misdirect"],
@@ -622,7 +624,12 @@ class _Generator:
                 del steps[-1]["nowait"]  # module doc: the shape left out
             if self.otp:
                 self.note_risk(step)
+            if kind == "busy" and step["op"] == "cast" and self.collectors and self.chance(0.5):
+                # through a link: a collector linked to the room now, killed while the room computes
+                steps.append({"op": "link", "a": self.proc(self.collectors), "b": copy.deepcopy(step["to"])})
             steps.append(step)
+            if kind == "busy" and step["op"] == "cast":
+                steps.append(self.busy_kill(steps[-2] if steps[-2]["op"] == "link" else None))
         steps.extend({"op": "messages", "target": {"proc": c}} for c in self.watchers())
         steps.extend({"op": "which_children", "sup": copy.deepcopy(s["ref"])} for s in self.sups if "top" in s)
         steps.append({"op": "registered"})
@@ -695,6 +702,30 @@ class _Generator:
             return step
         return {"op": "trap_exit", "target": self.proc(self.collectors + self.named_collectors), "value": self.chance(0.5)}
 
+    def busy(self) -> dict:
+        """A room busy with a `["work", n]` cast (nowait): the kill `busy_kill` draws next
+        may reach it while it computes (SCN-5; in the runtime an asynchronous kill)."""
+        to = self.room_name() if self.chance(0.4) or not self.rooms else self.proc(self.rooms)
+        step = {"op": "cast", "to": to, "msg": ["work", self.rnd.choice(WORK)]}
+        if self.nowait:
+            step["nowait"] = True
+        return step
+
+    def busy_kill(self, link: dict | None) -> dict:
+        """A kill right after a busy cast, of what reaches the room through a link: the
+        collector just `link`ed to it, else mostly a supervisor (its tree) or a supervised
+        collector (one_for_all)."""
+        tree = self.tree_procs() + self.sup_collectors
+        if link is not None:
+            target = copy.deepcopy(link["a"])
+        else:
+            target = self.proc(tree) if tree and self.chance(0.8) else self.any_target()
+        step = {"op": "kill", "target": target}
+        reason = self.rnd.choice(REASONS if link is None or self.chance(0.25) else ["kill"])
+        if reason != "kill":
+            step["reason"] = reason
+        return step
+
     def demonitor(self) -> dict | None:
         if not self.refs:
             return None
@@ -718,6 +749,8 @@ class _Generator:
             return self.new_dynamic_supervisor({"dynamic": False, "templates": True}.get(self.theme))
         if kind == "registry_server":
             return self.new_registry_server()
+        if kind == "busy":
+            return self.busy()
         if kind == "register":
             return self.register(steps)
         if kind == "clash":
