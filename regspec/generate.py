@@ -104,7 +104,9 @@ OLD_OPS = ["spawn", "start", "register", "unregister", "whereis", "registered", 
            "messages", "alive", "stop"]
 OTP_OPS = ["supervisor", "dynamic_supervisor", "registry_server", "start_child", "start_child",
            "terminate_child", "which_children", "count_children", "global_register", "global_unregister",
-           "global_send", "registry_keys", "end_watcher", "named_collector", "clash", "misdirect", "busy", "busy"]
+           "global_send", "registry_keys", "end_watcher", "named_collector", "clash", "misdirect"]
+# What generate(busy=True) adds to the ops an OTP scenario draws from (and to its theme's).
+BUSY_OPS = ["busy", "busy"]
 # The n of a chat room's ["work", n] cast: long enough (a few ms in the runtime) for a kill to land inside it.
 WORK = (0, 100_000, 300_000)
 # Each OTP scenario has a theme: what it starts with, and the ops it draws
@@ -116,10 +118,10 @@ THEME_OPS = {
                                                                         "unregister", "monitor"],
     # a DynamicSupervisor without a template, given whole child specs
     "dynamic": ["start_child"] * 6 + ["dynamic_supervisor", "terminate_child", "which_children", "count_children",
-                                      "stop", "kill", "end_watcher", "busy", "busy"],
+                                      "stop", "kill", "end_watcher"],
     # a dynamic supervisor whose template takes names from its arguments
     "templates": ["start_child"] * 6 + ["dynamic_supervisor", "dynamic_supervisor", "which_children", "whereis",
-                                        "kill", "stop", "call", "cast", "busy", "busy"],
+                                        "kill", "stop", "call", "cast"],
     # collectors stopped or killed, then read, monitored, registered
     "watchers": ["end_watcher"] * 4 + ["messages", "messages", "monitor", "register_again", "named_collector",
                                        "stop", "link", "misdirect", "misdirect"],
@@ -135,7 +137,7 @@ THEMES = tuple(THEME_OPS)
 
 
 def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = False,
-             backends: tuple[str, ...] | None = None) -> dict:
+             backends: tuple[str, ...] | None = None, busy: bool = False) -> dict:
     """A scenario of about `length` steps drawn from `random.Random(seed)`.
 
     Without `otp` a seed gives the same scenario as before supervisors were
@@ -143,16 +145,24 @@ def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = Fa
 
     `backends` names the via backends an OTP scenario draws from, among
     those registered (`regspec.common.backends`); default: the built-in
-    ones. A `registry_server` and `registry_keys` take those with a server;
+    ones. With `busy` (and `otp`) it also draws busy rooms (BUSY_OPS): a
+    nowait `["work", n]` cast to a room, maybe after linking a collector to
+    it, then a kill that reaches it meanwhile (through that link, its
+    supervisor, a sibling): in the runtime such kills land inside the room's
+    callback, asynchronously. Opt-in, so that a seed without it gives the
+    scenario it gave before.
+    A `registry_server` and `registry_keys` take those with a server;
     a backend where only the caller registers itself (`self_register`) gets
     the steps that probe that (a collector registering itself, a dead one).
     """
-    return _Generator(random.Random(seed), nowait, otp, backends).run(seed, length)
+    return _Generator(random.Random(seed), nowait, otp, backends, busy).run(seed, length)
 
 
 class _Generator:
-    def __init__(self, rnd: random.Random, nowait: bool, otp: bool, backends: tuple[str, ...] | None = None):
+    def __init__(self, rnd: random.Random, nowait: bool, otp: bool, backends: tuple[str, ...] | None = None,
+                 busy: bool = False):
         self.rnd = rnd
+        self.busy_ops = BUSY_OPS if busy and otp else []
         self.nowait = nowait
         self.otp = otp
         records = [backend_record(b) for b in (BACKENDS if backends is None else backends)]
@@ -601,11 +611,11 @@ class _Generator:
                     steps.append(step)
             elif self.chance(0.5):
                 steps.append(rnd.choice([self.new_supervisor, self.new_dynamic_supervisor])())
-        ops = OLD_OPS + OTP_OPS if self.otp else OLD_OPS
+        ops = OLD_OPS + OTP_OPS + self.busy_ops if self.otp else OLD_OPS
         while len(steps) < length:
             r = rnd.random()
             if self.otp and self.chance(0.6 if self.theme == "names" else 0.45):
-                kind = rnd.choice(THEME_OPS[self.theme])
+                kind = rnd.choice(THEME_OPS[self.theme] + self.busy_ops)
             else:
                 kind = rnd.choice(ops)
             if kind in ("start_child", "terminate_child", "which_children", "count_children") and not self.sups:

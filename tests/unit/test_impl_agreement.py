@@ -45,7 +45,7 @@ def _busy(doc: dict) -> bool:
 def test_generated_busy_rooms_take_kills_asynchronously_with_model_and_runtime_agreeing():
     # The generator's busy rooms (a nowait ["work", n] cast, then a kill that reaches the
     # room through a link) make the runtime deliver kills inside callbacks, asynchronously.
-    docs = [doc for seed in range(20_000, 20_100) if _busy(doc := generate(seed, length=24, otp=True))]
+    docs = [doc for seed in range(20_000, 20_100) if _busy(doc := generate(seed, length=24, otp=True, busy=True))]
     before = runtime.ASYNC_KILLS[0]
     for doc in docs:
         expected, actual = both(parse(doc))
