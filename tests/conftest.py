@@ -41,7 +41,8 @@ def count_async_kills(request):
     before = runtime.ASYNC_KILLS[0]
     yield
     if runtime.ASYNC_KILLS[0] > before:
-        ASYNC_KILLS[f"{request.node.path.name}::{request.node.originalname}"] += runtime.ASYNC_KILLS[0] - before
+        test = request.node.nodeid.split("[")[0].rpartition("/")[2]   # file::Class::function, no parameters
+        ASYNC_KILLS[test] += runtime.ASYNC_KILLS[0] - before
 
 
 def pytest_terminal_summary(terminalreporter):
