@@ -15,18 +15,51 @@ to the bodies the driver spawns by kind (`collector.BODIES`).
 
 from __future__ import annotations
 
+import time
+
 from regspec.common.chat_room import ChatRoom  # the article's callbacks are pure: one copy serves both
 
 from . import gen_server
 from .collector import BODIES, Control, add_body, body_for, collector, dead_collector_answer
 from .process import Context
 
-__all__ = ["Control", "collector", "chat_room", "BODIES", "body_for", "dead_collector_answer"]
+__all__ = ["Control", "collector", "chat_room", "chat_room_callbacks", "compute", "BODIES", "body_for",
+           "dead_collector_answer"]
 
 
 def chat_room(ctx: Context) -> None:
     """The body of a chat room: `gen_server:loop` over `ChatRoom`, starting with no messages."""
-    gen_server.serve(ctx, ChatRoom, ())
+    gen_server.serve(ctx, chat_room_callbacks(ctx), ())
+
+
+def compute(ctx: Context, n: int) -> int:
+    """Be busy for about `n` iterations in the process's own code, never calling the runtime.
+
+    First the process gives up its slice (`Runtime.end_slice`), so the
+    scheduler preempts it and handles its signals on its behalf while it
+    computes; the loop lets other threads have the GIL now and then.
+    """
+    ctx.atomic(lambda rt, me: rt.end_slice(me))
+    acc = 0
+    for i in range(n):
+        acc ^= i
+        if i % 500 == 499:
+            time.sleep(0)   # a C call that releases the GIL, not a BIF
+    return acc
+
+
+def chat_room_callbacks(ctx: Context):
+    """`ChatRoom` for the room of `ctx`: a `{work, N}` cast computes before it is handled."""
+
+    class Room(ChatRoom):
+        @staticmethod
+        def handle_cast(msg, state):
+            n = ChatRoom.work(msg)
+            if n is not None:
+                compute(ctx, n)
+            return ChatRoom.handle_cast(msg, state)
+
+    return Room
 
 
 add_body("chat_room", lambda mode: chat_room)

@@ -81,10 +81,10 @@ def do_call(ctx: Context, pid: Pid, request: object, mfa: tuple, timeout: object
     if pid == ctx.pid:
         raise ErlangError("exit", (Atom("calling_self"), mfa))  # gen refuses to call itself
     mref = ctx.monitor(pid)
-    ctx.send(pid, call_message(ctx.pid, mref, request))
+    ctx.send(pid, call_message(ctx.pid, mref, request, timeout))
     if exit_during is not None:
         ctx.exit_signal(pid, exit_during)
-    msg = ctx.receive(ReplyOrDown(reply_tag(mref), mref).matches, timeout=timeout)
+    msg = ctx.receive(ReplyOrDown(reply_tag(mref, timeout), mref).matches, timeout=timeout)
     if msg is TIMEOUT:
         ctx.demonitor(mref, True)
         raise ErlangError("exit", (Atom("timeout"), mfa))

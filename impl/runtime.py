@@ -130,8 +130,12 @@ class Statistics:
                               # or the last raise (the kill was swallowed, dropped by CPython, or not yet landed)
 
 
+ASYNC_KILLS = [0]   # asynchronous kill deliveries (`_raise_in`) since import, all runtimes: tests count them
+
+
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
     """Raise `exc` in `thread` at its next bytecode (CPython only)."""
+    ASYNC_KILLS[0] += 1
     n = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc))
     if n > 1:  # pragma: no cover - the C API asks to undo when more than one thread matched
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), None)
@@ -394,6 +398,13 @@ class Runtime:
         self._current = self._slice_owner = proc
         self._slice_end = time.monotonic() + self.time_slice
         proc.mailbox.put_signal(item)
+
+    def end_slice(self, pid: Pid) -> None:
+        """The token's holder `pid` will compute for a while without calling the runtime:
+        its slice is over now, so the scheduler preempts it at once (lock held)."""
+        if self._current is not None and self._current.pid == pid:
+            self._slice_end = 0.0
+            self._cond.notify_all()
 
     # -- BIFs: called by a process's own thread through its Context ----------------
     def _enter(self, proc: Process) -> None:

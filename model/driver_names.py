@@ -203,7 +203,7 @@ def _call(to: object, msg: object, timeout: object, exit_during: object):
     timeout = None if timeout == "infinity" else timeout
     try:
         pid = yield from gen.call_pid(to)
-        mref = yield from gen.send_request(pid, msg)
+        mref = yield from gen.send_request(pid, msg, timeout)
         if exit_during is not None:
             yield ExitTo(pid, exit_during)
         return (yield from gen.receive_reply(mref, timeout))

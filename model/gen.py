@@ -146,7 +146,7 @@ def gen_call(server: object, request: object, timeout: object = None, printed_as
     """
     try:
         pid = yield from call_pid(server)
-        mref = yield from send_request(pid, request)
+        mref = yield from send_request(pid, request, timeout)
         return (yield from receive_reply(mref, timeout))
     except ErlangError as e:
         raise call_exit(e, server if printed_as is None else printed_as, request, timeout) from None
@@ -165,11 +165,11 @@ def call_pid(server: object):
     return pid
 
 
-def send_request(pid: Pid, request: object):
+def send_request(pid: Pid, request: object, timeout: object = 5000):
     """Monitor `pid` and send it the call (gen:do_call); the monitor's ref tags the reply."""
     me = yield Self()
     mref = yield Monitor(pid)
-    yield Send(pid, call_message(me, mref, request))
+    yield Send(pid, call_message(me, mref, request, timeout))
     return mref
 
 
@@ -179,7 +179,7 @@ def receive_reply(mref, timeout: object):
     On a reply or a timeout the monitor is dropped with `[flush]`, so a late
     DOWN never reaches the mailbox; a late reply stays there.
     """
-    msg = yield Receive(ReplyOrDown(reply_tag(mref), mref), timeout=timeout)
+    msg = yield Receive(ReplyOrDown(reply_tag(mref, timeout), mref), timeout=timeout)
     if msg == TIMEOUT:
         yield Demonitor(mref, flush=True)
         raise ErlangError("exit", Atom("timeout"))

@@ -1,6 +1,6 @@
 """The scheduler: which process runs next, and who chooses.
 
-Implements: PROC-2, SCN-1, SCN-2, MON-6
+Implements: PROC-2, SCN-1, SCN-2, SCN-12, MON-6
 
 A process runs in slices, as on one BEAM scheduler: when picked, it first
 handles every signal waiting for it, in arrival order (exit, link and
@@ -65,7 +65,8 @@ class Run:
 
 
 class Stuck(Exception):
-    """The driver's code waits for something that can never come (a call with timeout infinity)."""
+    """The driver's code waits for something that can never come (a call with timeout infinity):
+    the step prints {"exit": "deadlock"} (SCN-12)."""
 
 
 @attrs.frozen

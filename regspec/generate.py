@@ -105,6 +105,10 @@ OLD_OPS = ["spawn", "start", "register", "unregister", "whereis", "registered", 
 OTP_OPS = ["supervisor", "dynamic_supervisor", "registry_server", "start_child", "start_child",
            "terminate_child", "which_children", "count_children", "global_register", "global_unregister",
            "global_send", "registry_keys", "end_watcher", "named_collector", "clash", "misdirect"]
+# What generate(busy=True) adds to the ops an OTP scenario draws from (and to its theme's).
+BUSY_OPS = ["busy", "busy"]
+# The n of a chat room's ["work", n] cast: long enough (a few ms in the runtime) for a kill to land inside it.
+WORK = (0, 100_000, 300_000)
 # Each OTP scenario has a theme: what it starts with, and the ops it draws
 # almost half of the time, so that a few dozen seeds between them go deep
 # into each shape of contract v1.1 (see _Generator.run).
@@ -133,7 +137,7 @@ THEMES = tuple(THEME_OPS)
 
 
 def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = False,
-             backends: tuple[str, ...] | None = None) -> dict:
+             backends: tuple[str, ...] | None = None, busy: bool = False) -> dict:
     """A scenario of about `length` steps drawn from `random.Random(seed)`.
 
     Without `otp` a seed gives the same scenario as before supervisors were
@@ -141,16 +145,24 @@ def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = Fa
 
     `backends` names the via backends an OTP scenario draws from, among
     those registered (`regspec.common.backends`); default: the built-in
-    ones. A `registry_server` and `registry_keys` take those with a server;
+    ones. With `busy` (and `otp`) it also draws busy rooms (BUSY_OPS): a
+    nowait `["work", n]` cast to a room, maybe after linking a collector to
+    it, then a kill that reaches it meanwhile (through that link, its
+    supervisor, a sibling): in the runtime such kills land inside the room's
+    callback, asynchronously. Opt-in, so that a seed without it gives the
+    scenario it gave before.
+    A `registry_server` and `registry_keys` take those with a server;
     a backend where only the caller registers itself (`self_register`) gets
     the steps that probe that (a collector registering itself, a dead one).
     """
-    return _Generator(random.Random(seed), nowait, otp, backends).run(seed, length)
+    return _Generator(random.Random(seed), nowait, otp, backends, busy).run(seed, length)
 
 
 class _Generator:
-    def __init__(self, rnd: random.Random, nowait: bool, otp: bool, backends: tuple[str, ...] | None = None):
+    def __init__(self, rnd: random.Random, nowait: bool, otp: bool, backends: tuple[str, ...] | None = None,
+                 busy: bool = False):
         self.rnd = rnd
+        self.busy_ops = BUSY_OPS if busy and otp else []
         self.nowait = nowait
         self.otp = otp
         records = [backend_record(b) for b in (BACKENDS if backends is None else backends)]
@@ -599,11 +611,11 @@ class _Generator:
                     steps.append(step)
             elif self.chance(0.5):
                 steps.append(rnd.choice([self.new_supervisor, self.new_dynamic_supervisor])())
-        ops = OLD_OPS + OTP_OPS if self.otp else OLD_OPS
+        ops = OLD_OPS + OTP_OPS + self.busy_ops if self.otp else OLD_OPS
         while len(steps) < length:
             r = rnd.random()
             if self.otp and self.chance(0.6 if self.theme == "names" else 0.45):
-                kind = rnd.choice(THEME_OPS[self.theme])
+                kind = rnd.choice(THEME_OPS[self.theme] + self.busy_ops)
             else:
                 kind = rnd.choice(ops)
             if kind in ("start_child", "terminate_child", "which_children", "count_children") and not self.sups:
@@ -622,7 +634,12 @@ class _Generator:
                 del steps[-1]["nowait"]  # module doc: the shape left out
             if self.otp:
                 self.note_risk(step)
+            if kind == "busy" and step["op"] == "cast" and self.collectors and self.chance(0.5):
+                # through a link: a collector linked to the room now, killed while the room computes
+                steps.append({"op": "link", "a": self.proc(self.collectors), "b": copy.deepcopy(step["to"])})
             steps.append(step)
+            if kind == "busy" and step["op"] == "cast":
+                steps.append(self.busy_kill(steps[-2] if steps[-2]["op"] == "link" else None))
         steps.extend({"op": "messages", "target": {"proc": c}} for c in self.watchers())
         steps.extend({"op": "which_children", "sup": copy.deepcopy(s["ref"])} for s in self.sups if "top" in s)
         steps.append({"op": "registered"})
@@ -695,6 +712,30 @@ class _Generator:
             return step
         return {"op": "trap_exit", "target": self.proc(self.collectors + self.named_collectors), "value": self.chance(0.5)}
 
+    def busy(self) -> dict:
+        """A room busy with a `["work", n]` cast (nowait): the kill `busy_kill` draws next
+        may reach it while it computes (SCN-5; in the runtime an asynchronous kill)."""
+        to = self.room_name() if self.chance(0.4) or not self.rooms else self.proc(self.rooms)
+        step = {"op": "cast", "to": to, "msg": ["work", self.rnd.choice(WORK)]}
+        if self.nowait:
+            step["nowait"] = True
+        return step
+
+    def busy_kill(self, link: dict | None) -> dict:
+        """A kill right after a busy cast, of what reaches the room through a link: the
+        collector just `link`ed to it, else mostly a supervisor (its tree) or a supervised
+        collector (one_for_all)."""
+        tree = self.tree_procs() + self.sup_collectors
+        if link is not None:
+            target = copy.deepcopy(link["a"])
+        else:
+            target = self.proc(tree) if tree and self.chance(0.8) else self.any_target()
+        step = {"op": "kill", "target": target}
+        reason = self.rnd.choice(REASONS if link is None or self.chance(0.25) else ["kill"])
+        if reason != "kill":
+            step["reason"] = reason
+        return step
+
     def demonitor(self) -> dict | None:
         if not self.refs:
             return None
@@ -718,6 +759,8 @@ class _Generator:
             return self.new_dynamic_supervisor({"dynamic": False, "templates": True}.get(self.theme))
         if kind == "registry_server":
             return self.new_registry_server()
+        if kind == "busy":
+            return self.busy()
         if kind == "register":
             return self.register(steps)
         if kind == "clash":

@@ -27,7 +27,7 @@ from .canonical import decode
 from .common import backends
 from .common.childspec import DEFAULT_BACKEND, KINDS, child_spec
 from .common.steps import STEP_TYPES, RefLabel, Step
-from .terms import GlobalName, LocalName, ViaName
+from .terms import Atom, GlobalName, LocalName, ViaName
 
 __all__ = ["Scenario", "ScenarioError", "UnknownOperation", "parse", "load", "to_step", "OPS", "KINDS",
            "backends_named"]
@@ -113,6 +113,7 @@ OPS: dict[str, tuple[frozenset, frozenset]] = {
 _CHILD_FIELDS = {"id", "kind", "name", "restart", "shutdown", "as", "link", "trap_exit", "mode", "strategy",
                  "max_restarts", "max_seconds", "children", "impl", "child", "backend"}
 MAX_TIMEOUT = 2**32 - 1  # a receive's `after` takes no more
+MAX_ATOM = 255  # characters in an atom: the BEAM refuses longer ones (system_limit)
 _PID_RE = re.compile(r"^P\d+$")
 _STRATEGIES = ("one_for_one", "one_for_all", "rest_for_one")
 
@@ -139,10 +140,21 @@ class _Checker:
     def __init__(self) -> None:
         self.procs: set[str] = set()  # labels bound to processes
         self.refs: set[str] = set()   # labels bound to monitor refs
+        self.driver_names: list = []  # the names a step gives the driver, P0
+
+    def bind(self, label: str, where: str, refs: bool = False) -> None:
+        """`as` binds each label once per scenario."""
+        if label in self.procs or label in self.refs:
+            raise ScenarioError(f"{where}: label {label!r} is already bound by an earlier \"as\" "
+                                f"(each label is bound once per scenario)")
+        (self.refs if refs else self.procs).add(label)
 
     # -- values -----------------------------------------------------------
     def value(self, v: Any, where: str, template: bool = False) -> None:
-        if isinstance(v, bool) or isinstance(v, int) or isinstance(v, str):
+        if isinstance(v, str):
+            _atom(v, where)
+            return
+        if isinstance(v, bool) or isinstance(v, int):
             return
         if isinstance(v, float):
             raise ScenarioError(f"{where}: floats are not supported, got: {v!r}")
@@ -157,6 +169,8 @@ class _Checker:
             if key in ("str", "atom"):
                 if not isinstance(inner, str):
                     raise ScenarioError(f"{where}: {{{key!r}: ...}} needs a string, got: {json.dumps(inner)}")
+                if key == "atom":
+                    _atom(inner, where)
             elif key == "list":
                 if not isinstance(inner, list):
                     raise ScenarioError(f"{where}: {{'list': ...}} needs an array, got: {json.dumps(inner)}")
@@ -196,12 +210,14 @@ class _Checker:
         ((form, inner),) = v.items()
         if form == "local":
             if isinstance(inner, dict) and set(inner) == {"atom"} and isinstance(inner["atom"], str):
+                _local_name(inner["atom"], where)
                 return
             if isinstance(inner, dict) and set(inner) == {"arg"}:
                 self.value(inner, where, template)  # the atom passed to start_child (templates only)
                 return
             if not isinstance(inner, str):
                 raise ScenarioError(f"{where}: a local name must be an atom (a JSON string), got: {json.dumps(inner)}")
+            _local_name(inner, where)
         elif form == "global":
             self.value(inner, where, template)
         else:
@@ -241,9 +257,11 @@ class _Checker:
                 raise ScenarioError(f"'{flag}' must be true or false, got: {json.dumps(step[flag])}")
         if "as" in step and not isinstance(step["as"], str):
             raise ScenarioError(f"'as' must be a label string, got: {json.dumps(step['as'])}")
+        if "as" in step and (step["as"] in self.procs or step["as"] in self.refs):
+            self.bind(step["as"], "'as'")   # refused before the step's child specs bind theirs
         getattr(self, f"op_{op}", self.op_generic)(step)
         if "as" in step:
-            (self.refs if op == "monitor" else self.procs).add(step["as"])
+            self.bind(step["as"], "'as'", refs=op == "monitor")
 
     def process(self, step: dict, field: str) -> None:
         """A field that takes a process itself (a proc or pid), not a name."""
@@ -255,6 +273,20 @@ class _Checker:
     def op_register(self, step: dict) -> None:
         self.name(step["name"], "'name'")
         self.process(step, "target")
+        if step["target"] == _DRIVER:
+            self.driver_names.append(_name(step["name"]))
+
+    def op_kill(self, step: dict) -> None:
+        self.op_generic(step)
+        # exit(P0, kill) kills the driver on the BEAM (no trap stops `kill`): the run could not go on.
+        if decode(step.get("reason", "kill")) != Atom("kill"):
+            return
+        target = step["target"]
+        if target == _DRIVER:
+            raise ScenarioError("kill: the reason kill would kill the driver, P0, which runs the steps")
+        if next(iter(target)) in ("local", "global", "via") and _name(target) in self.driver_names:
+            raise ScenarioError(f"kill: the reason kill aimed at {json.dumps(target)}, a name an earlier step gave "
+                                f"the driver, P0, would kill it")
 
     def op_unregister(self, step: dict) -> None:
         self.name(step["name"], "'name'")
@@ -330,7 +362,7 @@ class _Checker:
         if "child" in spec:
             self.child_spec(spec["child"], f"{where}.child", template=True)
         if "as" in spec:
-            self.procs.add(spec["as"])
+            self.bind(spec["as"], f"{where}.as")
 
     def kind_fields(self, spec: dict, where: str) -> None:
         """The kind's own fields that take one of a few atoms or a count."""
@@ -391,6 +423,10 @@ class _Checker:
         self.global_name(step["name"])
         if "target" in step:
             self.process(step, "target")
+            if step["target"] == _DRIVER:
+                name = step["name"]
+                self.driver_names.append(_name(name if isinstance(name, dict) and set(name) == {"global"}
+                                               else {"global": name}))
         if "msg" in step:
             self.value(step["msg"], "'msg'")
 
@@ -420,6 +456,34 @@ class _Checker:
 
 
 MAX_DEPTH = 100
+_DRIVER = {"pid": "P0"}
+
+
+def _atom(s: str, where: str) -> None:
+    if len(s) > MAX_ATOM:
+        raise ScenarioError(f"{where}: an atom has at most {MAX_ATOM} characters (the BEAM's limit), "
+                            f"got one of {len(s)}: {json.dumps(s[:20])[:-1]}...\"")
+
+
+# Local names a BEAM node holds before step 0: the runtime system's own (erl -noshell, OTP 25),
+# Elixir's, and the harness's (regspec's registry servers and their parts). On the BEAM `whereis`
+# finds them and `register` fails; the model and the runtime have no such processes, so a
+# scenario may not use them (tests/test_hostile.py checks the list against a real node).
+RESERVED_NAMES = frozenset({
+    "application_controller", "code_server", "erl_prim_loader", "erl_signal_server", "erts_code_purger",
+    "file_server_2", "global_group", "global_group_check", "global_name_server", "inet_db", "init",
+    "kernel_refc", "kernel_safe_sup", "kernel_sup", "logger", "logger_handler_watcher", "logger_proxy",
+    "logger_std_h_default", "logger_sup", "rex", "socket_registry", "standard_error", "standard_error_sup",
+    "user", "elixir_code_server", "elixir_config", "elixir_sup",
+})
+RESERVED_PREFIXES = ("regspec.", "Elixir.regspec.")
+
+
+def _local_name(s: str, where: str) -> None:
+    _atom(s, where)
+    if s in RESERVED_NAMES or s.startswith(RESERVED_PREFIXES):
+        raise ScenarioError(f"{where}: the local name {json.dumps(s)} is taken on every BEAM node before step 0 "
+                            f"(reserved: the runtime system's, Elixir's and regspec's own names)")
 
 
 def _depth(value: Any) -> int:

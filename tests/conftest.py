@@ -1,12 +1,14 @@
-"""Shared fixtures: Hypothesis profiles, the spec marker, the leaked-thread check."""
+"""Shared fixtures: Hypothesis profiles, the spec marker, the leaked-thread check, the async-kill count."""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from regspec.impl import runtime
 from support import PROFILE
 
 # ci: the default, sized for .ci/run; thorough: 100x the examples (opt in
@@ -28,3 +30,23 @@ def no_leaked_threads():
     yield
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not leaked, f"threads leaked by the test: {leaked}"
+
+
+ASYNC_KILLS: Counter = Counter()   # test function (file::name) -> kills the runtime delivered asynchronously
+
+
+@pytest.fixture(autouse=True)
+def count_async_kills(request):
+    """How many kills each test's runtimes raised into a thread running its own code (SIG-1)."""
+    before = runtime.ASYNC_KILLS[0]
+    yield
+    if runtime.ASYNC_KILLS[0] > before:
+        test = request.node.nodeid.split("[")[0].rpartition("/")[2]   # file::Class::function, no parameters
+        ASYNC_KILLS[test] += runtime.ASYNC_KILLS[0] - before
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The test output counts the asynchronous kill deliveries, per test function and in all."""
+    terminalreporter.write_sep("-", f"asynchronous kills delivered by the threaded runtime: {runtime.ASYNC_KILLS[0]}")
+    for test, n in sorted(ASYNC_KILLS.items()):
+        terminalreporter.write_line(f"{n:6d}  {test}")

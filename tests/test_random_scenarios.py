@@ -63,6 +63,26 @@ def test_model_agrees_with_beam_on_random_scenarios(seed):
     assert expected == run_scenario(parse(doc)), f"replay: regspec diff <(python -c 'import json; from regspec.generate import generate; print(json.dumps(generate({seed}, length={LENGTH}, otp=True)))')"
 
 
+# Busy rooms (generate(busy=True)): a work cast, then a kill that reaches the room meanwhile.
+BUSY_SEEDS = range(5000, 5000 + (200 if THOROUGH else 24))
+
+
+@needs_erl
+@pytest.mark.spec("SCN-5")
+@pytest.mark.parametrize("seed", BUSY_SEEDS)
+def test_model_agrees_with_beam_on_random_scenarios_with_busy_rooms(seed):
+    doc = generate(seed, length=LENGTH, otp=True, busy=True)
+    assert beam.run_scenario(doc) == run_scenario(parse(doc)), f"replay: generate({seed}, length={LENGTH}, otp=True, busy=True)"
+
+
+def test_busy_seeds_draw_work_casts_and_kills_after_them():
+    steps = [generate(seed, length=LENGTH, otp=True, busy=True)["steps"] for seed in BUSY_SEEDS]
+    pairs = [(a, b) for st in steps for a, b in zip(st, st[1:])
+             if a["op"] == "cast" and isinstance(a["msg"], list) and a["msg"][0] == "work"]
+    assert len(pairs) >= len(BUSY_SEEDS) and all(b["op"] == "kill" for _, b in pairs)
+    assert {a["msg"][1] for a, _ in pairs} == {0, 100_000, 300_000} and all(a.get("nowait") for a, _ in pairs)
+
+
 def _name_form(value):
     """"local", "global", "via:<backend>" for a name; None for a proc."""
     if isinstance(value, dict) and len(value) == 1:

@@ -62,6 +62,8 @@ run_file(File) ->
     ?ENV = ets:new(?ENV, [named_table, public, set]),
     note_backends(Backends),
     start_infrastructure(Mods),
+    DeadlockWatch = spawn(fun() -> deadlock_watch() end),
+    ets:insert(?ENV, {deadlock_watch, DeadlockWatch}),
     Tracer = spawn(fun() -> tracer([]) end),
     Watchdog = spawn(fun() -> watchdog(undefined) end),
     Baseline = registered(),
@@ -154,6 +156,13 @@ tracer(Spawned) ->
     receive
         {trace, _Parent, spawn, Child, _MFA} -> tracer([Child | Spawned]);
         {take, From, Tag} -> From ! {Tag, Spawned}, tracer([]);
+        {peek, From, Tag} -> From ! {Tag, Spawned}, tracer(Spawned);
+        %% Only while the driver waits in a call with timeout infinity: its requests' monitor refs.
+        %% (a plain ref for an infinity call in OTP 25, [alias | Ref] otherwise).
+        {trace, _, send, {'$gen_call', {_, Tag}, _}, _} ->
+            [{deadlock_watch, W}] = ets:lookup(?ENV, deadlock_watch),
+            W ! {call_mref, case Tag of [alias | Mref] -> Mref; Mref -> Mref end},
+            tracer(Spawned);
         _ -> tracer(Spawned)
     end.
 
@@ -348,7 +357,10 @@ exec(<<"call">>, S) ->
     To = server(target(S, <<"to">>)),
     Msg = val(maps:get(<<"msg">>, S)),
     Timeout = val(maps:get(<<"timeout">>, S, 5000)),
-    api(fun() -> {term, gen_server:call(To, Msg, Timeout)} end);
+    case Timeout of
+        infinity -> call_watched(To, Msg);
+        _ -> api(fun() -> {term, gen_server:call(To, Msg, Timeout)} end)
+    end;
 
 exec(<<"cast">>, S) ->
     To = server(target(S, <<"to">>)),
@@ -634,6 +646,87 @@ registry_server(J) ->
     end.
 
 fatal(Fmt, Args) -> throw({regspec_fatal, lists:flatten(io_lib:format(Fmt, Args))}).
+
+%% Deadlock ----------------------------------------------------------------
+%% A call with timeout infinity that nothing can ever answer ends with
+%% {"exit": "deadlock"}, as on the model and the runtime: while the driver
+%% waits in it, the deadlock watcher (unnumbered) looks for a quiescent
+%% system (every scenario process waiting, none in a timed shutdown wait,
+%% only the watcher active) with the driver still in gen:do_call, three
+%% readings 1 ms apart; it then sends the driver the 'DOWN' of the call's
+%% monitor with reason deadlock, so gen_server:call exits deadlock. The
+%% call's monitor ref comes from tracing the driver's sends for the call's
+%% duration (the tracer forwards each '$gen_call' request's ref).
+
+call_watched(To, Msg) ->
+    [{deadlock_watch, W}] = ets:lookup(?ENV, deadlock_watch),
+    [{tracer, Tracer}] = ets:lookup(?ENV, tracer),
+    W ! {watch, self(), get(live)},
+    1 = erlang:trace(self(), true, [send, {tracer, Tracer}]),
+    Result = api(fun() -> {term, gen_server:call(To, Msg, infinity)} end),
+    1 = erlang:trace(self(), false, [send]),
+    Tag = make_ref(),
+    W ! {unwatch, self(), Tag},
+    receive
+        {Tag, none} -> ok;
+        {Tag, Mref} -> erlang:demonitor(Mref, [flush])
+    end,
+    Result.
+
+deadlock_watch() ->
+    receive
+        {watch, Driver, Live} -> deadlock_watch(Driver, Live, none, 0)
+    end.
+
+deadlock_watch(Driver, Live, Mref, Idle) ->
+    receive
+        {call_mref, M} -> deadlock_watch(Driver, Live, M, Idle);
+        {unwatch, Driver, Tag} ->
+            Driver ! {Tag, Mref},
+            deadlock_watch()
+    after 1 ->
+        case deadlocked(Driver, Live) of
+            false -> deadlock_watch(Driver, Live, Mref, 0);
+            true when Idle < 2 -> deadlock_watch(Driver, Live, Mref, Idle + 1);
+            true ->
+                %% Every request the driver sent so far is forwarded by now.
+                Ref = erlang:trace_delivered(Driver),
+                receive {trace_delivered, Driver, Ref} -> ok end,
+                [{tracer, Tracer}] = ets:lookup(?ENV, tracer),
+                Tag = make_ref(),
+                Tracer ! {peek, self(), Tag},
+                receive {Tag, _} -> ok end,
+                Last = last_mref(Mref),
+                case deadlocked(Driver, Live) of
+                    true when Last =/= none ->
+                        Driver ! {'DOWN', Last, process, undefined, deadlock},
+                        deadlock_fired(Driver, Last);
+                    _ -> deadlock_watch(Driver, Live, Last, 0)
+                end
+        end
+    end.
+
+last_mref(Mref) ->
+    receive {call_mref, M} -> last_mref(M) after 0 -> Mref end.
+
+deadlock_fired(Driver, Mref) ->
+    receive
+        {unwatch, Driver, Tag} -> Driver ! {Tag, Mref}, deadlock_watch();
+        {call_mref, _} -> deadlock_fired(Driver, Mref)
+    end.
+
+deadlocked(Driver, Live) ->
+
+    case process_info(Driver, [status, current_function]) of
+        [{status, waiting}, {current_function, {gen, do_call, 4}}] ->
+            [{tracer, Tracer}] = ets:lookup(?ENV, tracer),
+            Tag = make_ref(),
+            Tracer ! {peek, self(), Tag},
+            New = receive {Tag, Pids} -> Pids end,
+            {_, Busy} = lists:foldl(fun check/2, {[], []}, New ++ Live),
+            Busy =:= [] andalso statistics(total_active_tasks) =< 1;
+        _ -> false
+    end.
 
 %% Numbering -------------------------------------------------------------
 

@@ -9,13 +9,25 @@ compare.
 ('noreply', ('hi',))
 >>> ChatRoom.handle_call(Atom("bad"), ("hi",))
 ('stop', (bad_call, bad), ('hi',))
+
+A cast `{work, N}` (0 <= N <= MAX_WORK, SCN-5) leaves the state as it is: the
+work is computing for a while without calling the runtime, which only the
+runtime does (`regspec.impl.behaviours.chat_room`; the BEAM loops N times);
+the model has no time, so it is a cast that changes nothing.
+
+>>> ChatRoom.work((Atom("work"), 10)), ChatRoom.handle_cast((Atom("work"), 10), ("hi",))
+(10, ('noreply', ('hi',)))
+>>> ChatRoom.work((Atom("work"), -1)), ChatRoom.work((Atom("work"), True))
+(None, None)
 """
 
 from __future__ import annotations
 
 from regspec.terms import Atom, ErlList
 
-__all__ = ["ChatRoom"]
+__all__ = ["ChatRoom", "MAX_WORK"]
+
+MAX_WORK = 1_000_000   # the largest N of a cast {work, N}: a bigger one is any other cast (bad_cast)
 
 
 class ChatRoom:
@@ -31,7 +43,18 @@ class ChatRoom:
     def handle_cast(msg, state):
         if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("add_message"):
             return ("noreply", (msg[1],) + state)
+        if ChatRoom.work(msg) is not None:
+            return ("noreply", state)
         return ("stop", (Atom("bad_cast"), msg), state)
+
+    @staticmethod
+    def work(msg) -> int | None:
+        """N of a cast `{work, N}` with N an integer in 0..MAX_WORK, else None."""
+        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("work"):
+            n = msg[1]
+            if isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_WORK:
+                return n
+        return None
 
     @staticmethod
     def handle_info(msg, state):

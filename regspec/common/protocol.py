@@ -31,14 +31,16 @@ ACK = Atom("ack")
 
 # -- gen_server's call protocol ----------------------------------------------------
 
-def reply_tag(mref: Ref) -> ErlList:
-    """The tag of an OTP 25 call, `[alias | Mref]`: replies go to the monitor's alias (GS-4)."""
-    return ErlList((ALIAS,), tail=mref)
+def reply_tag(mref: Ref, timeout: object = 5000) -> object:
+    """The tag of an OTP 25 call: `[alias | Mref]`, replies going to the monitor's alias (GS-4); a call
+    with timeout infinity (`None`) to a local process needs no alias and is tagged with `Mref` alone
+    (gen.erl's `do_call/4`)."""
+    return mref if timeout is None else ErlList((ALIAS,), tail=mref)
 
 
-def call_message(caller: Pid, mref: Ref, request: object) -> tuple:
-    """`{'$gen_call', {From, [alias | Mref]}, Request}`."""
-    return (GEN_CALL, (caller, reply_tag(mref)), request)
+def call_message(caller: Pid, mref: Ref, request: object, timeout: object = 5000) -> tuple:
+    """`{'$gen_call', {From, Tag}, Request}`, `Tag` as `reply_tag` gives it."""
+    return (GEN_CALL, (caller, reply_tag(mref, timeout)), request)
 
 
 def server_ref(ref: object) -> object:

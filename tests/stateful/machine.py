@@ -29,6 +29,7 @@ from regspec.runner import Stepper
 NAMES = ("alpha", "beta", "gamma")
 REASONS = ("kill", "normal", "shutdown", "boom", ["shutdown", "bye"])
 MSGS = ("ping", ["n", 1], {"str": "hi"})
+WORK = (300_000, 100_000, 0)   # the n of a chat room's ["work", n] cast, long first (Hypothesis favours the first)
 
 
 class Side(Stepper):
@@ -184,6 +185,19 @@ def system_machine(make_impl_session, *, kills_inside_calls: bool = True):
                         "as": self.label("m")})
             self.apply({"op": "kill", "target": {"proc": who}, "reason": reason, "nowait": nowait})
             self.apply({"op": "messages", "target": {"proc": watcher}})
+
+        @rule(room=rooms, by_name=st.none() | st.sampled_from(NAMES), linked=collectors, work=st.sampled_from(WORK),
+              reason=st.sampled_from(["kill", "kill", "boom"]), fresh=st.sampled_from([True, False]))
+        def kill_busy_room_through_link(self, room, by_name, linked, work, reason, fresh):
+            # SCN-5, SIG-1: the room computes a work cast (nowait) when the collector linked to
+            # it is killed: the exit signal lands inside its callback (an asynchronous kill).
+            # A fresh room and collector (the bundles' may be dead by now) make sure of it.
+            if fresh:
+                linked, room, by_name = self._spawn(False, False, "eager"), self._start_room(None, False), None
+            self.apply({"op": "link", "a": {"proc": linked}, "b": {"proc": room}})
+            dest = {"local": by_name} if by_name else {"proc": room}
+            self.apply({"op": "cast", "to": dest, "msg": ["work", work], "nowait": True})
+            self.apply({"op": "kill", "target": {"proc": linked}, "reason": reason})
 
         # -- rules: links and monitors --------------------------------------
         @rule(target=refs, watcher=collectors, whom=collectors | rooms,
@@ -360,6 +374,22 @@ def supervision_machine(make_impl_session):
         @rule(data=st.data(), nowait=st.booleans())
         def cast(self, data, nowait):
             self.apply({"op": "cast", "to": self._name(data), "msg": ["add_message", {"str": "hi"}], "nowait": nowait})
+
+        @rule(data=st.data(), work=st.sampled_from(WORK), reason=st.sampled_from(["kill", "shutdown", "boom"]))
+        def kill_while_busy(self, data, work, reason):
+            # SCN-5: a room computes a work cast (nowait) when a kill reaches it through its
+            # tree: its supervisor's death, or a sibling's (restarting it, one_for_all or
+            # rest_for_one), or a registry server's; the kill lands inside its callback.
+            busy = data.draw(st.sampled_from(self.names[:self.static_rooms] + self.names))   # mostly a static room
+            self.apply({"op": "cast", "to": busy, "msg": ["work", work], "nowait": True})
+            victim = data.draw(st.sampled_from(["sup", "room", "dsup", "inner", "registry"]))
+            if victim == "room":
+                target = self._name(data)
+            elif victim == "registry":
+                target = {"local": data.draw(st.sampled_from(["map_reg", "uniq_reg"]))}
+            else:
+                target = {"proc": victim if victim != "inner" or self.nested else "sup"}
+            self.apply({"op": "kill", "target": target, "reason": reason})
 
         # -- rules: kills ---------------------------------------------------------
         @rule(data=st.data(), reason=st.sampled_from(REASONS), nowait=st.booleans())

@@ -196,3 +196,20 @@ def test_the_state_machine_finds_the_planted_bug(plant, monkeypatch, capsys):
         print(f"\n  planted bug {plant.__name__}: {shrunk} in {elapsed:.2f} s; "
               f"counterexample of {len(last['steps'])} steps")
     assert last["steps"], "the failing example ran no step"
+
+
+def test_the_state_machines_fail_on_an_internal_error(monkeypatch):
+    """A Python exception inside the model is an InternalError naming the step: the machine's step
+    raises it (the rule fails) instead of comparing it as a result (issue 14, item 4)."""
+    from machine import Comparison
+    from regspec.model import driver
+    from regspec.runner import InternalError
+
+    monkeypatch.setitem(driver._COMMAND_FUNCS, driver.Registered, lambda world, cmd: {}["planted"])
+    machine = Comparison()
+    machine.start_comparison(ImplSession)
+    try:
+        with pytest.raises(InternalError, match=r"^step 0 \(registered\): internal error: KeyError: 'planted'$"):
+            machine.apply({"op": "registered"})
+    finally:
+        machine.teardown()

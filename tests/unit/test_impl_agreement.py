@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from regspec.impl import runtime
 from regspec.runner import Stepper
 from regspec.sessions import ImplSession, run_impl, run_model
 from regspec.generate import generate
@@ -33,6 +34,25 @@ def test_every_corpus_scenario_prints_the_same_on_model_and_impl(path):
 def test_generated_scenario_prints_the_same_on_model_and_impl(seed):
     expected, actual = both(parse(generate(seed)))
     assert expected == actual
+
+
+def _busy(doc: dict) -> bool:
+    return any(s["op"] == "cast" and isinstance(s["msg"], list) and s["msg"][0] == "work" and s["msg"][1]
+               for s in doc["steps"])
+
+
+@pytest.mark.spec("SCN-5", "SIG-1")
+def test_generated_busy_rooms_take_kills_asynchronously_with_model_and_runtime_agreeing():
+    # The generator's busy rooms (a nowait ["work", n] cast, then a kill that reaches the
+    # room through a link) make the runtime deliver kills inside callbacks, asynchronously.
+    docs = [doc for seed in range(20_000, 20_100) if _busy(doc := generate(seed, length=24, otp=True, busy=True))]
+    before = runtime.ASYNC_KILLS[0]
+    for doc in docs:
+        expected, actual = both(parse(doc))
+        assert expected == actual, doc["name"]
+    delivered = runtime.ASYNC_KILLS[0] - before
+    print(f"{delivered} asynchronous kills in {len(docs)} generated scenarios with busy rooms")
+    assert delivered > 0
 
 
 @pytest.mark.spec("SCN-2", "SUP-1", "DSUP-1", "VIA-1", "REG-GLOBAL-1")
