@@ -316,6 +316,7 @@ class Runtime:
                 if not started:
                     started = True
                     self._live(proc, body)
+                proc.in_user = False   # out of its code for good: no more ProcessKilled aimed at it
                 self._thread_finished(proc)
                 return
             except BaseException:   # a late ProcessKilled, raised again before the thread left user code
