@@ -33,7 +33,7 @@ from . import code, signals
 from .registry_local import whereis
 from .world import Control, World
 
-__all__ = ["Behaviour", "BEHAVIOURS", "ACTIONS", "register_kind", "register_action", "consume", "has_work"]
+__all__ = ["Behaviour", "BEHAVIOURS", "ACTIONS", "register_kind", "register_action", "consume"]
 
 NOPROC = Atom("noproc")
 
@@ -101,17 +101,6 @@ def consume(world: World, pid: Pid) -> World:
             world = world.update(pid, state=value)
     return world
 
-
-def has_work(proc) -> bool:
-    """Whether the process's code could take a message now."""
-    if not proc.alive or not proc.mailbox:
-        return False
-    if proc.code is not None:
-        return True
-    entry = BEHAVIOURS.get(proc.kind)
-    if entry is None:
-        return False
-    return entry.wants is None or entry.wants(proc)
 
 
 # -- the collector -------------------------------------------------------------

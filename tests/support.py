@@ -30,3 +30,31 @@ def expected_path(path: pathlib.Path) -> pathlib.Path:
 
 def load_json(path: pathlib.Path):
     return json.loads(path.read_text())
+
+
+def find_cycle(adj: dict) -> list:
+    """One circle of the directed graph `adj` (node -> the nodes it points to) as [a, b, ..., a],
+    or [] when there is none; nodes are visited in sorted order, so the answer is stable."""
+    state: dict = {}   # 1: on the current path, 2: done
+    path: list = []
+
+    def visit(m) -> list:
+        state[m] = 1
+        path.append(m)
+        for t in sorted(adj.get(m, ())):
+            if state.get(t) == 1:
+                return path[path.index(t):] + [t]
+            if t not in state:
+                cycle = visit(t)
+                if cycle:
+                    return cycle
+        path.pop()
+        state[m] = 2
+        return []
+
+    for m in sorted(adj):
+        if m not in state:
+            cycle = visit(m)
+            if cycle:
+                return cycle
+    return []

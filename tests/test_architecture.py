@@ -32,7 +32,7 @@ import sys
 import attrs
 import pytest
 
-from support import ROOT
+from support import ROOT, find_cycle
 
 # Where each package's source lives (pyproject.toml's package-dir).
 SOURCE_DIRS = {"regspec": ROOT / "regspec", "regspec.model": ROOT / "model", "regspec.impl": ROOT / "impl"}
@@ -194,30 +194,8 @@ def import_circles(edges: list[Import]) -> list[Import]:
     for e in edges:
         if within(e.target, "regspec") and e.target != e.importer and not within(e.importer, e.target):
             adj.setdefault(e.importer, {}).setdefault(e.target, e)
-    state: dict[str, int] = {}   # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(m: str) -> list[Import]:
-        state[m] = 1
-        path.append(m)
-        for t in sorted(adj.get(m, {})):
-            if state.get(t) == 1:
-                loop = path[path.index(t):] + [t]
-                return [adj[a][b] for a, b in zip(loop, loop[1:])]
-            if t not in state:
-                found = visit(t)
-                if found:
-                    return found
-        path.pop()
-        state[m] = 2
-        return []
-
-    for m in sorted(adj):
-        if m not in state:
-            found = visit(m)
-            if found:
-                return found
-    return []
+    loop = find_cycle(adj)
+    return [adj[a][b] for a, b in zip(loop, loop[1:])]
 
 
 RULES = [impl_imports_model, model_imports_impl, common_imports_too_much, private_imports, programs_import_glue, import_circles]

@@ -29,7 +29,7 @@ import ast
 
 import pytest
 
-from support import ROOT
+from support import ROOT, find_cycle as support_find_cycle
 
 IMPL_DIR = ROOT / "impl"
 PACKAGE = "regspec.impl"
@@ -110,30 +110,7 @@ def edges(g: dict) -> dict[str, set[str]]:
 
 def find_cycle(g: dict) -> list[str]:
     """One import circle as [a, b, ..., a], or [] when there is none."""
-    adj = edges(g)
-    state: dict[str, int] = {}   # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(m: str) -> list[str]:
-        state[m] = 1
-        path.append(m)
-        for t in sorted(adj.get(m, ())):
-            if state.get(t) == 1:
-                return path[path.index(t):] + [t]
-            if t not in state:
-                cycle = visit(t)
-                if cycle:
-                    return cycle
-        path.pop()
-        state[m] = 2
-        return []
-
-    for m in sorted(adj):
-        if m not in state:
-            cycle = visit(m)
-            if cycle:
-                return cycle
-    return []
+    return support_find_cycle(edges(g))
 
 
 def layer_violations(g: dict) -> list[str]:

@@ -38,11 +38,10 @@ __all__ = [
     "Partition", "Heal",
 ]
 
-# Operations of the contract neither implementation covers in this release (SCN-7): one node only.
-UNSUPPORTED_OPS = frozenset({"partition", "heal"})
 
 class Unsupported(Exception):
     """A well-formed step this release does not cover (SCN-7): `partition` and `heal`, one node only."""
+
 
 @attrs.frozen
 class ProcLabel:
