@@ -150,7 +150,6 @@ def _run_in(rt: Runtime, fn, *args):
 
 
 def _kill(rt: Runtime, pid: Pid) -> None:
-    from regspec.impl import signals
     from regspec.common.records import ExitSignal
     with rt.atomic:
         rt.send(Pid(0), pid, ExitSignal(Atom("kill"), link=False))
