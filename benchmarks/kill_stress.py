@@ -1,6 +1,7 @@
 """Kill stress: processes busy in awkward places are killed; count the kills that were lost.
 
-    python benchmarks/kill_stress.py [ROUNDS]
+    python benchmarks/kill_stress.py [ROUNDS]          # 200 by default
+    python benchmarks/kill_stress.py --seconds 600     # the thorough run: as many rounds as fit
 
 Each round spawns one process busy in one of four ways (a pure loop; a loop
 that spends most of its time in `__del__`; in weakref callbacks; a loop
@@ -62,15 +63,17 @@ def make_body(style: int, entered: threading.Event):
     return body
 
 
-def main(rounds: int) -> None:
+def main(rounds: int | None, seconds: float | None = None) -> None:
     after_barrier = [0] * 4
     lost = [0] * 4
     rt = Runtime(wait_timeout=60, time_slice=0.01, join_timeout=2.0)
     d = Driver(rt)
     threads = []
     t0 = time.monotonic()
-    for r in range(rounds):
+    r = 0
+    while (r < rounds) if rounds is not None else (time.monotonic() - t0 < seconds):
         style = r % 4
+        r += 1
         entered = threading.Event()
         pid = rt.spawn("victim", make_body(style, entered))
         rt.run_until(entered.is_set, timeout=60)
@@ -80,10 +83,11 @@ def main(rounds: int) -> None:
         if thread.is_alive():
             after_barrier[style] += 1
         threads.append((style, thread))
-    for style, thread in threads:
-        thread.join(max(0.0, 1.0))
-        if thread.is_alive():
-            lost[style] += 1
+        if len(threads) >= 64:   # look at the older ones now, so a long run keeps few Thread objects
+            lost_in(threads[:32], lost)
+            del threads[:32]
+    lost_in(threads, lost)
+    rounds = r
     elapsed = time.monotonic() - t0
     stop.set()
     try:
@@ -91,15 +95,27 @@ def main(rounds: int) -> None:
         outcome = "shutdown ok"
     except Exception as e:  # noqa: BLE001 - printed
         outcome = f"shutdown raised {type(e).__name__} ({len(getattr(e, 'threads', []))} threads)"
+    leaked = [t.name for t in threading.enumerate() if t.name.startswith("regspec-")]
     names = ["pure loop", "__del__ loop", "weakref loop", "swallows 2"]
-    print(f"{rounds} kills in {elapsed:.1f}s; {outcome}")
+    print(f"{rounds} kills in {elapsed:.1f}s; {outcome}; process threads left after shutdown: {len(leaked)}")
     for i, name in enumerate(names):
-        print(f"  {name:13s} ran after the barrier: {after_barrier[i]:4d}  lost: {lost[i]:4d}  of {rounds // 4}")
-    stats = getattr(rt.statistics(), "async_resends", None)
-    if stats is not None:
-        s = rt.statistics()
-        print(f"  kills_async={s.kills_async} kills_at_call={s.kills_at_call} async_resends={s.async_resends}")
+        print(f"  {name:13s} ran after the barrier: {after_barrier[i]:4d}  lost: {lost[i]:4d}  "
+              f"of {(rounds + 3 - i) // 4}")
+    s = rt.statistics()
+    print(f"  kills_async={s.kills_async} kills_at_call={s.kills_at_call} async_resends={s.async_resends} "
+          f"kills_dropped={s.kills_dropped}")
+
+
+def lost_in(threads: list, lost: list) -> None:
+    """Count the threads still running 1 s after the barrier that followed their kill."""
+    for style, thread in threads:
+        thread.join(1.0)
+        if thread.is_alive():
+            lost[style] += 1
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    if sys.argv[1:2] == ["--seconds"]:
+        main(None, float(sys.argv[2]))
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)

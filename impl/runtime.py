@@ -42,7 +42,10 @@ A kill is never lost. Until a dead process's thread ends (a *zombie*):
   a zombie may still run pure Python then, touching nothing of the runtime's.
 `statistics()` counts the kills that stopped a thread asynchronously
 (`kills_async`), those that stopped it at a runtime call (`kills_at_call`),
-and the extra deliveries (`async_resends`).
+the extra deliveries (`async_resends`), and the kills CPython dropped
+(`kills_dropped`): while a runtime exists, `sys.unraisablehook` counts a
+dropped `ProcessKilled` of a process thread instead of printing "Exception
+ignored" (the kill is raised again), and passes anything else on.
 
 LIMITATION (what is not guaranteed): a thread blocked in C (a lock or
 `Event.wait()` without timeout, a blocking system call) sees the exception
@@ -65,6 +68,7 @@ a mailbox change and the scheduler's counters move together), then
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 import time
 from collections import deque
@@ -128,14 +132,30 @@ class Statistics:
     kills_at_call: int = 0    # deaths whose thread was in the runtime (receive, a BIF): stopped there
     async_resends: int = 0    # ProcessKilled raised again: a zombie still ran its code RESEND s after its death
                               # or the last raise (the kill was swallowed, dropped by CPython, or not yet landed)
+    kills_dropped: int = 0    # ProcessKilled that CPython dropped in a finalizer or weakref callback (then raised again)
 
 
-ASYNC_KILLS = [0]   # asynchronous kill deliveries (`_raise_in`) since import, all runtimes: tests count them
+ASYNC_KILLS = [0]   # deaths that landed in a thread running its own code (`kills_async`), all runtimes: tests count them
+
+_here = threading.local()   # in a process thread: `runtime`, the runtime it belongs to
+
+
+def _filter_unraisable(previous: Callable) -> Callable:
+    """A `sys.unraisablehook` that counts, and does not print, a `ProcessKilled` CPython dropped in a process
+    thread (a kill that landed in a finalizer or a weakref callback: the runtime raises it again); anything
+    else goes to `previous`."""
+    def hook(unraisable, /) -> None:
+        rt = getattr(_here, "runtime", None)
+        if rt is not None and isinstance(unraisable.exc_type, type) and issubclass(unraisable.exc_type, ProcessKilled):
+            rt._dropped.append(1)   # list.append: atomic, no lock taken in a thread the kill may hit again
+            return
+        previous(unraisable)
+    hook.regspec_filter = True
+    return hook
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
     """Raise `exc` in `thread` at its next bytecode (CPython only)."""
-    ASYNC_KILLS[0] += 1
     n = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc))
     if n > 1:  # pragma: no cover - the C API asks to undo when more than one thread matched
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), None)
@@ -178,6 +198,9 @@ class Runtime:
         self._driver_thread = threading.current_thread()
         self._zombies: dict[Pid, Process] = {}          # dead, thread still running
         self.kills_async = self.kills_at_call = self.async_resends = 0
+        self._dropped: list = []                        # ProcessKilled that CPython dropped ("Exception ignored")
+        if not getattr(sys.unraisablehook, "regspec_filter", False):
+            sys.unraisablehook = _filter_unraisable(sys.unraisablehook)
         self._rekill_at = 0.0                           # when the scheduler next looks at the zombies
         self._closers: list[Callable[[], None]] = []     # what stops with the runtime (on_shutdown)
         self._procs[DRIVER] = Process(DRIVER, "driver", Mailbox(self._lock), trap_exit=True, status=RUNNING)
@@ -248,6 +271,7 @@ class Runtime:
             if thread is not threading.current_thread():
                 if proc.in_user:
                     self.kills_async += 1
+                    ASYNC_KILLS[0] += 1
                     self._raise_killed(proc, time.monotonic())
                 else:   # blocked in receive: it wakes with ProcessExit
                     self.kills_at_call += 1
@@ -325,6 +349,7 @@ class Runtime:
                 continue
 
     def _live(self, proc: Process, body: Callable[[Context], None]) -> None:
+        _here.runtime = self
         try:
             with self._lock:
                 item = self._await_grant(proc)   # _RESUME, or (spawned by code) its first signals
@@ -607,7 +632,8 @@ class Runtime:
                 ready=by(READY), busy=by(BUSY), waiting=by(WAITING),
                 live_threads=tuple(p.pid for p in self._procs.values() if p.thread is not None and not p.thread_done),
                 time=self.time, crashes=tuple(self.crashes), zombies=tuple(sorted(self._zombies)),
-                kills_async=self.kills_async, kills_at_call=self.kills_at_call, async_resends=self.async_resends)
+                kills_async=self.kills_async, kills_at_call=self.kills_at_call, async_resends=self.async_resends,
+                kills_dropped=len(self._dropped))
 
     # -- shutdown ------------------------------------------------------------
     def on_shutdown(self, closer: Callable[[], None]) -> None:
