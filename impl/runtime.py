@@ -207,6 +207,7 @@ class Runtime:
         if not getattr(sys.unraisablehook, "regspec_filter", False):
             sys.unraisablehook = _filter_unraisable(sys.unraisablehook)
         self._rekill_at = 0.0                           # when the scheduler next looks at the zombies
+        self._closers: list[Callable[[], None]] = []     # what stops with the runtime (on_shutdown)
         self._procs[DRIVER] = Process(DRIVER, "driver", Mailbox(self._lock), trap_exit=True, status=RUNNING)
         # What OTP keeps outside processes (ETS tables, the registries' bookkeeping), guarded by the lock:
         self.labels: dict[Pid, str] = {}         # pid -> printed name of a process from before step 0
@@ -640,6 +641,33 @@ class Runtime:
                 kills_dropped=len(self._dropped))
 
     # -- shutdown ------------------------------------------------------------
+    def on_shutdown(self, closer: Callable[[], None]) -> None:
+        """Call `closer()` once, when the runtime shuts down, after its process threads were joined.
+
+        For what lives beside the processes and must not outlive the runtime:
+        a via backend's heartbeat thread or its connection (regspec.impl.registry_redis).
+        A closer stops and joins its own threads; one it cannot join it reports by raising
+        `LeakedThreads`, which `shutdown` raises once every closer has run. Closers run in
+        the reverse order of their registration. Any thread may call this (a process's
+        code does, under the runtime lock); a runtime already shut down refuses it.
+        """
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the runtime is shut down")
+            self._closers.append(closer)
+
+    def _close_beside(self) -> None:
+        with self._lock:
+            closers, self._closers = self._closers[::-1], []
+        leaked: list[threading.Thread] = []
+        for closer in closers:
+            try:
+                closer()
+            except LeakedThreads as e:
+                leaked.extend(e.threads)
+        if leaked:
+            raise LeakedThreads(leaked)
+
     def shutdown(self) -> None:
         """Kill every process, end a pending driver wait, join every thread (any thread may call).
 
@@ -664,6 +692,12 @@ class Runtime:
                 self.process_exited(proc)
             me = threading.current_thread()
             pending = deque(p.thread for p in self._procs.values() if p.thread is not None and p.thread is not me)
+        try:
+            self._join_processes(pending)
+        finally:
+            self._close_beside()
+
+    def _join_processes(self, pending: deque) -> None:
         last_progress = time.monotonic()
         while pending:
             pending[0].join(RESEND)

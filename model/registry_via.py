@@ -1,6 +1,6 @@
 """The via protocol, the model's legs of the three built-in backends, and their registry servers.
 
-Implements: VIA-1, VIA-2, VIA-3, VIA-4, VIA-5, VIA-6, VIA-7
+Implements: VIA-1, VIA-2, VIA-3, VIA-4, VIA-5, VIA-6, VIA-7, VIA-9
 
 A via backend's model leg is an object with four generator methods, as
 gen_server expects of a `{via, Module, Name}` module (they behave like
@@ -31,6 +31,14 @@ contract are `MAP_REGISTRY`, `MAP_REGISTRY_NOMONITOR` and `UNIQUE_REGISTRY`:
   which drops their keys when their exit signal arrives. Lookups through a
   registry that is gone raise ArgumentError (VIA-5).
 
+`REDIS_REGISTRY` is the model leg of `redis_registry` (VIA-9), the Redis
+backend shared by runtimes (regspec.impl.registry_redis): the model has one
+node and no Redis, so it runs the reference of that backend's class, the
+map registry with monitors: inside one node a dead holder's name is freed
+when its DOWN reaches the registry. The rest of VIA-9 (a vanished runtime's
+names expire within the lease) and VIA-10 (a Redis restart) concern several
+runtimes and a server the model does not have.
+
 Each backend serves its names through its *current server*
 (`world.via_servers`): the instance started before step 0 (`boot`), or the
 last `registry_server` started for it (`start_server`, VIA-6).
@@ -52,7 +60,7 @@ from . import gen, supervisor
 from .code import Atomic, Die, Monitor, Send, TrapExit, is_process_alive
 from .world import Process, World
 
-__all__ = ["MAP_REGISTRY", "MAP_REGISTRY_NOMONITOR", "UNIQUE_REGISTRY", "backend", "current_server", "MapBackend",
+__all__ = ["MAP_REGISTRY", "MAP_REGISTRY_NOMONITOR", "UNIQUE_REGISTRY", "REDIS_REGISTRY", "backend", "current_server", "MapBackend",
            "UniqueBackend", "MapRegistry", "UniqueTable", "handle_map_registry", "handle_partition", "start_server",
            "start_partition", "boot"]
 
@@ -326,6 +334,8 @@ def _unique_keys(world: World, me: Pid, registry: Atom, pid: object):
 MAP_REGISTRY = MapBackend("map_registry", monitor=True)
 MAP_REGISTRY_NOMONITOR = MapBackend("map_registry_nomonitor", monitor=False)
 UNIQUE_REGISTRY = UniqueBackend()
+# VIA-9: the Redis backend's reference on one node: a map registry that monitors (its window: until the DOWN).
+REDIS_REGISTRY = MapBackend("redis_registry", monitor=True)
 
 
 def backend(name: str):

@@ -20,7 +20,7 @@ from typing import Callable
 
 from .common.steps import ProcLabel, RefLabel
 
-from .terms import Atom, Binary, ElixirException, ErlList, Outcome, Pid, PlainObject, Ref, TemplateArg
+from .terms import Atom, Binary, ElixirException, ErlList, Outcome, Pid, PlainObject, Ref, RemotePid, TemplateArg
 
 __all__ = ["Encoder", "decode", "UNBOUND"]
 
@@ -61,6 +61,8 @@ class Encoder:
         if isinstance(term, Pid):
             label = self._pid_label(term) if self._pid_label else None
             return {"pid": label if label is not None else f"P{term.n}"}
+        if isinstance(term, RemotePid):
+            return {"pid": f"P{term.n}@{term.node}"}   # another runtime's process (a shared registry's answer)
         if isinstance(term, Ref):
             return {"ref": f"R{self.ref_number(term)}"}
         if isinstance(term, PlainObject):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["Atom", "Binary", "Pid", "Ref", "ErlList", "Term", "Outcome", "LocalName", "GlobalName", "ViaName", "Name",
+__all__ = ["Atom", "Binary", "Pid", "RemotePid", "Ref", "ErlList", "Term", "Outcome", "LocalName", "GlobalName", "ViaName", "Name",
            "TRUE", "FALSE", "UNDEFINED", "is_term", "TemplateArg", "ElixirException", "term_order", "PlainObject"]
 
 
@@ -43,6 +43,25 @@ class Pid:
 
     def __repr__(self) -> str:
         return f"P{self.n}"
+
+
+@attrs.frozen(order=True)
+class RemotePid:
+    """A process of another runtime (another OS process or machine), as a shared registry answers it.
+
+    `node` is that runtime's id, unique among the runtimes sharing the
+    registry; `n` its pid there. It is not a `Pid`: no BIF of this runtime
+    reaches it (`!`, link and monitor answer as for a term that is no pid);
+    only the registry that answered it may carry a message to it (the Redis
+    backend's `send`, docs/backends.md). It prints as `{"pid": "P<n>@<node>"}`;
+    a scenario cannot name one.
+    """
+
+    node: str
+    n: int
+
+    def __repr__(self) -> str:
+        return f"P{self.n}@{self.node}"
 
 
 @attrs.frozen(order=True)
@@ -81,7 +100,7 @@ UNDEFINED = Atom("undefined")
 
 def is_term(value: object) -> bool:
     """True when `value` is built only from term types (so it is hashable)."""
-    if isinstance(value, (Atom, Binary, Pid, Ref)):
+    if isinstance(value, (Atom, Binary, Pid, RemotePid, Ref)):
         return True
     if isinstance(value, bool):
         return False
@@ -157,6 +176,8 @@ def term_order(term: object) -> tuple:
         return (2, term.n)
     if isinstance(term, Pid):
         return (5, term.n)
+    if isinstance(term, RemotePid):
+        return (5, term.n, term.node)
     if isinstance(term, tuple):
         return (6, len(term), tuple(term_order(t) for t in term))
     if isinstance(term, ErlList):

@@ -37,7 +37,7 @@ PACKAGE = "regspec.impl"
 ERTS = {f"{PACKAGE}.{m}" for m in (
     "runtime", "process", "pcb", "signals", "mailbox", "registry_local", "driver", "invariants", "collector")}
 LIBRARY = {f"{PACKAGE}.{m}" for m in (
-    "gen_server", "gen", "registry_global", "registry_via", "kind_table", "supervisor", "dynamic_supervisor",
+    "gen_server", "gen", "registry_global", "registry_via", "registry_redis", "kind_table", "supervisor", "dynamic_supervisor",
     "behaviours", "kinds", "driver_names", "observe")}
 GLUE = {PACKAGE}
 LAYER = {**{m: "erts" for m in ERTS}, **{m: "library" for m in LIBRARY}, **{m: "glue" for m in GLUE}}

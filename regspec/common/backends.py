@@ -49,7 +49,7 @@ import attrs
 
 from regspec.terms import Pid
 
-__all__ = ["Backend", "BackendError", "UnknownBackend", "BUILTIN", "ENTRY_POINT_GROUP", "register", "unregister",
+__all__ = ["Backend", "BackendError", "UnknownBackend", "BUILTIN", "REDIS_REGISTRY", "ENTRY_POINT_GROUP", "register", "unregister",
            "registered", "names", "all_backends", "get", "model_leg", "impl_leg", "server_pid", "load",
            "load_entry_points", "resolve", "VIA_FUNCTIONS", "SERVER_FUNCTIONS", "SELF_REGISTER_FUNCTIONS"]
 
@@ -138,6 +138,17 @@ BUILTIN = (
             server_type="supervisor", self_register=True,
             doc="Elixir's Registry with unique keys"),
 )
+
+# Names shared by runtimes through a Redis server (VIA-9, VIA-10; docs/backends.md, "The Redis
+# backend"). Not built in: every run would start its server and connect to Redis. Register it for a
+# run with `regspec run FILE --on impl --backend regspec.common.backends:REDIS_REGISTRY`, or
+# `backends.register(REDIS_REGISTRY)`; the server's URL is REGSPEC_REDIS_URL. The model runs the
+# reference of its class (a map registry with monitors); there is no beam leg.
+REDIS_REGISTRY = Backend(
+    "redis_registry", model="regspec.model.registry_via:REDIS_REGISTRY", impl="regspec.impl.registry_redis:LEG",
+    server=True,
+    doc="names shared by runtimes through Redis: SET NX with a fencing token, a lease renewed by a heartbeat; "
+        "dead-holder window: the DOWN inside a runtime, the lease when a whole runtime vanishes")
 
 # The pids of the built-in servers from before step 0 (the unique Registry's partition is -4 and
 # the global name server -5, regspec.common.records); a user backend's server gets one below -100.

@@ -377,3 +377,24 @@ def test_leaked_threads_names_a_thread_that_cannot_be_stopped():
     assert not thread_of(rt, pid).is_alive()
     assert [Atom("spin")] == stubborn.handled   # it never ran another callback
     rt.shutdown()
+
+
+def test_on_shutdown_closers_run_once_in_reverse_order_and_report_leaked_threads():
+    """What lives beside the processes (a via backend's heartbeat, registry_redis) stops with the runtime."""
+    rt = Runtime("a")
+    ran = []
+    stuck = threading.Thread(target=lambda: None)
+    rt.on_shutdown(lambda: ran.append("first"))
+
+    def leaky():
+        ran.append("second")
+        raise LeakedThreads([stuck])
+
+    rt.on_shutdown(leaky)
+    with pytest.raises(LeakedThreads) as err:
+        rt.shutdown()
+    assert ran == ["second", "first"] and err.value.threads == [stuck]
+    rt.shutdown()   # again: nothing more runs
+    assert ran == ["second", "first"]
+    with pytest.raises(RuntimeError):
+        rt.on_shutdown(lambda: None)
