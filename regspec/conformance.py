@@ -310,6 +310,7 @@ class _Compiler:
         r = self.label("r")
         self.steps.append({"op": "start", "kind": "chat_room", "name": self.via(i), "as": r})
         self.others.append(r)
+        self.holders.setdefault(i % len(TERMS), r)
 
 
 def _one_holder(c: _Compiler, op: int, i: int, j: int, flag: bool) -> None:
@@ -399,8 +400,14 @@ def _dead_holder(c: _Compiler, op: int, i: int, j: int, flag: bool) -> None:
             c.collectors.remove(victim)
         step = {"op": "kill", "target": {"proc": victim}}
         if flag:
+            # in the window: the name of the victim (if it was the first to take one) is looked up at once
             step["nowait"] = True
         c.steps.append(step)
+        if flag:
+            for t, holder in c.holders.items():
+                if holder == victim:
+                    c.whereis(t)
+                    break
     elif op == 6 and flag:
         # kill through the name: whoever holds it (a collector that held it is never registered again)
         c.steps.append({"op": "kill", "target": c.via(i)})
@@ -617,11 +624,15 @@ def _contend(subject: _Subject, contenders: int, term: object) -> None:
 def _resolve_subject(subject: str | Backend) -> Backend:
     if isinstance(subject, Backend):
         return subject
-    if ":" in subject:
+    if ":" in subject:   # a record of one's own: used for the check only, not registered
         try:
-            return backends.load(subject)
+            record = backends.resolve(subject)
         except BackendError as e:
             raise UsageError(str(e)) from None
+        if not isinstance(record, Backend):
+            raise UsageError(f"{subject!r} is a {type(record).__name__}, not a backend record "
+                             f"(regspec.common.backends.Backend)")
+        return record
     try:
         return backends.get(subject)
     except BackendError as e:
@@ -661,7 +672,8 @@ def check(subject: str | Backend, *, window: str | None = None, self_register: b
     """Check a via backend against the registry contract; a `Verdict` with one row per rule.
 
     `subject` is a registered backend's name, a `"module:attr"` naming a
-    `Backend` record (registered here), or the record. `window` (none, down,
+    `Backend` record, or the record (either is put in the registry only
+    while its scenarios run). `window` (none, down,
     lease) and `self_register` set the class (default: the record's traits,
     `default_profile`). `examples` is the budget per rule (None: the current
     Hypothesis profile's `max_examples`); `seed` makes a run replayable (and
