@@ -300,13 +300,21 @@ class _Compiler:
     def whereis(self, i: int) -> None:
         self.steps.append({"op": "whereis", "name": self.via(i)})
 
-    def register(self, i: int, j: int, avoid: str | None = None) -> None:
+    def register(self, i: int, j: int, avoid: str | None = None, only_free: bool = True) -> None:
+        """A collector takes name i; outside BACKEND-2 only a name nobody holds (a taken one is looked up)."""
+        t = i % len(TERMS)
+        if only_free and t in self.holders:
+            self.whereis(i)
+            return
         free = [x for x in self.collectors if x != avoid]
         c = free[j % len(free)] if free else self.spawn()
         self.steps.append({"op": "register", "name": self.via(i), "target": {"proc": c}})
-        self.holders.setdefault(i % len(TERMS), c)
+        self.holders.setdefault(t, c)
 
-    def start_room(self, i: int) -> None:
+    def start_room(self, i: int, only_free: bool = True) -> None:
+        if only_free and i % len(TERMS) in self.holders:
+            self.whereis(i)
+            return
         r = self.label("r")
         self.steps.append({"op": "start", "kind": "chat_room", "name": self.via(i), "as": r})
         self.others.append(r)
@@ -318,9 +326,9 @@ def _one_holder(c: _Compiler, op: int, i: int, j: int, flag: bool) -> None:
     if op == 0:
         c.whereis(i)
     elif op in (1, 2, 3):
-        c.register(i, j)
+        c.register(i, j, only_free=False)
     elif op == 4:
-        c.start_room(i)
+        c.start_room(i, only_free=False)
     else:
         c.spawn()
 
@@ -354,7 +362,7 @@ def _unregister(c: _Compiler, op: int, i: int, j: int, flag: bool) -> None:
         if not idle:
             c.spawn()
             return
-        victim = idle[0 if flag else j % len(idle)]
+        victim = idle[0]
         c.collectors.remove(victim)
         c.steps.append({"op": "kill", "target": {"proc": victim}})
         for x, old in c.former:
@@ -378,18 +386,29 @@ def _send(c: _Compiler, op: int, i: int, j: int, flag: bool) -> None:
 
 
 def _dead_holder(c: _Compiler, op: int, i: int, j: int, flag: bool) -> None:
-    """BACKEND-5: holders (collectors, rooms, supervised rooms) killed, at once or not; lookups and new takers."""
-    if op == 0:
+    """BACKEND-5: holders (collectors, rooms, supervised rooms) killed, at once or not; lookups and new takers.
+
+    A name is taken again only once its holder is dead and the system has settled (`c.holders`
+    then says who holds what: a supervised room's name belongs to its supervisor's life), so a
+    backend wrong about taken names (BACKEND-2's subject) does not fail here.
+    """
+    t = i % len(TERMS)
+    window = bool(c.steps) and c.steps[-1].get("nowait", False)
+    if op == 0 or (window and op in (1, 2, 3)):
         c.whereis(i)
     elif op == 1:
         c.register(i, j)
     elif op == 2:
         c.start_room(i)
     elif op == 3:
+        if t in c.holders:
+            c.whereis(i)
+            return
         s = c.label("s")
         c.steps.append({"op": "start", "kind": "supervisor", "as": s,
                         "children": [{"id": "room", "kind": "chat_room", "name": c.via(i), "as": s + "c"}]})
         c.others.extend([s, s + "c"])
+        c.holders[t] = s
     elif op in (4, 5):
         victims = c.collectors + c.others
         if not victims:
@@ -400,20 +419,23 @@ def _dead_holder(c: _Compiler, op: int, i: int, j: int, flag: bool) -> None:
             c.collectors.remove(victim)
         step = {"op": "kill", "target": {"proc": victim}}
         if flag:
-            # in the window: the name of the victim (if it was the first to take one) is looked up at once
             step["nowait"] = True
         c.steps.append(step)
-        if flag:
-            for t, holder in c.holders.items():
-                if holder == victim:
-                    c.whereis(t)
-                    break
-    elif op == 6 and flag:
-        # kill through the name: whoever holds it (a collector that held it is never registered again)
+        looked = False
+        for held, holder in list(c.holders.items()):
+            if holder == victim:
+                del c.holders[held]
+                if not looked:   # the victim's first name, looked up (at once, with nowait: in the window)
+                    c.whereis(held)
+                    looked = True
+    elif op == 6 and flag and t in c.holders:
+        # kill through the name: a supervised room is restarted, anything else is gone
         c.steps.append({"op": "kill", "target": c.via(i)})
-        for t, holder in list(c.holders.items()):
-            if t == i % len(TERMS) and holder in c.collectors:
-                c.collectors.remove(holder)
+        holder = c.holders[t]
+        if holder in c.collectors:
+            c.collectors.remove(holder)
+        if not holder.startswith("s"):
+            del c.holders[t]
     else:
         c.spawn()
 
