@@ -1,9 +1,9 @@
 """The conformance kit (`regspec conformance`, `regspec.conformance`): it passes the good backends in
 their class, and fails each broken one on exactly its rule, with a short counterexample or a report.
 
-The budget is small for CI (a fixed seed makes every verdict here reproducible); the Hypothesis
-profile `conformance-deep` (`--hypothesis-profile=conformance-deep`) runs the kit with the profile's
-budget instead.
+The budget is small for CI and the seed fixed, so every verdict here is reproducible. The
+Hypothesis profile `conformance-deep` registered here (`--hypothesis-profile=conformance-deep`)
+sets the budget of the test that leaves it to the profile (`examples=None`); the others keep theirs.
 """
 
 from __future__ import annotations
