@@ -1,6 +1,12 @@
 """The via protocol, the model's legs of the three built-in backends, and their registry servers.
 
-Implements: VIA-1, VIA-2, VIA-3, VIA-4, VIA-5, VIA-6, VIA-7, VIA-9
+Implements: VIA-1, VIA-2, VIA-3, VIA-4, VIA-5, VIA-6, VIA-7, VIA-9, BACKEND-1, BACKEND-2, BACKEND-3,
+BACKEND-4, BACKEND-5, BACKEND-6
+
+`MAP_REGISTRY` and `UNIQUE_REGISTRY` are also the reference legs of the
+conformance kit (`regspec.conformance`): the legs of the classes `down` and
+`none`, which keep the registry contract of any via backend (BACKEND-1 to
+BACKEND-6).
 
 A via backend's model leg is an object with four generator methods, as
 gen_server expects of a `{via, Module, Name}` module (they behave like

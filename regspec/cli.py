@@ -3,6 +3,13 @@
     regspec run FILE [--on model|impl|beam] [--backend MODULE:ATTR]...
     regspec diff FILE [--on model] [--against beam] [--backend MODULE:ATTR]...
     regspec record FILE... [--runs 4] [--backend MODULE:ATTR]...
+    regspec conformance TARGET [--class none|down|lease] [--self-register|--others]
+                        [--examples N] [--seed S] [--deadline SECONDS] [--json] [--backend MODULE:ATTR]...
+
+`conformance` checks a via backend (a registered backend's name, or
+MODULE:ATTR naming its Backend record) against the registry contract
+(SPEC.md, BACKEND-1 to BACKEND-6) on the threaded runtime: exit 0 when it
+conforms, 1 when it does not (docs/backends.md, "Checking a backend").
 
 `record` runs each scenario on the beam target several times at once and
 writes FILE's `.expected.json` only if every run printed the same results.
@@ -113,6 +120,38 @@ def load_backends(refs: list[str]) -> None:
             raise SystemExit(2)
 
 
+def conformance(args) -> int:
+    """`regspec conformance`: 0 conforms, 1 does not, 2 bad usage."""
+    from . import conformance as kit
+
+    if args.beam is not None:
+        print("regspec conformance: --beam: checking a via module on the BEAM is not built yet "
+              "(check its Python legs: TARGET is a backend name or MODULE:ATTR)", file=sys.stderr)
+        return 2
+    if not args.target:
+        print("regspec conformance: a TARGET is needed: a registered backend's name or MODULE:ATTR", file=sys.stderr)
+        return 2
+    if args.examples < 1 or args.deadline <= 0:
+        print("regspec conformance: --examples and --deadline must be positive", file=sys.stderr)
+        return 2
+    if ":" in args.target and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    seed = args.seed if args.seed is not None else kit.new_seed()
+    try:
+        verdict = kit.check(args.target, window=args.window, self_register=args.self_register,
+                            examples=args.examples, seed=seed, deadline=args.deadline)
+    except kit.UsageError as e:
+        print(f"regspec conformance: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(kit.to_json(verdict), indent=1))
+    else:
+        print(kit.render(verdict))
+        if args.seed is None:
+            print(f"(replay with --seed {seed})")
+    return 0 if verdict.conforms else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="regspec", description="Run naming scenarios on the model, the threaded runtime or real Erlang/OTP.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,10 +166,27 @@ def main(argv: list[str] | None = None) -> int:
     p_rec = sub.add_parser("record", help="record beam results as FILE's .expected.json (checked for reproducibility)")
     p_rec.add_argument("files", nargs="+")
     p_rec.add_argument("--runs", type=int, default=4)
-    for p in (p_run, p_diff, p_rec):
+    p_conf = sub.add_parser("conformance", help="check a via backend against the registry contract (BACKEND-n)")
+    p_conf.add_argument("target", nargs="?", help="a registered backend's name, or MODULE:ATTR of a Backend record")
+    p_conf.add_argument("--beam", metavar="FILE", help="an Erlang/Elixir via module to check on the BEAM (not yet)")
+    p_conf.add_argument("--class", dest="window", choices=("none", "down", "lease"),
+                        help="how long a dead holder may still be returned (default: the record's dead_holder)")
+    who = p_conf.add_mutually_exclusive_group()
+    who.add_argument("--self-register", dest="self_register", action="store_true", default=None,
+                     help="only the calling process registers itself")
+    who.add_argument("--others", dest="self_register", action="store_false",
+                     help="the backend may register a process other than the caller")
+    p_conf.add_argument("--examples", type=int, default=50, help="scenarios per rule (default 50)")
+    p_conf.add_argument("--seed", type=int, help="replay a run (default: a new seed, printed)")
+    p_conf.add_argument("--deadline", type=float, default=5.0, help="seconds a call of the backend may take")
+    p_conf.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    for p in (p_run, p_diff, p_rec, p_conf):
         p.add_argument("--backend", action="append", default=[], metavar="MODULE:ATTR", help=backend_help)
     args = parser.parse_args(argv)
     load_backends(args.backend)
+
+    if args.command == "conformance":
+        return conformance(args)
 
     if args.command == "record":
         return record(args.files, args.runs)

@@ -6,7 +6,7 @@ import re
 
 from support import ROOT
 
-ID = r"(?:SCN|PROC|SIG|LINK|MON|REG-LOCAL|REG-GLOBAL|VIA|GS|SUP|DSUP)-\d+"
+ID = r"(?:SCN|PROC|SIG|LINK|MON|REG-LOCAL|REG-GLOBAL|VIA|GS|SUP|DSUP|BACKEND)-\d+"
 # A rule is defined where its id opens a line (after Markdown markup: #, -, *, **).
 DEFINITION = re.compile(rf"^[#>*\-\s]*\**({ID})\b", re.M)
 CITATION = re.compile(rf"\b({ID})\b")

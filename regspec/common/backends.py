@@ -49,8 +49,9 @@ import attrs
 
 from regspec.terms import Pid
 
-__all__ = ["Backend", "BackendError", "UnknownBackend", "BUILTIN", "REDIS_REGISTRY", "ENTRY_POINT_GROUP", "register", "unregister",
-           "registered", "names", "all_backends", "get", "model_leg", "impl_leg", "server_pid", "load",
+__all__ = ["Backend", "BackendError", "UnknownBackend", "BUILTIN", "REDIS_REGISTRY", "ENTRY_POINT_GROUP", "register",
+           "unregister", "registered", "substituted", "names", "all_backends", "get", "model_leg", "impl_leg",
+           "server_pid", "load",
            "load_entry_points", "resolve", "VIA_FUNCTIONS", "SERVER_FUNCTIONS", "SELF_REGISTER_FUNCTIONS"]
 
 ENTRY_POINT_GROUP = "regspec.backends"
@@ -80,6 +81,11 @@ def _check_type(instance, attribute, value) -> None:
         raise BackendError(f"server_type is 'worker' or 'supervisor', got {value!r}")
 
 
+def _check_window(instance, attribute, value) -> None:
+    if value not in (None, "none", "down", "lease"):
+        raise BackendError(f"dead_holder is 'none', 'down' or 'lease' (or None), got {value!r}")
+
+
 def _path(value) -> str | None:
     return None if value is None else str(value)
 
@@ -105,6 +111,12 @@ class Backend:
     - `self_register`: only the calling process can take a name for itself
       (Elixir's Registry): a `register` or `unregister` step whose target is
       a collector asks the collector to do it.
+    - `dead_holder`: how long a dead holder may still be returned, the class
+      the conformance kit checks the backend in (`regspec.conformance`,
+      BACKEND-5): `"none"` (liveness checked on lookup), `"down"` (until the
+      registry handles the holder's DOWN), `"lease"` (until a lease
+      expires); None: not said (`none` for a self-registering backend, else
+      `down`).
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -115,6 +127,7 @@ class Backend:
     server: bool = False
     server_type: str = attrs.field(default="worker", validator=_check_type)
     self_register: bool = False
+    dead_holder: str | None = attrs.field(default=None, validator=_check_window)
     doc: str = attrs.field(default="", eq=False)
 
     @property
@@ -128,15 +141,15 @@ class Backend:
 BUILTIN = (
     Backend("map_registry", model="regspec.model.registry_via:MAP_REGISTRY",
             impl="regspec.impl.registry_via:MAP_REGISTRY", beam=_BEAM_DIR / "map_registry.erl", server=True,
-            doc="the article's Chat.Registry: a gen_server holding a map, monitoring what it registers"),
+            dead_holder="down", doc="the article's Chat.Registry: a gen_server holding a map, monitoring what it registers"),
     Backend("map_registry_nomonitor", model="regspec.model.registry_via:MAP_REGISTRY_NOMONITOR",
             impl="regspec.impl.registry_via:MAP_REGISTRY_NOMONITOR",
             beam=_BEAM_DIR / "map_registry_nomonitor.erl", server=True,
-            doc="the same server without monitors: a dead pid keeps its names"),
+            dead_holder="down", doc="the same server without monitors: a dead pid keeps its names"),
     Backend("unique_registry", model="regspec.model.registry_via:UNIQUE_REGISTRY",
             impl="regspec.impl.registry_via:UNIQUE_REGISTRY", beam=_BEAM_DIR / "unique_registry.erl", server=True,
             server_type="supervisor", self_register=True,
-            doc="Elixir's Registry with unique keys"),
+            dead_holder="none", doc="Elixir's Registry with unique keys"),
 )
 
 # Names shared by runtimes through a Redis server (VIA-9, VIA-10; docs/backends.md, "The Redis
@@ -146,7 +159,7 @@ BUILTIN = (
 # reference of its class (a map registry with monitors); there is no beam leg.
 REDIS_REGISTRY = Backend(
     "redis_registry", model="regspec.model.registry_via:REDIS_REGISTRY", impl="regspec.impl.registry_redis:LEG",
-    server=True,
+    server=True, dead_holder="lease",
     doc="names shared by runtimes through Redis: SET NX with a fencing token, a lease renewed by a heartbeat; "
         "dead-holder window: the DOWN inside a runtime, the lease when a whole runtime vanishes")
 
@@ -195,6 +208,27 @@ def registered(*records: Backend) -> Iterator[tuple[Backend, ...]]:
     finally:
         for b in added:
             unregister(b.name)
+
+
+@contextlib.contextmanager
+def substituted(record: Backend) -> Iterator[Backend]:
+    """`with substituted(B): ...` puts `B` in place of the backend of its name for the block (a built-in
+    one too), keeping its place in the registry (so its `server_pid`), then puts the old record back.
+
+    The conformance kit (`regspec.conformance`) runs one scenario under two records of one name: the
+    subject's, and a reference backend's model leg.
+    """
+    if not isinstance(record, Backend):
+        raise BackendError(f"not a regspec.common.backends.Backend record: {record!r}")
+    old = _REGISTRY.get(record.name)
+    _REGISTRY[record.name] = record
+    try:
+        yield record
+    finally:
+        if old is None:
+            _REGISTRY.pop(record.name, None)
+        else:
+            _REGISTRY[record.name] = old
 
 
 def names() -> tuple[str, ...]:
