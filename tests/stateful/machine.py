@@ -412,7 +412,9 @@ def supervision_machine(make_impl_session):
             # static room, which its supervisor keeps alive, killed by what reaches it.
             busy = data.draw(st.sampled_from(self.names[:self.static_rooms] * 2 + self.names))
             self.apply({"op": "cast", "to": busy, "msg": ["work", work], "nowait": True})
-            victim = data.draw(st.sampled_from(["tree", "tree", "self", "sibling", "registry"]))
+            # Mostly a kill its supervisor survives (its own, a sibling's), so later busy rooms
+            # still have a live tree to be killed through.
+            victim = data.draw(st.sampled_from(["self", "self", "sibling", "tree", "registry"]))
             if victim == "self":
                 target = busy
             elif victim == "sibling":
@@ -424,24 +426,32 @@ def supervision_machine(make_impl_session):
             self.apply({"op": "kill", "target": target, "reason": reason})
 
         @rule(data=st.data(), waits=st.integers(0, 3), reason=st.sampled_from(["kill", "shutdown", "boom"]),
-              victim=st.sampled_from(["sup", "room", "sibling", "registry", "whereis", "children"]))
-        def kill_inside_restart(self, data, waits, reason, victim):
+              victim=st.sampled_from(["room", "room", "sibling", "sup", "registry", "whereis", "children"]),
+              fresh=st.booleans(), strategy=st.sampled_from(["one_for_all", "one_for_one", "rest_for_one"]))
+        def kill_inside_restart(self, data, waits, reason, victim, fresh, strategy):
             # SUP-12, SUP-9, SCN-5: room0 (maybe computing in its init) is killed (nowait), so its
             # supervisor restarts it; `waits` steps that block the driver (nowait) let the restart
             # run, and the last step meets it where it is, perhaps half done: the new room in its
             # init, holding its name, the siblings after it not started again yet. A kill there
             # lands inside the init: its supervisor's (the room dies with it), its own (the restart
             # fails and is retried), a registry server's. The last step is not nowait: all settles.
-            room = self.names[0]
+            # A fresh tree (the application's may be gone by now) makes sure the window is there.
+            room, sibling, sup = self.names[0], self._name(data), "sup"
+            if fresh:
+                sup = self.label("s")
+                room, sibling = {"local": f"{sup}_a"}, {"local": f"{sup}_b"}
+                self.apply({"op": "start", "kind": "supervisor", "as": sup, "strategy": strategy, "link": False,
+                            "children": [{"id": "a", "kind": "chat_room", "name": room, "init_work": INIT_WORK[0]},
+                                         {"id": "b", "kind": "chat_room", "name": sibling}]})
             self.apply({"op": "kill", "target": room, "nowait": True})
             for _ in range(waits):
                 self.apply({"op": "messages", "target": {"proc": "w"}, "nowait": True})
             if victim == "whereis":
-                self.apply({"op": "whereis", "name": self._name(data)})
+                self.apply({"op": "whereis", "name": sibling})
             elif victim == "children":
-                self.apply({"op": "which_children", "sup": {"local": "rooms_sup"}})
+                self.apply({"op": "which_children", "sup": {"proc": sup}})
             else:
-                target = {"sup": {"proc": "sup"}, "room": room, "sibling": self._name(data),
+                target = {"sup": {"proc": sup}, "room": room, "sibling": sibling,
                           "registry": {"local": data.draw(st.sampled_from(["map_reg", "uniq_reg"]))}}[victim]
                 self.apply({"op": "kill", "target": target, "reason": reason})
 
