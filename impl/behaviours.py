@@ -23,8 +23,8 @@ from . import gen_server
 from .collector import BODIES, Control, add_body, body_for, collector, dead_collector_answer
 from .process import Context
 
-__all__ = ["Control", "collector", "chat_room", "chat_room_callbacks", "compute", "BODIES", "body_for",
-           "dead_collector_answer"]
+__all__ = ["Control", "collector", "chat_room", "chat_room_callbacks", "chat_room_init", "compute", "BODIES",
+           "body_for", "dead_collector_answer"]
 
 
 def chat_room(ctx: Context) -> None:
@@ -46,6 +46,16 @@ def compute(ctx: Context, n: int) -> int:
         if i % 500 == 499:
             time.sleep(0)   # a C call that releases the GIL, not a BIF
     return acc
+
+
+def chat_room_init(ctx: Context, starter, init_work: int = 0) -> tuple:
+    """The article's Chat.Server init: no messages yet, after `init_work` steps of a loop (SCN-5),
+    with the room's name taken and its starter waiting for the ack. The room goes on once
+    nothing else can run, as the model's `FinishWork`; a kill meanwhile lands in the loop."""
+    if init_work > 0:
+        compute(ctx, init_work)
+        ctx.computed()
+    return ()
 
 
 def chat_room_callbacks(ctx: Context):

@@ -29,12 +29,13 @@ from regspec.terms import Pid
 
 from .mailbox import Mailbox
 
-__all__ = ["Process", "READY", "RUNNING", "BUSY", "WAITING", "EXITED"]
+__all__ = ["Process", "READY", "RUNNING", "BUSY", "COMPUTED", "WAITING", "EXITED"]
 
 # STATUS of a process's thread, as the scheduler sees it:
 READY = "ready"       # wants the run token: new, or back in receive with a message it can take
 RUNNING = "running"   # holds the run token (it is the runtime's `current`)
 BUSY = "busy"         # was preempted after a full slice; its code still runs, outside the token
+COMPUTED = "computed" # done computing (`Context.computed`): goes on once nothing else can run
 WAITING = "waiting"   # blocked in receive with nothing it can take
 EXITED = "exited"     # dead; its thread is unwinding or gone
 

@@ -17,10 +17,10 @@ from regspec.common.records import AliveRequest
 
 from . import signals
 from .mailbox import ANY
-from .pcb import BUSY, EXITED, READY, RUNNING, WAITING, Process
+from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 
 __all__ = ["Process", "Context", "ProcessExit", "ProcessKilled", "TIMEOUT",
-           "READY", "RUNNING", "BUSY", "WAITING", "EXITED"]
+           "READY", "RUNNING", "BUSY", "COMPUTED", "WAITING", "EXITED"]
 
 
 class ProcessExit(BaseException):
@@ -96,6 +96,11 @@ class Context:
             return tag
         msg = self.receive(lambda m: isinstance(m, tuple) and len(m) == 2 and m[0] == tag)
         return msg[1] == Atom("true")
+
+    def computed(self) -> None:
+        """Back from computing (after `Runtime.end_slice` and a loop): wait until nothing else can
+        run, as the model's `FinishWork` (SCN-5). Signals meanwhile are handled on its behalf."""
+        self._rt.bif_computed(self._proc)
 
     def atomic(self, fn: Callable, *args) -> object:
         """`fn(runtime, pid, *args)` done in one go, as a BIF (an ETS operation, a table read)."""

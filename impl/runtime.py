@@ -24,7 +24,11 @@ it, it dies at once, as on the BEAM (name released, links then monitors
 signalled, `alive` false) and its thread gets `ProcessKilled` raised
 asynchronously (`PyThreadState_SetAsyncExc`) so it stops even in a loop that
 never calls the runtime. The exception is aimed only at a thread in its own
-code (`in_user`), never inside the runtime's bookkeeping.
+code (`in_user`), never inside the runtime's bookkeeping. Code that computes
+on purpose (a chat room's init work) then calls `Context.computed`: it is
+COMPUTED, and goes on only once nothing else can run (lowest pid first,
+before any timer), as the model's `FinishWork`, so what it does next never
+races the rest of the system.
 
 A kill is never lost. Until a dead process's thread ends (a *zombie*):
 - every runtime call it makes (each `Context` BIF: send, receive, link,
@@ -87,7 +91,7 @@ from regspec.terms import Atom, Pid, Ref
 
 from . import signals
 from .mailbox import Mailbox, MailboxClosed
-from .pcb import BUSY, EXITED, READY, RUNNING, WAITING, Process
+from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
 
@@ -484,6 +488,19 @@ class Runtime:
             finally:
                 self._leave(proc)
 
+    def bif_computed(self, proc: Process) -> None:
+        """`proc` is done computing: it parks until the scheduler has nothing else to run (then the
+        lowest pid first, before any timer), as the model's `FinishWork`. Its signals are handled on
+        its behalf meanwhile; a kill ends the wait with ProcessExit."""
+        with self._lock:
+            self._enter(proc)
+            try:
+                self._park(proc, COMPUTED, None)
+                while self._await_grant(proc) is not _RESUME:   # pragma: no cover - only a resume is granted
+                    pass
+            finally:
+                self._leave(proc)
+
     def bif_exit(self, proc: Process, reason: object):
         with self._lock:
             self._enter(proc)
@@ -556,6 +573,9 @@ class Runtime:
                             raise self._timeout_error(timeout)
                         # `done` may watch the busy code itself (nothing notifies then): look again each slice.
                         self._wait(min(real_deadline, timer_deadline or real_deadline, now + self.time_slice) - now)
+                    elif computed := min((p for p in self._active.values() if p.status == COMPUTED),
+                                         key=lambda p: p.pid, default=None):
+                        self._grant(computed, _RESUME)   # nothing else can run: it goes on (the model's FinishWork)
                     else:
                         fired = self._fire_timer(timer)
                         if fired == QUIESCENT and self._zombies:

@@ -50,7 +50,8 @@ from .world import Process, World
 
 __all__ = [
     "Running", "Receive", "Anything", "Send", "SpawnLink", "Link", "Unlink", "Monitor", "Demonitor",
-    "ExitTo", "Die", "TrapExit", "Now", "Self", "Atomic", "TIMEOUT", "start_code", "resume", "fire_timeout",
+    "ExitTo", "Die", "TrapExit", "Now", "Self", "Atomic", "Compute", "TIMEOUT", "start_code", "resume", "fire_timeout",
+    "finish_work", "busy",
 ]
 
 TIMEOUT = Atom("$timeout")
@@ -62,13 +63,15 @@ TRUE = Atom("true")
 class Running:
     """Code a process is in the middle of: `fn(*args)` and the values it has received.
 
-    `deadline` is the logical time at which the pending `Receive` times out.
+    `deadline` is the logical time at which the pending `Receive` times out;
+    `busy` is true while the code computes (a pending `Compute`).
     """
 
     fn: Callable
     args: tuple = ()
     log: tuple = ()
     deadline: object = None
+    busy: bool = False
 
 
 # -- effects -----------------------------------------------------------------
@@ -83,6 +86,20 @@ class Receive:
     pattern: object
     timeout: object = None     # int ms, or None for infinity
     deadline: object = None    # absolute logical ms (an erlang:start_timer)
+
+
+@attrs.frozen
+class Compute:
+    """Be busy for about `n` loop steps in the process's own code, calling nothing (SCN-5).
+
+    The model has no reductions: n > 0 is a process that computes longer
+    than anything else takes, so it goes on only once nothing else can run
+    (`finish_work`, chosen before any timeout). Meanwhile its signals are
+    handled as for any process (a kill stops it inside the loop); its
+    messages wait in the mailbox. n = 0 computes nothing.
+    """
+
+    n: int
 
 
 @attrs.frozen
@@ -257,6 +274,11 @@ def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
                     value = proc.mailbox[i]
                     world = world.update(pid, mailbox=proc.mailbox[:i] + proc.mailbox[i + 1:])
                 deadline = None
+            elif isinstance(effect, Compute):
+                if effect.n > 0:   # computing: it goes on at finish_work
+                    world = world.update(pid, code=attrs.evolve(running, log=tuple(log), deadline=None, busy=True))
+                    return world, False, None
+                value = OK
             else:
                 try:
                     world, value = effect.perform(world, pid)
@@ -308,6 +330,18 @@ def fire_timeout(world: World, pid: Pid) -> World:
     """
     running: Running = world.processes[pid].code
     return attrs.evolve(world, time=max(world.time, running.deadline))
+
+
+def busy(proc: Process) -> bool:
+    """Whether the process is computing (its code waits in a `Compute`)."""
+    code = proc.code
+    return proc.alive and isinstance(code, Running) and code.busy
+
+
+def finish_work(world: World, pid: Pid) -> World:
+    """The pending `Compute` of `pid` is done: its code takes `ok` when it next resumes."""
+    running: Running = world.processes[pid].code
+    return world.update(pid, code=attrs.evolve(running, log=running.log + (OK,), busy=False))
 
 
 def pending_deadline(proc: Process):

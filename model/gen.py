@@ -1,6 +1,6 @@
 """gen and proc_lib: the name forms and the synchronous start every OTP behaviour shares.
 
-Implements: GS-1, GS-2, GS-3, GS-4, GS-5, VIA-1, VIA-2, VIA-3, REG-GLOBAL-1
+Implements: GS-1, GS-2, GS-3, GS-4, GS-5, VIA-1, VIA-2, VIA-3, REG-GLOBAL-1, SUP-12
 
 Names come in three forms (`regspec.terms`): local, global and via. For
 each form this module knows how to look a name up (`where`), take it for
@@ -208,6 +208,7 @@ def start(kind: str, name: object, init, init_args: tuple = (), fields: tuple = 
             return (ERROR, (Atom("already_started"), holder))  # GS-1: no process is created
     me = yield Self()
     child = yield SpawnLink(kind, init_it, (me, name, init, init_args), fields)
+    # SUP-12: only the ack or the child's exit; any other message (a parent's exit, a call) waits.
     msg = yield Receive(Ack(child))
     if msg[0] == ACK:
         return msg[2]

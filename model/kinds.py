@@ -34,7 +34,7 @@ from regspec.terms import Atom, Pid
 
 from . import (behaviours, dynamic_supervisor, gen, gen_server, registry_global, registry_via, starters,
                supervisor)
-from .code import Self, TrapExit
+from .code import Compute, Self, TrapExit
 from .starters import start_kind
 from .world import World
 
@@ -49,7 +49,7 @@ def start_collector(spec: ChildSpec):
 
 
 def start_chat_room(spec: ChildSpec):
-    return (yield from gen.start("chat_room", spec.name, chat_room_init))
+    return (yield from gen.start("chat_room", spec.name, chat_room_init, (spec.opt("init_work", 0),)))
 
 
 def start_supervisor(spec: ChildSpec):
@@ -78,10 +78,11 @@ def start_registry_partition(spec: ChildSpec):
     return (yield from registry_via.start_partition(spec.opt("registry"), spec.name))
 
 
-def chat_room_init(me: Pid, starter: Pid):
-    """The article's Chat.Server init: no messages yet."""
+def chat_room_init(me: Pid, starter: Pid, init_work: int = 0):
+    """The article's Chat.Server init: no messages yet, after `init_work` steps of a loop (SCN-5):
+    the room computes with its name taken and its starter waiting for the ack."""
+    yield Compute(init_work)
     return ()
-    yield  # pragma: no cover - makes this a generator
 
 
 def collector_init(me: Pid, starter: Pid, trap_exit: bool):

@@ -12,8 +12,9 @@ their order because arrival order is send order (PROC-2).
 `enabled(world)` lists every choice in a fixed order: `Run(pid)` for each
 process with signals waiting, ordered by the arrival of its oldest waiting
 signal (the order in which processes joined the run queue); then, only
-when nothing can run, the earliest pending receive timeout
-(`FireReceiveTimeout`). A `Chooser` picks one; `step(world, choice)`
+when nothing can run, the end of a process's computing (`FinishWork`,
+lowest pid first), and only when nothing computes, the earliest pending
+receive timeout (`FireReceiveTimeout`). A `Chooser` picks one; `step(world, choice)`
 applies it. A run is fully described by its commands and its choices, so
 it replays.
 
@@ -51,7 +52,7 @@ from regspec.terms import Atom, Pid
 from . import behaviours, code, driver, signals
 from .world import World
 
-__all__ = ["Run", "FireReceiveTimeout", "enabled", "step", "Chooser", "CanonicalChooser", "SeededChooser",
+__all__ = ["Run", "FinishWork", "FireReceiveTimeout", "enabled", "step", "Chooser", "CanonicalChooser", "SeededChooser",
            "FunctionChooser", "run_until_quiescent", "run_until_result", "Stuck"]
 
 KILL = Atom("kill")
@@ -67,6 +68,13 @@ class Run:
 class Stuck(Exception):
     """The driver's code waits for something that can never come (a call with timeout infinity):
     the step prints {"exit": "deadlock"} (SCN-12)."""
+
+
+@attrs.frozen
+class FinishWork:
+    """Choice: `pid`, computing (`code.Compute`), is done and its code goes on (SCN-5)."""
+
+    pid: Pid
 
 
 @attrs.frozen
@@ -90,6 +98,11 @@ def enabled(world: World) -> tuple:
             choices.append(Run(sig.receiver))
     if choices:
         return tuple(choices)
+    # A computing process outlasts everything else: it goes on once nothing else can run,
+    # the lowest pid first, before any timeout (a BEAM process is preempted every 4000 reductions).
+    busy = [pid for pid, proc in sorted(world.processes.items()) if code.busy(proc)]
+    if busy:
+        return (FinishWork(busy[0]),)
     timers = []
     for pid, proc in world.processes.items():
         deadline = code.pending_deadline(proc)
@@ -119,6 +132,8 @@ def step(world: World, event: object) -> tuple[World, tuple]:
         return run(world, event.pid)
     if isinstance(event, FireReceiveTimeout):
         return resume(code.fire_timeout(world, event.pid), event.pid)
+    if isinstance(event, FinishWork):
+        return resume(code.finish_work(world, event.pid), event.pid)
     if isinstance(event, driver.COMMANDS):
         return driver.perform(world, event)
     raise TypeError(f"not an event: {event!r}")

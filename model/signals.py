@@ -50,8 +50,10 @@ def exit_process(world: World, pid: Pid, reason: object) -> World:
     # REG-LOCAL-7: the name goes before any exit or DOWN signal is sent,
     # so whoever receives one already sees the name free.
     world = release_name(world, pid)
+    # A dead process runs no more code: a supervisor killed while it waits for a child's ack,
+    # a room killed while it computes in its init (SUP-12), leaves its code behind.
     world = world.update(pid, alive=False, exit_reason=reason, links=frozenset(), mailbox=(),
-                         monitors=FrozenMap())
+                         monitors=FrozenMap(), code=None)
     for peer in sorted(proc.links, reverse=True):
         world = world.send(pid, peer, ExitSignal(reason, link=True))
     for ref in proc.monitored_by:  # FrozenMap iterates refs in creation order

@@ -109,6 +109,9 @@ OTP_OPS = ["supervisor", "dynamic_supervisor", "registry_server", "start_child",
 BUSY_OPS = ["busy", "busy"]
 # The n of a chat room's ["work", n] cast: long enough (a few ms in the runtime) for a kill to land inside it.
 WORK = (0, 100_000, 300_000)
+# A busy scenario's supervised rooms compute in their init too (init_work): long on the BEAM as well
+# (hundreds of time slices), so a kill after a nowait kill of the room meets its restart half done.
+INIT_WORK = (300_000, 1_000_000)
 # Each OTP scenario has a theme: what it starts with, and the ops it draws
 # almost half of the time, so that a few dozen seeds between them go deep
 # into each shape of contract v1.1 (see _Generator.run).
@@ -149,8 +152,9 @@ def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = Fa
     nowait `["work", n]` cast to a room, maybe after linking a collector to
     it, then a kill that reaches it meanwhile (through that link, its
     supervisor, a sibling): in the runtime such kills land inside the room's
-    callback, asynchronously. Opt-in, so that a seed without it gives the
-    scenario it gave before.
+    callback, asynchronously; and some supervised rooms get an `init_work`,
+    so kills after a nowait kill of one land inside its restart. Opt-in, so
+    that a seed without it gives the scenario it gave before.
     A `registry_server` and `registry_keys` take those with a server;
     a backend where only the caller registers itself (`self_register`) gets
     the steps that probe that (a collector registering itself, a dead one).
@@ -158,11 +162,24 @@ def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = Fa
     return _Generator(random.Random(seed), nowait, otp, backends, busy).run(seed, length)
 
 
+def _rooms_only_work(v) -> None:
+    """Drop `init_work` from every spec that became another kind than a chat room after it was drawn."""
+    if isinstance(v, dict):
+        if "init_work" in v and v.get("kind") != "chat_room":
+            del v["init_work"]
+        for x in v.values():
+            _rooms_only_work(x)
+    elif isinstance(v, list):
+        for x in v:
+            _rooms_only_work(x)
+
+
 class _Generator:
     def __init__(self, rnd: random.Random, nowait: bool, otp: bool, backends: tuple[str, ...] | None = None,
                  busy: bool = False):
         self.rnd = rnd
         self.busy_ops = BUSY_OPS if busy and otp else []
+        self.busy_init = busy and otp
         self.nowait = nowait
         self.otp = otp
         records = [backend_record(b) for b in (BACKENDS if backends is None else backends)]
@@ -362,6 +379,8 @@ class _Generator:
             spec["name"] = self.take(self.name())
         self.restart(spec)
         self.shutdown(spec, WORKER_SHUTDOWNS)
+        if self.busy_init and self.chance(0.4):
+            spec["init_work"] = self.rnd.choice(INIT_WORK)   # SCN-5: busy in its init, at every restart
         return spec
 
     def collector_spec(self, child_id: str) -> dict:
@@ -373,6 +392,8 @@ class _Generator:
             spec["mode"] = "mailbox"
         self.restart(spec)
         self.shutdown(spec, WORKER_SHUTDOWNS)
+        if self.busy_init and self.chance(0.4):
+            spec["init_work"] = self.rnd.choice(INIT_WORK)   # SCN-5: busy in its init, at every restart
         return spec
 
     def child_spec(self, child_id: str, depth: int) -> dict:
@@ -643,6 +664,8 @@ class _Generator:
         steps.extend({"op": "messages", "target": {"proc": c}} for c in self.watchers())
         steps.extend({"op": "which_children", "sup": copy.deepcopy(s["ref"])} for s in self.sups if "top" in s)
         steps.append({"op": "registered"})
+        if self.busy_init:
+            _rooms_only_work(steps)
         return {"name": f"random-{seed}", "doc": f"Random scenario from seed {seed}.", "steps": steps}
 
     def note_risk(self, step: dict) -> None:

@@ -25,6 +25,7 @@ import attrs
 
 from .canonical import decode
 from .common import backends
+from .common.chat_room import MAX_WORK
 from .common.childspec import DEFAULT_BACKEND, KINDS, child_spec
 from .common.steps import STEP_TYPES, RefLabel, Step
 from .terms import Atom, GlobalName, LocalName, ViaName
@@ -80,7 +81,7 @@ OPS: dict[str, tuple[frozenset, frozenset]] = {
     for name, req, opt in [
         ("spawn", ["kind"], ["trap_exit", "link", "mode"]),
         ("start", ["kind"], ["name", "link", "trap_exit", "mode", "strategy", "max_restarts", "max_seconds",
-                             "children", "impl", "child", "backend"]),
+                             "children", "impl", "child", "backend", "init_work"]),
         ("stop", ["target"], ["reason"]),
         ("register", ["name", "target"], []),
         ("unregister", ["name"], ["target"]),
@@ -111,7 +112,7 @@ OPS: dict[str, tuple[frozenset, frozenset]] = {
 }
 
 _CHILD_FIELDS = {"id", "kind", "name", "restart", "shutdown", "as", "link", "trap_exit", "mode", "strategy",
-                 "max_restarts", "max_seconds", "children", "impl", "child", "backend"}
+                 "max_restarts", "max_seconds", "children", "impl", "child", "backend", "init_work"}
 MAX_TIMEOUT = 2**32 - 1  # a receive's `after` takes no more
 MAX_ATOM = 255  # characters in an atom: the BEAM refuses longer ones (system_limit)
 _PID_RE = re.compile(r"^P\d+$")
@@ -377,6 +378,14 @@ class _Checker:
         for f in ("trap_exit", "link"):
             if f in spec and not isinstance(spec[f], bool):
                 raise ScenarioError(f"{where}.{f}: must be true or false, got: {json.dumps(spec[f])}")
+        if "init_work" in spec:
+            # SCN-5: a chat room's own field, the n of the loop its init runs.
+            n = spec["init_work"]
+            if spec.get("kind") != "chat_room":
+                raise ScenarioError(f"{where}.init_work: a field of a chat_room only, not of a "
+                                    f"{json.dumps(spec.get('kind'))}")
+            if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_WORK:
+                raise ScenarioError(f"{where}.init_work: must be an integer from 0 to {MAX_WORK}, got: {json.dumps(n)}")
         if spec.get("impl") == "simple_one_for_one" and "child" not in spec:
             raise ScenarioError(f"{where}: a simple_one_for_one supervisor needs its 'child' template")
         name = spec.get("name")

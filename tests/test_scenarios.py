@@ -65,7 +65,9 @@ RULES = {
     "VIA-8": ["v11-registry-keys-names"],
     "REG-GLOBAL-6": ["v11-global-bare-names"],
     "SCN-11": ["supervisor-steps-need-a-supervisor", "collector-requests-by-name"],
-    "SCN-5": ["chat-room-kind", "chat-room-busy-killed-through-link", "chat-room-busy-supervisor-restart"],
+    "SCN-5": ["chat-room-kind", "chat-room-busy-killed-through-link", "chat-room-busy-supervisor-restart",
+              "chat-room-init-work-killed-in-restart"],
+    "SUP-12": ["chat-room-init-work-killed-in-restart", "sup-killed-while-child-in-init"],
 }
 
 

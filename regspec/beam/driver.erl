@@ -131,7 +131,7 @@ warm_up() ->
              fun(P) -> exit(P, kill) end],
     lists:foreach(
       fun(Kill) ->
-              {ok, P} = gen_server:start(chat_room, [], []),
+              {ok, P} = gen_server:start(chat_room, 0, []),
               Mref = erlang:monitor(process, P),
               Kill(P),
               receive {'DOWN', Mref, process, P, _} -> ok end

@@ -31,8 +31,8 @@ start(J) ->
 
 start(<<"collector">>, J, Name) ->
     collector:start(Name, collector_opts(J));
-start(<<"chat_room">>, _J, Name) ->
-    gen_start(Name, chat_room, []);
+start(<<"chat_room">>, J, Name) ->
+    gen_start(Name, chat_room, maps:get(<<"init_work">>, J, 0));
 start(<<"supervisor">>, J, Name) ->
     Flags = (flags(J))#{strategy => atom(maps:get(<<"strategy">>, J, <<"one_for_one">>))},
     Children = [child_spec(C) || C <- maps:get(<<"children">>, J, [])],

@@ -30,6 +30,7 @@ NAMES = ("alpha", "beta", "gamma")
 REASONS = ("kill", "normal", "shutdown", "boom", ["shutdown", "bye"])
 MSGS = ("ping", ["n", 1], {"str": "hi"})
 WORK = (300_000, 100_000, 0)   # the n of a chat room's ["work", n] cast, long first (Hypothesis favours the first)
+INIT_WORK = (100_000, 0)       # a supervised room's init_work: any n > 0 goes on only once nothing else runs (SCN-5)
 
 
 class Side(Stepper):
@@ -199,6 +200,21 @@ def system_machine(make_impl_session, *, kills_inside_calls: bool = True):
             self.apply({"op": "cast", "to": dest, "msg": ["work", work], "nowait": True})
             self.apply({"op": "kill", "target": {"proc": linked}, "reason": reason})
 
+        @rule(name=st.sampled_from(NAMES), then=st.sampled_from(["whereis", "send", "register", "registered"]),
+              who=collectors | rooms)
+        def use_name_of_the_dying(self, name, then, who):
+            # REG-LOCAL-8: right after a nowait kill the holder has not handled it yet, so its
+            # name is still taken; the next step (not nowait) meets that window, then all settles.
+            self.apply({"op": "kill", "target": {"local": name}, "nowait": True})
+            if then == "whereis":
+                self.apply({"op": "whereis", "name": {"local": name}})
+            elif then == "send":
+                self.apply({"op": "send", "to": {"local": name}, "msg": "ping"})
+            elif then == "register":
+                self.apply({"op": "register", "name": {"local": name}, "target": {"proc": who}})
+            else:
+                self.apply({"op": "registered"})
+
         # -- rules: links and monitors --------------------------------------
         @rule(target=refs, watcher=collectors, whom=collectors | rooms,
               by_name=st.none() | st.sampled_from(NAMES))
@@ -275,6 +291,7 @@ def supervision_machine(make_impl_session):
             super().__init__()
             self.start_comparison(make_impl_session)
             self.names: list[dict] = []    # every name a room was started under
+            self.dynamic_names: list[dict] = []   # those of rooms started with start_child of chat_sup
             self.static_ids: list[str] = []
             self.static_rooms = 0
             self.nested = False
@@ -283,8 +300,8 @@ def supervision_machine(make_impl_session):
         @initialize(target=rooms, strategy=st.sampled_from(["one_for_one", "one_for_all", "rest_for_one"]),
                     forms=st.lists(st.sampled_from(NAME_FORMS), min_size=2, max_size=3, unique=True),
                     restart=st.sampled_from(["permanent", "permanent", "transient", "temporary"]),
-                    nested=st.booleans(), own_registries=st.booleans())
-        def application(self, strategy, forms, restart, nested, own_registries):
+                    nested=st.booleans(), own_registries=st.booleans(), init_work=st.sampled_from(INIT_WORK))
+        def application(self, strategy, forms, restart, nested, own_registries, init_work):
             if own_registries:
                 # VIA-6: these serve map_registry and unique_registry from now on, and can be killed.
                 self.apply({"op": "start", "kind": "registry_server", "backend": "map_registry",
@@ -298,6 +315,8 @@ def supervision_machine(make_impl_session):
                 self.names.append(name)
                 children.append({"id": f"room{i}", "kind": "chat_room", "name": name, "as": f"room{i}",
                                  "restart": "permanent" if i else restart})
+                if i == 0 and init_work:
+                    children[0]["init_work"] = init_work   # room0 computes in its init: kill_inside_restart
                 self.static_ids.append(f"room{i}")
             self.nested = nested
             if nested:
@@ -311,13 +330,16 @@ def supervision_machine(make_impl_session):
             return multiple(*((f"room{i}", n) for i, n in enumerate(self.names[:len(forms)])))
 
         @initialize(form=st.sampled_from(DYNAMIC_FORMS), impl=st.sampled_from(["DynamicSupervisor", "simple_one_for_one"]),
-                    restart=st.sampled_from(["permanent", "transient", "temporary"]))
-        def dynamic_supervisor(self, form, impl, restart):
+                    restart=st.sampled_from(["permanent", "transient", "temporary"]),
+                    init_work=st.sampled_from(INIT_WORK[::-1]))
+        def dynamic_supervisor(self, form, impl, restart, init_work):
             self.dynamic_form = form
             name = room_name(form, {"arg": 0})
+            child = {"id": "room", "kind": "chat_room", "name": name, "restart": restart}
+            if init_work:
+                child["init_work"] = init_work
             self.apply({"op": "start", "kind": "dynamic_supervisor", "as": "dsup", "impl": impl,
-                        "name": {"local": "chat_sup"},
-                        "child": {"id": "room", "kind": "chat_room", "name": name, "restart": restart}})
+                        "name": {"local": "chat_sup"}, "child": child})
 
         @initialize(target=collectors)
         def two_clients(self):
@@ -332,6 +354,7 @@ def supervision_machine(make_impl_session):
         def start_room(self, room):
             label = self.label("d")
             self.names.append(room_name(self.dynamic_form, {"str": room}))
+            self.dynamic_names.append(self.names[-1])
             self.apply({"op": "start_child", "sup": {"local": "chat_sup"}, "spec": [{"str": room}], "as": label})
             return label
 
@@ -375,21 +398,80 @@ def supervision_machine(make_impl_session):
         def cast(self, data, nowait):
             self.apply({"op": "cast", "to": self._name(data), "msg": ["add_message", {"str": "hi"}], "nowait": nowait})
 
+        def _tree_of(self, name: dict) -> str:
+            """The label of the supervisor that restarts the room named `name`."""
+            if name in self.dynamic_names:
+                return "dsup"
+            return "inner" if name == {"local": "deep"} else "sup"
+
         @rule(data=st.data(), work=st.sampled_from(WORK), reason=st.sampled_from(["kill", "shutdown", "boom"]))
         def kill_while_busy(self, data, work, reason):
-            # SCN-5: a room computes a work cast (nowait) when a kill reaches it through its
-            # tree: its supervisor's death, or a sibling's (restarting it, one_for_all or
-            # rest_for_one), or a registry server's; the kill lands inside its callback.
-            busy = data.draw(st.sampled_from(self.names[:self.static_rooms] + self.names))   # mostly a static room
+            # SCN-5: a room computes a work cast (nowait) when a kill reaches it: its own, or
+            # through its tree (its supervisor's death, a sibling's restarting it with one_for_all
+            # or rest_for_one, a registry server's); the kill lands inside its callback. Mostly a
+            # static room, which its supervisor keeps alive, killed by what reaches it.
+            busy = data.draw(st.sampled_from(self.names[:self.static_rooms] * 2 + self.names))
             self.apply({"op": "cast", "to": busy, "msg": ["work", work], "nowait": True})
-            victim = data.draw(st.sampled_from(["sup", "room", "dsup", "inner", "registry"]))
-            if victim == "room":
+            # Mostly a kill its supervisor survives (its own, a sibling's), so later busy rooms
+            # still have a live tree to be killed through.
+            victim = data.draw(st.sampled_from(["self", "self", "sibling", "tree", "registry"]))
+            if victim == "self":
+                target = busy
+            elif victim == "sibling":
                 target = self._name(data)
             elif victim == "registry":
                 target = {"local": data.draw(st.sampled_from(["map_reg", "uniq_reg"]))}
             else:
-                target = {"proc": victim if victim != "inner" or self.nested else "sup"}
+                target = {"proc": self._tree_of(busy)}
             self.apply({"op": "kill", "target": target, "reason": reason})
+
+        @rule(data=st.data(), waits=st.integers(0, 3), reason=st.sampled_from(["kill", "shutdown", "boom"]),
+              victim=st.sampled_from(["room", "room", "sibling", "sup", "registry", "whereis", "children"]),
+              fresh=st.booleans(), strategy=st.sampled_from(["one_for_all", "one_for_one", "rest_for_one"]))
+        def kill_inside_restart(self, data, waits, reason, victim, fresh, strategy):
+            # SUP-12, SUP-9, SCN-5: room0 (maybe computing in its init) is killed (nowait), so its
+            # supervisor restarts it; `waits` steps that block the driver (nowait) let the restart
+            # run, and the last step meets it where it is, perhaps half done: the new room in its
+            # init, holding its name, the siblings after it not started again yet. A kill there
+            # lands inside the init: its supervisor's (the room dies with it), its own (the restart
+            # fails and is retried), a registry server's. The last step is not nowait: all settles.
+            # A fresh tree (the application's may be gone by now) makes sure the window is there.
+            room, sibling, sup = self.names[0], self._name(data), "sup"
+            if fresh:
+                sup = self.label("s")
+                room, sibling = {"local": f"{sup}_a"}, {"local": f"{sup}_b"}
+                self.apply({"op": "start", "kind": "supervisor", "as": sup, "strategy": strategy, "link": False,
+                            "children": [{"id": "a", "kind": "chat_room", "name": room, "init_work": INIT_WORK[0]},
+                                         {"id": "b", "kind": "chat_room", "name": sibling}]})
+            self.apply({"op": "kill", "target": room, "nowait": True})
+            for _ in range(waits):
+                self.apply({"op": "messages", "target": {"proc": "w"}, "nowait": True})
+            if victim == "whereis":
+                self.apply({"op": "whereis", "name": sibling})
+            elif victim == "children":
+                self.apply({"op": "which_children", "sup": {"proc": sup}})
+            else:
+                target = {"sup": {"proc": sup}, "room": room, "sibling": sibling,
+                          "registry": {"local": data.draw(st.sampled_from(["map_reg", "uniq_reg"]))}}[victim]
+                self.apply({"op": "kill", "target": target, "reason": reason})
+
+        @rule(data=st.data(), then=st.sampled_from(["whereis", "cast", "register", "registry"]), who=collectors)
+        def use_name_of_the_dying(self, data, then, who):
+            # REG-LOCAL-8, VIA-2: right after a nowait kill of a room its name is still the dead
+            # holder's (until it handled the kill, or until the registry saw its DOWN); the next
+            # step (not nowait) meets that window: a lookup, a cast, another process taking the
+            # name, or the registry server killed before it cleaned up.
+            name = self._name(data)
+            self.apply({"op": "kill", "target": name, "reason": data.draw(st.sampled_from(REASONS)), "nowait": True})
+            if then == "whereis":
+                self.apply({"op": "whereis", "name": name})
+            elif then == "cast":
+                self.apply({"op": "cast", "to": name, "msg": ["add_message", {"str": "hi"}]})
+            elif then == "register":
+                self.apply({"op": "register", "name": name, "target": {"proc": who}})
+            else:
+                self.apply({"op": "kill", "target": {"local": data.draw(st.sampled_from(["map_reg", "uniq_reg"]))},
+                            "reason": "kill"})
 
         # -- rules: kills ---------------------------------------------------------
         @rule(data=st.data(), reason=st.sampled_from(REASONS), nowait=st.booleans())
