@@ -20,8 +20,16 @@ The class says what may legitimately differ between backends (`Profile`):
 - `window`, how long a dead holder may still be returned: `none` (Elixir's
   Registry: liveness is checked on lookup; reference `unique_registry`),
   `down` (until the registry handles the holder's DOWN: the map registry,
-  `:global`; reference `map_registry`) or `lease` (until a lease expires:
-  no reference yet, it comes with a lease backend);
+  `:global`; reference `map_registry`) or `lease` (names shared by
+  runtimes through a store, the Redis backend's: inside one runtime a dead
+  holder's name is freed when its runtime handles the DOWN, so the
+  reference on one runtime is `map_registry`; a runtime that vanishes
+  frees its names when their lease expires, which no scenario on one
+  runtime can show, and a runtime that shuts down releases its names, which
+  every example checks: each runs on a fresh runtime sharing the store, so a
+  name left behind is held by another runtime's pid in the next one);
+  the verdict states the window and whether it differs from `:global`'s
+  (`down`), the one difference a class may make;
 - `self_register`, whether only the calling process can take a name for
   itself (the scenarios are written so that either way gives the same
   results: a `register` step's target is always a live collector).
@@ -59,7 +67,7 @@ from regspec.terms import Atom, Pid
 
 __all__ = ["RULES", "WINDOWS", "Profile", "Violation", "Failure", "RuleResult", "Verdict", "Guard",
            "BackendViolation", "UsageError", "check", "assert_conforms", "reference_record", "default_profile",
-           "strategy", "render", "to_json"]
+           "strategy", "render", "to_json", "window_line"]
 
 RULES = {
     "BACKEND-1": "the protocol: the four functions exist, answer within the deadline, raise only Erlang exceptions",
@@ -70,7 +78,23 @@ RULES = {
     "BACKEND-6": "concurrent register_name calls for one name give exactly one yes",
 }
 WINDOWS = ("none", "down", "lease")
-REFERENCES = {"none": "unique_registry", "down": "map_registry"}
+REFERENCES = {"none": "unique_registry", "down": "map_registry", "lease": "map_registry"}
+# -- class lease (issue 15): the window stated in every verdict, against :global's ------------
+GLOBAL_WINDOW = "down"   # :global (REG-GLOBAL-4): a dead holder's name goes when the name server handles the DOWN
+WINDOW_TEXT = {
+    "none": "never: liveness is checked on lookup",
+    "down": "until the registry handles the holder's DOWN",
+    "lease": "inside one runtime until it handles the holder's DOWN; a vanished runtime's names until their lease "
+             "expires",
+}
+
+
+def window_line(window: str) -> str:
+    """The verdict's line on the class: the dead-holder window, and how it differs from `:global`'s."""
+    against = ("same as :global" if window == GLOBAL_WINDOW
+               else f"differs from :global: {GLOBAL_WINDOW}")
+    return f"dead-holder window: {window} ({against}); {WINDOW_TEXT[window]}"
+# -- end class lease ----------------------------------------------------------------------------
 DIFF_RULES = ("BACKEND-2", "BACKEND-3", "BACKEND-4", "BACKEND-5")
 
 YES, NO, OK, UNDEFINED = Atom("yes"), Atom("no"), Atom("ok"), Atom("undefined")
@@ -250,12 +274,11 @@ def reference_record(name: str, window: str) -> Backend:
     """The record the model runs a scenario under: the backend `name` with the reference model leg of `window`."""
     ref = REFERENCES.get(window)
     if ref is None:
-        raise UsageError(f"class {window!r}: no reference backend yet (a lease backend's reference comes with "
-                         f"the Redis backend)")
+        raise UsageError(f"class {window!r}: expected one of {', '.join(WINDOWS)}")
     if name == ref:
         return backends.BUILTIN[[b.name for b in backends.BUILTIN].index(ref)]
     from regspec.model import registry_via
-    if window == "down":
+    if window in ("down", "lease"):   # lease, on one runtime: freed when the runtime handles the DOWN
         return Backend(name, model=registry_via.MapBackend(name, monitor=True), server=True)
     # Elixir's Registry, through the table of the built-in unique_registry (booted for every run).
     return Backend(name, model=registry_via.UNIQUE_REGISTRY, self_register=True)
@@ -791,6 +814,7 @@ def render(verdict: Verdict) -> str:
     """The verdict as a table, then each failure: the shrunk scenario, the departing step, both results."""
     lines = [f"regspec conformance: {verdict.subject} ({verdict.profile}); "
              f"{verdict.examples} examples per rule" + (f", seed {verdict.seed}" if verdict.seed is not None else ""),
+             window_line(verdict.profile.window),
              "", f"{'rule':<10} {'verdict':<13} {'examples':>8}  rule text"]
     for r in verdict.rules:
         lines.append(f"{r.rule:<10} {r.verdict:<13} {r.examples:>8}  {r.title}")
@@ -825,7 +849,8 @@ def to_json(verdict: Verdict) -> dict:
         return out
 
     return {"subject": verdict.subject,
-            "class": {"window": verdict.profile.window, "self_register": verdict.profile.self_register},
+            "class": {"window": verdict.profile.window, "self_register": verdict.profile.self_register,
+                      "global_window": GLOBAL_WINDOW, "differs_from_global": verdict.profile.window != GLOBAL_WINDOW},
             "seed": verdict.seed, "examples": verdict.examples, "conforms": verdict.conforms,
             "rules": [{"id": r.rule, "verdict": r.verdict, "examples": r.examples, "text": r.title}
                       for r in verdict.rules],
