@@ -498,6 +498,7 @@ class Failure:
     model: object = None
     violation: Violation | None = None
     detail: str = ""
+    notes: tuple[str, ...] = ()   # Hypothesis's report of the shrunk example: its notes (`note()`), for the pytest plugin
 
     @property
     def size(self) -> int:
@@ -691,14 +692,19 @@ def _settings(examples: int | None, seed: int | None) -> settings:
                     phases=[p for p in base.phases if p != Phase.explain])
 
 
-def _hunt(strat: st.SearchStrategy, body: Callable, s: settings, seed: int | None) -> tuple[int, Failure | None]:
+def _hunt(strat: st.SearchStrategy, body: Callable, s: settings, seed: int | None,
+          key: str = "") -> tuple[int, Failure | None]:
     """Run `body` on examples of `strat` under `s` (a @given test run here); the number of examples
-    it ran and the shrunk failure, if any."""
+    it ran and the shrunk failure, if any. `key` keeps the hunt's entries in the example database
+    apart from every other hunt's (one per subject, class, rule and caller's test)."""
     count = [0]
 
     def example(value):
         count[0] += 1
         body(value)
+
+    # Hypothesis's own way of telling apart tests with one source (it does so for parametrized tests).
+    example._hypothesis_internal_add_digest = key.encode()
 
     test = s(given(strat)(example))
     if seed is not None:
@@ -706,14 +712,14 @@ def _hunt(strat: st.SearchStrategy, body: Callable, s: settings, seed: int | Non
     try:
         test()
     except (_Departure, _Stop) as e:
-        return count[0], e.failure
+        return count[0], attrs.evolve(e.failure, notes=tuple(getattr(e, "__notes__", ())))
     return count[0], None
 
 
 def check(subject: str | Backend, *, window: str | None = None, self_register: bool | None = None,
           examples: int | None = 30, seed: int | None = None, deadline: float = 5.0,
           rules: tuple[str, ...] | None = None, max_actions: int = 10,
-          runtime_options: dict | None = None) -> Verdict:
+          runtime_options: dict | None = None, database_key: str = "") -> Verdict:
     """Check a via backend against the registry contract; a `Verdict` with one row per rule.
 
     `subject` is a registered backend's name, a `"module:attr"` naming a
@@ -723,7 +729,8 @@ def check(subject: str | Backend, *, window: str | None = None, self_register: b
     `default_profile`). `examples` is the budget per rule (None: the current
     Hypothesis profile's `max_examples`); `seed` makes a run replayable (and
     turns the example database off). A call of the subject's leg that takes
-    more than `deadline` seconds breaks BACKEND-1.
+    more than `deadline` seconds breaks BACKEND-1. `database_key` names the caller (the pytest
+    plugin passes the test's node id) in the example database's keys.
 
     Raises:
         UsageError: the subject cannot be checked as asked (unknown, no impl leg, a class with no reference).
@@ -771,7 +778,8 @@ def check(subject: str | Backend, *, window: str | None = None, self_register: b
                 body = (lambda doc, rule=rule: _run_subject(rule, run, doc, _run_model(run, doc)))
             if any(f.violation is not None for f in found):
                 continue   # a backend that breaks the protocol is not checked further
-            counts[rule], failure = _hunt(strat, body, s, seed)
+            key = f"regspec-conformance|{database_key}|{record.name}|{profile.window}|{rule}"
+            counts[rule], failure = _hunt(strat, body, s, seed, key)
             if failure is not None:
                 found.append(failure)
                 stopped.add(rule)
