@@ -733,7 +733,7 @@ def check(subject: str | Backend, *, window: str | None = None, self_register: b
     plugin passes the test's node id) in the example database's keys.
 
     Raises:
-        UsageError: the subject cannot be checked as asked (unknown, no impl leg, a class with no reference).
+        UsageError: the subject cannot be checked as asked (unknown, no impl leg).
     """
     record = _resolve_subject(subject)
     if record.impl is None:
