@@ -101,7 +101,7 @@ YES, NO, OK, UNDEFINED = Atom("yes"), Atom("no"), Atom("ok"), Atom("undefined")
 
 
 class UsageError(ValueError):
-    """The check cannot be run as asked (unknown backend, no impl leg, a class without a reference); exit 2."""
+    """The check cannot be run as asked (unknown backend, no impl leg, an unknown class); exit 2."""
 
 
 @attrs.frozen
