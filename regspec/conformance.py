@@ -20,8 +20,16 @@ The class says what may legitimately differ between backends (`Profile`):
 - `window`, how long a dead holder may still be returned: `none` (Elixir's
   Registry: liveness is checked on lookup; reference `unique_registry`),
   `down` (until the registry handles the holder's DOWN: the map registry,
-  `:global`; reference `map_registry`) or `lease` (until a lease expires:
-  no reference yet, it comes with a lease backend);
+  `:global`; reference `map_registry`) or `lease` (names shared by
+  runtimes through a store, the Redis backend's: inside one runtime a dead
+  holder's name is freed when its runtime handles the DOWN, so the
+  reference on one runtime is `map_registry`; a runtime that vanishes
+  frees its names when their lease expires, which no scenario on one
+  runtime can show, and a runtime that shuts down releases its names, which
+  every example checks: each runs on a fresh runtime sharing the store, so a
+  name left behind is held by another runtime's pid in the next one);
+  the verdict states the window and whether it differs from `:global`'s
+  (`down`), the one difference a class may make;
 - `self_register`, whether only the calling process can take a name for
   itself (the scenarios are written so that either way gives the same
   results: a `register` step's target is always a live collector).
@@ -59,7 +67,7 @@ from regspec.terms import Atom, Pid
 
 __all__ = ["RULES", "WINDOWS", "Profile", "Violation", "Failure", "RuleResult", "Verdict", "Guard",
            "BackendViolation", "UsageError", "check", "assert_conforms", "reference_record", "default_profile",
-           "strategy", "render", "to_json"]
+           "strategy", "render", "to_json", "window_line"]
 
 RULES = {
     "BACKEND-1": "the protocol: the four functions exist, answer within the deadline, raise only Erlang exceptions",
@@ -70,14 +78,30 @@ RULES = {
     "BACKEND-6": "concurrent register_name calls for one name give exactly one yes",
 }
 WINDOWS = ("none", "down", "lease")
-REFERENCES = {"none": "unique_registry", "down": "map_registry"}
+REFERENCES = {"none": "unique_registry", "down": "map_registry", "lease": "map_registry"}
+# -- class lease (issue 15): the window stated in every verdict, against :global's ------------
+GLOBAL_WINDOW = "down"   # :global (REG-GLOBAL-4): a dead holder's name goes when the name server handles the DOWN
+WINDOW_TEXT = {
+    "none": "never: liveness is checked on lookup",
+    "down": "until the registry handles the holder's DOWN",
+    "lease": "inside one runtime until it handles the holder's DOWN; a vanished runtime's names until their lease "
+             "expires",
+}
+
+
+def window_line(window: str) -> str:
+    """The verdict's line on the class: the dead-holder window, and how it differs from `:global`'s."""
+    against = ("same as :global" if window == GLOBAL_WINDOW
+               else f"differs from :global: {GLOBAL_WINDOW}")
+    return f"dead-holder window: {window} ({against}); {WINDOW_TEXT[window]}"
+# -- end class lease ----------------------------------------------------------------------------
 DIFF_RULES = ("BACKEND-2", "BACKEND-3", "BACKEND-4", "BACKEND-5")
 
 YES, NO, OK, UNDEFINED = Atom("yes"), Atom("no"), Atom("ok"), Atom("undefined")
 
 
 class UsageError(ValueError):
-    """The check cannot be run as asked (unknown backend, no impl leg, a class without a reference); exit 2."""
+    """The check cannot be run as asked (unknown backend, no impl leg, an unknown class); exit 2."""
 
 
 @attrs.frozen
@@ -250,12 +274,11 @@ def reference_record(name: str, window: str) -> Backend:
     """The record the model runs a scenario under: the backend `name` with the reference model leg of `window`."""
     ref = REFERENCES.get(window)
     if ref is None:
-        raise UsageError(f"class {window!r}: no reference backend yet (a lease backend's reference comes with "
-                         f"the Redis backend)")
+        raise UsageError(f"class {window!r}: expected one of {', '.join(WINDOWS)}")
     if name == ref:
         return backends.BUILTIN[[b.name for b in backends.BUILTIN].index(ref)]
     from regspec.model import registry_via
-    if window == "down":
+    if window in ("down", "lease"):   # lease, on one runtime: freed when the runtime handles the DOWN
         return Backend(name, model=registry_via.MapBackend(name, monitor=True), server=True)
     # Elixir's Registry, through the table of the built-in unique_registry (booted for every run).
     return Backend(name, model=registry_via.UNIQUE_REGISTRY, self_register=True)
@@ -475,6 +498,7 @@ class Failure:
     model: object = None
     violation: Violation | None = None
     detail: str = ""
+    notes: tuple[str, ...] = ()   # Hypothesis's report of the shrunk example: its notes (`note()`), for the pytest plugin
 
     @property
     def size(self) -> int:
@@ -668,14 +692,19 @@ def _settings(examples: int | None, seed: int | None) -> settings:
                     phases=[p for p in base.phases if p != Phase.explain])
 
 
-def _hunt(strat: st.SearchStrategy, body: Callable, s: settings, seed: int | None) -> tuple[int, Failure | None]:
+def _hunt(strat: st.SearchStrategy, body: Callable, s: settings, seed: int | None,
+          key: str = "") -> tuple[int, Failure | None]:
     """Run `body` on examples of `strat` under `s` (a @given test run here); the number of examples
-    it ran and the shrunk failure, if any."""
+    it ran and the shrunk failure, if any. `key` keeps the hunt's entries in the example database
+    apart from every other hunt's (one per subject, class, rule and caller's test)."""
     count = [0]
 
     def example(value):
         count[0] += 1
         body(value)
+
+    # Hypothesis's own way of telling apart tests with one source (it does so for parametrized tests).
+    example._hypothesis_internal_add_digest = key.encode()
 
     test = s(given(strat)(example))
     if seed is not None:
@@ -683,14 +712,14 @@ def _hunt(strat: st.SearchStrategy, body: Callable, s: settings, seed: int | Non
     try:
         test()
     except (_Departure, _Stop) as e:
-        return count[0], e.failure
+        return count[0], attrs.evolve(e.failure, notes=tuple(getattr(e, "__notes__", ())))
     return count[0], None
 
 
 def check(subject: str | Backend, *, window: str | None = None, self_register: bool | None = None,
           examples: int | None = 30, seed: int | None = None, deadline: float = 5.0,
           rules: tuple[str, ...] | None = None, max_actions: int = 10,
-          runtime_options: dict | None = None) -> Verdict:
+          runtime_options: dict | None = None, database_key: str = "") -> Verdict:
     """Check a via backend against the registry contract; a `Verdict` with one row per rule.
 
     `subject` is a registered backend's name, a `"module:attr"` naming a
@@ -700,10 +729,11 @@ def check(subject: str | Backend, *, window: str | None = None, self_register: b
     `default_profile`). `examples` is the budget per rule (None: the current
     Hypothesis profile's `max_examples`); `seed` makes a run replayable (and
     turns the example database off). A call of the subject's leg that takes
-    more than `deadline` seconds breaks BACKEND-1.
+    more than `deadline` seconds breaks BACKEND-1. `database_key` names the caller (the pytest
+    plugin passes the test's node id) in the example database's keys.
 
     Raises:
-        UsageError: the subject cannot be checked as asked (unknown, no impl leg, a class with no reference).
+        UsageError: the subject cannot be checked as asked (unknown, no impl leg).
     """
     record = _resolve_subject(subject)
     if record.impl is None:
@@ -748,7 +778,8 @@ def check(subject: str | Backend, *, window: str | None = None, self_register: b
                 body = (lambda doc, rule=rule: _run_subject(rule, run, doc, _run_model(run, doc)))
             if any(f.violation is not None for f in found):
                 continue   # a backend that breaks the protocol is not checked further
-            counts[rule], failure = _hunt(strat, body, s, seed)
+            key = f"regspec-conformance|{database_key}|{record.name}|{profile.window}|{rule}"
+            counts[rule], failure = _hunt(strat, body, s, seed, key)
             if failure is not None:
                 found.append(failure)
                 stopped.add(rule)
@@ -791,6 +822,7 @@ def render(verdict: Verdict) -> str:
     """The verdict as a table, then each failure: the shrunk scenario, the departing step, both results."""
     lines = [f"regspec conformance: {verdict.subject} ({verdict.profile}); "
              f"{verdict.examples} examples per rule" + (f", seed {verdict.seed}" if verdict.seed is not None else ""),
+             window_line(verdict.profile.window),
              "", f"{'rule':<10} {'verdict':<13} {'examples':>8}  rule text"]
     for r in verdict.rules:
         lines.append(f"{r.rule:<10} {r.verdict:<13} {r.examples:>8}  {r.title}")
@@ -825,7 +857,8 @@ def to_json(verdict: Verdict) -> dict:
         return out
 
     return {"subject": verdict.subject,
-            "class": {"window": verdict.profile.window, "self_register": verdict.profile.self_register},
+            "class": {"window": verdict.profile.window, "self_register": verdict.profile.self_register,
+                      "global_window": GLOBAL_WINDOW, "differs_from_global": verdict.profile.window != GLOBAL_WINDOW},
             "seed": verdict.seed, "examples": verdict.examples, "conforms": verdict.conforms,
             "rules": [{"id": r.rule, "verdict": r.verdict, "examples": r.examples, "text": r.title}
                       for r in verdict.rules],

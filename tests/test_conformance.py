@@ -97,7 +97,7 @@ def test_cli_exit_codes(capsys):
     assert run_cli(capsys, "unique_registry", "--examples", "5", "--seed", "1")[0] == 0
     code, out, _ = run_cli(capsys, "map_registry_nomonitor", "--examples", "10", "--seed", "1")
     assert code == 1 and "BACKEND-5  fail" in out and "does NOT conform" in out
-    for bad in (["no_such_backend"], ["map_registry", "--class", "lease"], ["--beam", "x.erl"], [],
+    for bad in (["no_such_backend"], ["--beam", "x.erl"], [],
                 ["nomodule_xyz:THING"], ["map_registry", "--examples", "0"]):
         code, out, err = run_cli(capsys, *bad)
         assert code == 2 and err.startswith("regspec conformance: ") and "Traceback" not in err, bad
@@ -118,7 +118,8 @@ def test_json_shape_and_seed_replays_the_same_verdict(capsys):
     first = json.loads(out)
     assert code == 1
     assert set(first) == {"subject", "class", "seed", "examples", "conforms", "rules", "failures"}
-    assert first["class"] == {"window": "down", "self_register": False} and first["seed"] == 7
+    assert first["class"] == {"window": "down", "self_register": False, "global_window": "down",
+                              "differs_from_global": False} and first["seed"] == 7
     assert [r["id"] for r in first["rules"]] == [f"BACKEND-{n}" for n in range(1, 7)]
     (failure,) = first["failures"]
     assert failure["rule"] == "BACKEND-5" and failure["steps"] == len(failure["scenario"]["steps"]) <= 6

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +27,7 @@ from regspec.impl import Runtime, prestart
 from regspec.sessions import run_impl, run_model
 from regspec.terms import Atom, Binary, Pid, RemotePid
 
+from redis_support import start_or_skip
 from support import ROOT, SCENARIOS, expected_path, load_json
 
 redis = pytest.importorskip("redis", reason="the `redis` package is missing: pip install -e '.[test]'")
@@ -39,73 +38,11 @@ LEASE_MS = 1000
 YES, NO, OK, UNDEFINED = Atom("yes"), Atom("no"), Atom("ok"), Atom("undefined")
 
 
-# -- the server -------------------------------------------------------------------------
-
-def _redis_server_binary() -> str | None:
-    """redis-server's path, installing Debian's package when it is absent and this user may (as .ci/run does)."""
-    found = shutil.which("redis-server")
-    if found or os.environ.get("REGSPEC_NO_INSTALL"):
-        return found
-    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], env=env, capture_output=True, timeout=600)
-    return shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A redis-server of the test's own on 127.0.0.1:port, no persistence; `restart()` loses every key."""
-
-    def __init__(self, binary: str, port: int):
-        self.binary, self.port, self.proc = binary, port, None
-        self.url = f"redis://127.0.0.1:{port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
-                time.sleep(0.02)
-        client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def client(self):
-        return redis.Redis.from_url(self.url, decode_responses=True)
-
+# -- the server (tests/redis_support.py) -------------------------------------------------
 
 @pytest.fixture(scope="module")
 def server():
-    binary = _redis_server_binary()
-    if binary is None:
-        reason = ("redis-server is not installed and could not be installed here (Debian: apt-get install "
-                  "redis-server; .ci/run installs it)")
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    srv = RedisServer(binary, _free_port())
-    srv.start()
+    srv = start_or_skip()
     yield srv
     srv.stop()
 
