@@ -200,6 +200,7 @@ class _Run:
     record: Backend          # what the beam target runs (its beam leg)
     model_record: Backend    # the reference model leg under the subject's name
     deadline: float
+    shrink_runs: int = SHRINK_RUNS
     violations: list = attrs.Factory(list)
     runs: int = 0            # VMs started
     shrink_from: int | None = None   # the run count at the first failure of the current rule
@@ -271,7 +272,7 @@ def _fail(run: _Run, failure: kit.Failure) -> None:
 
 
 def _shrink_budget(run: _Run) -> None:
-    if run.shrink_from is not None and run.runs - run.shrink_from >= SHRINK_RUNS:
+    if run.shrink_from is not None and run.runs - run.shrink_from >= run.shrink_runs:
         raise kit._Stop(run.best)
 
 
@@ -331,11 +332,15 @@ _PROBE = [
      "BACKEND-3"),
     ("register_name", lambda c: c["outcome"] == "returned" and c["text"] == "yes", "yes (a free name)", "BACKEND-2"),
     ("whereis_name", lambda c: c["outcome"] == "returned" and c["holder"], "the holder's pid", "BACKEND-3"),
-    ("send", lambda c: c["outcome"] == "returned" and c["holder"], "the holder's pid", "BACKEND-4"),
+    # Elixir's Registry.send/2 answers the message (as Kernel.send/2 does), not the pid; OTP ignores the value.
+    ("send", lambda c: c["outcome"] == "returned" and (c["holder"] or c["text"] == "{regspec_probe,hello}"),
+     "the holder's pid (or the message)", "BACKEND-4"),
+    ("send", lambda c: c["outcome"] == "returned" and c["text"] == "delivered",
+     "the message delivered to the holder", "BACKEND-4"),
     ("unregister_name", lambda c: c["outcome"] == "returned" and c["text"] == "ok", "ok", "BACKEND-3"),
     ("whereis_name", lambda c: c["outcome"] == "returned" and c["text"] == "undefined",
      "undefined (after unregister_name)", "BACKEND-3"),
-    ("send", lambda c: c["badarg"], "an exit {badarg, {Name, Msg}} (a free name)", "BACKEND-4"),
+    ("send", lambda c: c["badarg"], "an exit {badarg, {Name, Msg}} or error badarg (a free name)", "BACKEND-4"),
 ]
 
 
@@ -382,12 +387,13 @@ def _resolve(target: str | Backend | BeamSubject, module: str | None) -> BeamSub
 def check(target: str | os.PathLike | Backend | BeamSubject, *, window: str | None = None,
           self_register: bool | None = None, examples: int | None = DEFAULT_EXAMPLES, seed: int | None = None,
           deadline: float = 5.0, rules: tuple[str, ...] | None = None, max_actions: int = 10,
-          module: str | None = None) -> kit.Verdict:
+          module: str | None = None, shrink_runs: int = SHRINK_RUNS) -> kit.Verdict:
     """Check a via backend on the BEAM; a `conformance.Verdict` with one row per rule.
 
     `target` is a `.erl`/`.ex` source file, a registered backend's name or `"module:attr"` (its beam leg
     is run), or a `Backend` record with a beam leg. The options are `conformance.check`'s; `module`
-    picks the via module of a file defining several.
+    picks the via module of a file defining several; `shrink_runs` bounds the VMs spent shrinking a
+    failure.
 
     Raises:
         UsageError: the file is missing or does not compile, no beam leg, a class with no reference,
@@ -409,7 +415,7 @@ def check(target: str | os.PathLike | Backend | BeamSubject, *, window: str | No
     wanted = tuple(rules or kit.RULES)
     s = kit._settings(examples, seed)
     budget = s.max_examples
-    shown = f"{record.beam_module} on the beam ({Path(subject.path).name})"
+    shown = f"{record.name} = {record.beam_module} of {Path(subject.path).name}, on the beam"
     if subject.missing:
         failures = tuple(kit.Failure(rule="BACKEND-1", found_by="BACKEND-1",
                                      violation=kit.Violation(f, "is missing", "a function of the via protocol",
@@ -417,7 +423,7 @@ def check(target: str | os.PathLike | Backend | BeamSubject, *, window: str | No
                                      detail=f"{f} is missing: breaks BACKEND-1") for f in subject.missing)
         rows = tuple(kit.RuleResult(r, "fail" if r == "BACKEND-1" else "skipped", 0, kit.RULES[r]) for r in wanted)
         return kit.Verdict(shown, profile, seed, budget, rows, failures)
-    run = _Run(attrs.evolve(record, self_register=profile.self_register), model_record, deadline)
+    run = _Run(attrs.evolve(record, self_register=profile.self_register), model_record, deadline, shrink_runs)
     found: list[kit.Failure] = []
     counts: dict[str, int] = {}
     stopped: set[str] = set()
