@@ -148,7 +148,8 @@ def conformance(args) -> int:
     try:
         if on_beam:   # -- the beam subject (regspec.conformance_beam)
             from . import conformance_beam
-            verdict = conformance_beam.check(args.beam or args.target, window=args.window,
+            subject = conformance_beam.subject_from_file(args.beam, module=args.module) if args.beam else args.target
+            verdict = conformance_beam.check(subject, window=args.window,
                                              self_register=args.self_register, examples=args.examples,
                                              seed=seed, deadline=args.deadline, module=args.module)
         else:
