@@ -3,13 +3,15 @@
     regspec run FILE [--on model|impl|beam] [--backend MODULE:ATTR]...
     regspec diff FILE [--on model] [--against beam] [--backend MODULE:ATTR]...
     regspec record FILE... [--runs 4] [--backend MODULE:ATTR]...
-    regspec conformance TARGET [--class none|down|lease] [--self-register|--others]
+    regspec conformance TARGET|--beam FILE [--on impl|beam] [--class none|down|lease] [--self-register|--others]
                         [--examples N] [--seed S] [--deadline SECONDS] [--json] [--backend MODULE:ATTR]...
 
 `conformance` checks a via backend (a registered backend's name, or
 MODULE:ATTR naming its Backend record) against the registry contract
-(SPEC.md, BACKEND-1 to BACKEND-6) on the threaded runtime: exit 0 when it
-conforms, 1 when it does not (docs/backends.md, "Checking a backend").
+(SPEC.md, BACKEND-1 to BACKEND-6) on the threaded runtime, or with `--on
+beam` its beam leg on real Erlang/OTP; `--beam FILE` checks the via module
+of an Erlang or Elixir source file on the BEAM: exit 0 when it conforms, 1
+when it does not (docs/backends.md, "Checking a backend").
 
 `record` runs each scenario on the beam target several times at once and
 writes FILE's `.expected.json` only if every run printed the same results.
@@ -124,22 +126,35 @@ def conformance(args) -> int:
     """`regspec conformance`: 0 conforms, 1 does not, 2 bad usage."""
     from . import conformance as kit
 
-    if args.beam is not None:
-        print("regspec conformance: --beam: checking a via module on the BEAM is not built yet "
-              "(check its Python legs: TARGET is a backend name or MODULE:ATTR)", file=sys.stderr)
+    on_beam = args.beam is not None or args.on == "beam"
+    if args.beam is not None and args.target:
+        print("regspec conformance: give a TARGET or --beam FILE, not both", file=sys.stderr)
         return 2
-    if not args.target:
-        print("regspec conformance: a TARGET is needed: a registered backend's name or MODULE:ATTR", file=sys.stderr)
+    if not args.target and args.beam is None:
+        print("regspec conformance: a TARGET is needed: a registered backend's name or MODULE:ATTR "
+              "(or --beam FILE.erl|FILE.ex)", file=sys.stderr)
         return 2
+    if args.examples is None:
+        args.examples = 50
+        if on_beam:   # -- the beam subject (regspec.conformance_beam): one VM per scenario
+            from . import conformance_beam
+            args.examples = conformance_beam.DEFAULT_EXAMPLES
     if args.examples < 1 or args.deadline <= 0:
         print("regspec conformance: --examples and --deadline must be positive", file=sys.stderr)
         return 2
-    if ":" in args.target and os.getcwd() not in sys.path:
+    if args.target and ":" in args.target and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     seed = args.seed if args.seed is not None else kit.new_seed()
     try:
-        verdict = kit.check(args.target, window=args.window, self_register=args.self_register,
-                            examples=args.examples, seed=seed, deadline=args.deadline)
+        if on_beam:   # -- the beam subject (regspec.conformance_beam)
+            from . import conformance_beam
+            subject = conformance_beam.subject_from_file(args.beam, module=args.module) if args.beam else args.target
+            verdict = conformance_beam.check(subject, window=args.window,
+                                             self_register=args.self_register, examples=args.examples,
+                                             seed=seed, deadline=args.deadline, module=args.module)
+        else:
+            verdict = kit.check(args.target, window=args.window, self_register=args.self_register,
+                                examples=args.examples, seed=seed, deadline=args.deadline)
     except kit.UsageError as e:
         print(f"regspec conformance: {e}", file=sys.stderr)
         return 2
@@ -168,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     p_rec.add_argument("--runs", type=int, default=4)
     p_conf = sub.add_parser("conformance", help="check a via backend against the registry contract (BACKEND-n)")
     p_conf.add_argument("target", nargs="?", help="a registered backend's name, or MODULE:ATTR of a Backend record")
-    p_conf.add_argument("--beam", metavar="FILE", help="an Erlang/Elixir via module to check on the BEAM (not yet)")
+    p_conf.add_argument("--beam", metavar="FILE", help="an Erlang (.erl) or Elixir (.ex) via module to check on the BEAM")
+    p_conf.add_argument("--on", choices=("impl", "beam"), default="impl",
+                        help="run TARGET on the threaded runtime (impl, default) or its beam leg on the BEAM")
+    p_conf.add_argument("--module", help="with --beam: the via module of a file that defines several "
+                                         "(as the BEAM spells it: Elixir.Chat.Registry)")
     p_conf.add_argument("--class", dest="window", choices=("none", "down", "lease"),
                         help="how long a dead holder may still be returned (default: the record's dead_holder)")
     who = p_conf.add_mutually_exclusive_group()
@@ -176,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="only the calling process registers itself")
     who.add_argument("--others", dest="self_register", action="store_false",
                      help="the backend may register a process other than the caller")
-    p_conf.add_argument("--examples", type=int, default=50, help="scenarios per rule (default 50)")
+    p_conf.add_argument("--examples", type=int, help="scenarios per rule (default 50; 8 on the BEAM)")
     p_conf.add_argument("--seed", type=int, help="replay a run (default: a new seed, printed)")
     p_conf.add_argument("--deadline", type=float, default=5.0, help="seconds a call of the backend may take")
     p_conf.add_argument("--json", action="store_true", help="print the verdict as JSON")

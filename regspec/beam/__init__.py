@@ -34,7 +34,7 @@ from pathlib import Path
 
 from regspec.common import backends as _backends
 
-__all__ = ["BeamError", "available", "run_scenario"]
+__all__ = ["BeamError", "available", "run_scenario", "run_main"]
 
 _SOURCE_DIR = Path(__file__).resolve().parent
 _DEFAULT_ELIXIR_EBIN = Path("/usr/lib/elixir/lib/elixir/ebin")
@@ -107,6 +107,30 @@ def run_scenario(scenario: dict, *, timeout: float = 120.0, backends=None) -> li
             timed out or printed something that is not the expected JSON;
             a step names a via backend the run has no beam leg for.
     """
+    stdout, stderr = run_main("driver", [scenario], timeout=timeout, backends=backends)
+    detail = f"stdout:\n{stdout}\nstderr:\n{stderr}"
+    try:
+        results = json.loads(stdout)
+    except ValueError:
+        raise BeamError(f"erl printed no valid JSON: {stdout[:200]!r}", detail=detail) from None
+    if not isinstance(results, list) or len(results) != len(scenario["steps"]):
+        raise BeamError(f"erl printed an unexpected result: {stdout[:200]}", detail=detail)
+    return results
+
+
+def run_main(module: str, terms: list, *, timeout: float = 120.0, backends=None,
+             schedulers: str | None = "1:1") -> tuple[str, str]:
+    """Run ``module:main([File])`` in a fresh VM, File holding `terms` (JSON values written as
+    the driver reads them), then the table of the run's via backends; stdout and stderr of a
+    run that exited 0.
+
+    The driver (`run_scenario`) and the conformance kit's contention run (``regspec_contend``,
+    `regspec.conformance_beam`) are run this way. `schedulers` is erl's ``+S`` (None: erl's
+    default, one per core).
+
+    Raises:
+        BeamError: compiling failed, or the VM exited non-zero or timed out.
+    """
     if backends is None:
         backends = [b for b in _backends.all_backends() if b.beam is not None]
     backends = [b for b in backends if b.beam is not None]
@@ -116,18 +140,17 @@ def run_scenario(scenario: dict, *, timeout: float = 120.0, backends=None) -> li
     fd, term_file = tempfile.mkstemp(prefix="regspec-scenario-", suffix=".term")
     try:
         with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(_to_erlang(scenario))
-            f.write(".\n")
-            f.write(_to_erlang(table))
-            f.write(".\n")
+            for term in [*terms, table]:
+                f.write(_to_erlang(term))
+                f.write(".\n")
         cmd = [
             "erl", "-noshell", "-noinput",
-            "+S", "1:1",
+            *(["+S", schedulers] if schedulers else []),
             # No busy-waiting schedulers: parallel runs share the cores.
             "+sbwt", "none", "+sbwtdcpu", "none", "+sbwtdio", "none",
             "-kernel", "logger_level", "none",
             "-pa", str(ebin), "-pa", str(_elixir_ebin()),
-            "-run", "driver", "main", term_file,
+            "-run", module, "main", term_file,
         ]
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=timeout,
@@ -143,14 +166,7 @@ def run_scenario(scenario: dict, *, timeout: float = 120.0, backends=None) -> li
     stdout, stderr = _text(proc.stdout), _text(proc.stderr)
     if proc.returncode != 0:
         raise BeamError.from_output(proc.returncode, stderr, stdout)
-    detail = f"stdout:\n{stdout}\nstderr:\n{stderr}"
-    try:
-        results = json.loads(stdout)
-    except ValueError:
-        raise BeamError(f"erl printed no valid JSON: {stdout[:200]!r}", detail=detail) from None
-    if not isinstance(results, list) or len(results) != len(scenario["steps"]):
-        raise BeamError(f"erl printed an unexpected result: {stdout[:200]}", detail=detail)
-    return results
+    return stdout, stderr
 
 
 def _to_erlang(value) -> str:

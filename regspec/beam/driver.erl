@@ -17,7 +17,7 @@
 %% are handed out at sync points in pid order, which on one node is
 %% creation order.
 -module(driver).
--export([main/1, sync/0]).
+-export([main/1, sync/0, setup/1]).
 
 -define(ENV, regspec_env).
 %% A step whose system does not settle within this time fails the run.
@@ -55,13 +55,7 @@ run_file(File) ->
                           {ok, [D, B]} -> {D, B};
                           Error -> fatal("cannot read ~ts: ~0tp", [File, Error])
                       end,
-    {ok, _} = application:ensure_all_started(elixir),
-    Mods = [binary_to_atom(M, utf8) || #{<<"module">> := M} <- Backends],
-    preload(Mods),
-    warm_up(),
-    ?ENV = ets:new(?ENV, [named_table, public, set]),
-    note_backends(Backends),
-    start_infrastructure(Mods),
+    setup(Backends),
     DeadlockWatch = spawn(fun() -> deadlock_watch() end),
     ets:insert(?ENV, {deadlock_watch, DeadlockWatch}),
     Tracer = spawn(fun() -> tracer([]) end),
@@ -83,6 +77,19 @@ run_file(File) ->
         {'DOWN', Mref, process, Driver, {regspec_fatal, Msg}} -> throw({regspec_fatal, Msg});
         {'DOWN', Mref, process, Driver, Reason} -> fatal("the driver died: ~0tp", [Reason])
     end.
+
+%% Everything before the tracer of a run, which regspec_contend shares:
+%% Elixir started, modules loaded, the warm-up, the table regspec_env with
+%% the run's via backends, and their servers. Returns the backends' modules.
+setup(Backends) ->
+    {ok, _} = application:ensure_all_started(elixir),
+    Mods = [binary_to_atom(M, utf8) || #{<<"module">> := M} <- Backends],
+    preload(Mods),
+    warm_up(),
+    ?ENV = ets:new(?ENV, [named_table, public, set]),
+    note_backends(Backends),
+    start_infrastructure(Mods),
+    Mods.
 
 %% The run's via backends, by name and by module.
 note_backends(Backends) ->
@@ -139,7 +146,11 @@ warm_up() ->
 
 %% The registry server of each via backend that has one, before tracing:
 %% they get no number and print as their backend's name. Each backend's
-%% beam leg starts its own (prestart/0, not linked to its starter).
+%% beam leg starts its own (prestart/0, not linked to its starter). A
+%% backend without the server trait whose module exports start_link/0 (a
+%% GenServer-style registry: the article's Chat.Registry) has it called,
+%% and the process it starts unlinked; any answer but {ok, Pid} fails the
+%% run before step 0, naming the backend.
 start_infrastructure(Mods) ->
     lists:foreach(
       fun(Mod) ->
@@ -148,9 +159,25 @@ start_infrastructure(Mods) ->
                       {ok, Pid, Ref} = Mod:prestart(),
                       regspec_kinds:note_server(Name, Pid, Ref),
                       ets:insert(?ENV, [{{label, Name}, Pid}, {{label_of, Pid}, Name}]);
+                  [{_, #{server := false, name := Name}}] ->
+                      erlang:function_exported(Mod, start_link, 0) andalso start_linked(Mod, Name);
                   _ -> ok
               end
       end, Mods).
+
+start_linked(Mod, Name) ->
+    Trap = process_flag(trap_exit, true),
+    Res = try Mod:start_link() catch C:R -> {C, R} end,
+    case Res of
+        {ok, Pid} when is_pid(Pid) ->
+            unlink(Pid),
+            receive {'EXIT', Pid, _} -> ok after 0 -> ok end,
+            process_flag(trap_exit, Trap),
+            ets:insert(?ENV, [{{label, Name}, Pid}, {{label_of, Pid}, Name}]);
+        Other ->
+            fatal("via backend \"~ts\": ~ts:start_link() answered ~0tp (expected {ok, Pid})",
+                  [Name, Mod, Other])
+    end.
 
 tracer(Spawned) ->
     receive

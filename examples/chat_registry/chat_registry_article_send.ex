@@ -1,0 +1,76 @@
+# Chat.Registry (chat_registry.ex) with the article's own send/2, which
+# *returns* {:badarg, {name, msg}} for a free name where OTP's via protocol
+# wants an exit with that reason (as :global.send/2 does). The conformance kit
+# reports it as a value of the wrong shape, breaking BACKEND-4:
+#
+#     regspec conformance --beam examples/chat_registry/chat_registry_article_send.ex --class down
+defmodule Chat.Registry do
+  use GenServer
+
+  # The registry server, started once before the rooms (the kit starts it before step 0).
+  def start_link do
+    GenServer.start_link(__MODULE__, nil, name: :registry)
+  end
+
+  # The via protocol.
+  def whereis_name(room_name) do
+    GenServer.call(:registry, {:whereis_name, room_name})
+  end
+
+  def register_name(room_name, pid) do
+    GenServer.call(:registry, {:register_name, room_name, pid})
+  end
+
+  def unregister_name(room_name) do
+    GenServer.cast(:registry, {:unregister_name, room_name})
+  end
+
+  def send(room_name, message) do
+    case whereis_name(room_name) do
+      :undefined ->
+        {:badarg, {room_name, message}}
+
+      pid ->
+        Kernel.send(pid, message)
+        pid
+    end
+  end
+
+  # The server.
+  @impl true
+  def init(_) do
+    {:ok, Map.new()}
+  end
+
+  @impl true
+  def handle_call({:whereis_name, room_name}, _from, state) do
+    {:reply, Map.get(state, room_name, :undefined), state}
+  end
+
+  def handle_call({:register_name, room_name, pid}, _from, state) do
+    case Map.get(state, room_name) do
+      nil ->
+        Process.monitor(pid)
+        {:reply, :yes, Map.put(state, room_name, pid)}
+
+      _ ->
+        {:reply, :no, state}
+    end
+  end
+
+  @impl true
+  def handle_cast({:unregister_name, room_name}, state) do
+    {:noreply, Map.delete(state, room_name)}
+  end
+
+  @impl true
+  def handle_info({:DOWN, _, :process, pid, _}, state) do
+    {:noreply, remove_pid(state, pid)}
+  end
+
+  defp remove_pid(state, pid_to_remove) do
+    state
+    |> Enum.filter(fn {_name, pid} -> pid != pid_to_remove end)
+    |> Enum.into(%{})
+  end
+end
