@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,18 +32,22 @@ def same(expected: str, got: str) -> bool:
     return (m.groups() == n.groups()) if m and n else expected == got
 
 
-def test_the_worked_example_has_a_pass_and_a_failure_and_a_place_for_elixir():
-    assert len(BLOCKS) == 2
+def test_the_worked_example_has_a_pass_and_a_failure_in_python_and_in_elixir():
+    assert len(BLOCKS) == 4
     assert BLOCKS[0].rstrip().endswith("conforms\n$ echo $?\n0")
     assert "does NOT conform" in BLOCKS[1] and "BACKEND-3 fails" in BLOCKS[1]
-    assert "<!-- ELIXIR-EXAMPLE" in SECTION
+    assert "--beam examples/chat_registry/chat_registry.ex" in BLOCKS[2]
+    assert BLOCKS[2].rstrip().endswith("conforms\n$ echo $?\n0")
+    assert "does NOT conform" in BLOCKS[3] and "BACKEND-5 fails" in BLOCKS[3]
     for name in ("good_registry.py", "broken_registry.py"):
         assert (ROOT / "examples" / "conformance" / name).is_file()
 
 
-@pytest.mark.spec("BACKEND-3")
-@pytest.mark.parametrize("block", BLOCKS, ids=["pass", "failure"])
+@pytest.mark.spec("BACKEND-3", "BACKEND-5")
+@pytest.mark.parametrize("block", BLOCKS, ids=["pass", "failure", "elixir-pass", "elixir-failure"])
 def test_the_readme_commands_print_what_the_readme_shows(block):
+    if "--beam" in block and not all(shutil.which(tool) for tool in ("erl", "erlc", "elixirc")):
+        pytest.skip("Erlang/OTP or Elixir is not installed (erl, erlc, elixirc)")
     cwd, last = ROOT, None
     lines = block.rstrip("\n").split("\n")
     i = 0
