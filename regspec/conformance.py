@@ -67,7 +67,7 @@ from regspec.terms import Atom, Pid
 
 __all__ = ["RULES", "WINDOWS", "Profile", "Violation", "Failure", "RuleResult", "Verdict", "Guard",
            "BackendViolation", "UsageError", "check", "assert_conforms", "reference_record", "default_profile",
-           "strategy", "render", "to_json", "window_line"]
+           "strategy", "render", "to_json", "window_line", "rule_results"]
 
 RULES = {
     "BACKEND-1": "the protocol: the four functions exist, answer within the deadline, raise only Erlang exceptions",
@@ -786,8 +786,13 @@ def check(subject: str | Backend, *, window: str | None = None, self_register: b
             if failure is not None:
                 found.append(failure)
                 stopped.add(rule)
-        total = sum(counts.values())
-    failed = {f.rule for f in found}
+    return Verdict(record.name, profile, seed, budget, rule_results(wanted, counts, found, stopped), tuple(found))
+
+
+def rule_results(wanted, counts: dict[str, int], found: list[Failure], stopped: set[str]) -> tuple[RuleResult, ...]:
+    """A row per rule: `fail` (a failure found), `inconclusive` (its hunt cut short), `skipped` (never
+    run, after a protocol violation) or `pass`; BACKEND-1 counts every example of every rule."""
+    failed, total = {f.rule for f in found}, sum(counts.values())
     rows = []
     for rule in wanted:
         n = total if rule == "BACKEND-1" else counts.get(rule, 0)
@@ -800,7 +805,7 @@ def check(subject: str | Backend, *, window: str | None = None, self_register: b
         else:
             verdict = "pass"
         rows.append(RuleResult(rule, verdict, n, RULES[rule]))
-    return Verdict(record.name, profile, seed, budget, tuple(rows), tuple(found))
+    return tuple(rows)
 
 
 def assert_conforms(subject: str | Backend, **options) -> Verdict:

@@ -444,18 +444,4 @@ def check(target: str | os.PathLike | Backend | BeamSubject, *, window: str | No
         if failure is not None:
             found.append(failure)
             stopped.add(rule)
-    failed = {f.rule for f in found}
-    total = sum(counts.values())
-    rows = []
-    for rule in wanted:
-        n = total if rule == "BACKEND-1" else counts.get(rule, 0)
-        if rule in failed:
-            verdict = "fail"
-        elif rule in stopped:
-            verdict = "inconclusive"
-        elif rule not in counts:
-            verdict = "skipped"
-        else:
-            verdict = "pass"
-        rows.append(kit.RuleResult(rule, verdict, n, kit.RULES[rule]))
-    return kit.Verdict(shown, profile, seed, budget, tuple(rows), tuple(found))
+    return kit.Verdict(shown, profile, seed, budget, kit.rule_results(wanted, counts, found, stopped), tuple(found))
