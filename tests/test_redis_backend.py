@@ -244,7 +244,7 @@ def _start_node(server, prefix: str, node: str, name: str) -> subprocess.Popen:
 def test_a_runtime_killed_with_sigkill_loses_its_names_after_the_lease_and_never_two_hold_one(leg, server, prefix):
     """Runtime b (another OS process) holds "room"; a message reaches it through Redis; it is SIGKILLed.
     Runtime a takes the name only once the lease has run out, and an observer polling Redis throughout
-    never sees the name go from one holder to another without being free in between."""
+    sees the holders' fencing tokens only grow."""
     node = f"b-{uuid.uuid4().hex[:6]}"
     b = _start_node(server, prefix, node, "room")
     key = _key(prefix, "room")
@@ -294,11 +294,18 @@ def test_a_runtime_killed_with_sigkill_loses_its_names_after_the_lease_and_never
         if b.poll() is None:
             b.kill()
             b.wait()
+        for pipe in (b.stdin, b.stdout, b.stderr):
+            if pipe is not None:
+                pipe.close()
     holders = [None if v is None else json.loads(v.rpartition("|")[0])["on"] for v in seen]
+    tokens = [int(v.rpartition("|")[2]) for v in seen if v is not None]
     assert holders[0] == node
-    # never held by two: every change of holder passes through "free" (the observer saw each value)
-    for before, after in zip(holders, holders[1:]):
-        assert before is None or after is None, holders
+    # Never held by two: one key holds one value, a takes it only once b's lease ran out (above), and
+    # every new holder's value carries a larger fencing token. (Whether the observer also sees the
+    # name free in between depends on its polling catching that window: under load it may not.)
+    assert tokens == sorted(set(tokens)), seen
+    owners = [h for i, h in enumerate(holders) if h is not None and (i == 0 or holders[i - 1] != h)]
+    assert len(owners) == 2 and owners[0] == node and owners[1] != node, holders   # b, then a: once each
     assert holders[-1] is None   # a shut down: its name was released
 
 
