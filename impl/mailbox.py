@@ -60,6 +60,7 @@ class Mailbox:
         self._messages: deque = deque()   # in arrival order
         self._signals: deque = deque()    # the runtime's lane, FIFO, always served first
         self._closed = False
+        self._waiting = 0                 # threads blocked in `receive` (only they need a notification)
 
     # -- producers ---------------------------------------------------------
     def put(self, msg: object) -> None:
@@ -68,7 +69,8 @@ class Mailbox:
             if self._closed:
                 return
             self._messages.append(msg)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
     def put_signal(self, item: object) -> None:
         """Give the owner one item on the signal lane (runtime use)."""
@@ -76,7 +78,8 @@ class Mailbox:
             if self._closed:
                 return
             self._signals.append(item)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
     def close(self) -> None:
         """Drop every message; waiters and later receives raise `MailboxClosed`."""
@@ -118,12 +121,16 @@ class Mailbox:
                 if found:
                     return "message", msg
                 if deadline is None:
-                    self._cond.wait()
+                    left = None
                 else:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         return "timeout", None
+                self._waiting += 1
+                try:
                     self._cond.wait(left)
+                finally:
+                    self._waiting -= 1
 
     def next_signal(self) -> object:
         """Block until the signal lane has an item and return it (raises `MailboxClosed`)."""
