@@ -86,7 +86,7 @@ from typing import Callable
 
 import attrs
 
-from regspec.common.records import DRIVER, ExitSignal, Init, Signal
+from regspec.common.records import DRIVER, ExitSignal, Init, Message
 from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
@@ -162,6 +162,20 @@ def _filter_unraisable(previous: Callable) -> Callable:
         previous(unraisable)
     hook.regspec_filter = True
     return hook
+
+
+class _Signal:
+    """A signal in flight: the fields of `regspec.common.records.Signal` (which `signals` reads: sender,
+    receiver, payload; `seq` is the global send order), as a plain slotted record, cheaper to make on
+    every send than the frozen one."""
+
+    __slots__ = ("seq", "sender", "receiver", "payload")
+
+    def __init__(self, seq: int, sender: Pid, receiver: Pid, payload: object):
+        self.seq, self.sender, self.receiver, self.payload = seq, sender, receiver, payload
+
+    def __repr__(self) -> str:
+        return f"Signal({self.seq}, {self.sender!r}, {self.receiver!r}, {self.payload!r})"
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
@@ -264,7 +278,7 @@ class Runtime:
 
     def send(self, sender: Pid, receiver: Pid, payload: object) -> None:
         """Queue a signal behind every signal sent before it (PROC-2). Lock held."""
-        sig = Signal(self._next_seq, sender, receiver, payload)
+        sig = _Signal(self._next_seq, sender, receiver, payload)
         self._next_seq += 1
         self._queue.append(sig)
         box = self._inbox.get(receiver)
@@ -273,7 +287,8 @@ class Runtime:
         else:
             box.append(sig)
         self._in_flight += 1
-        if self._sched_waiting:
+        if self._sched_waiting and self._current is None:
+            # (the token's holder sending: the scheduler has nothing to do before it gives the token back)
             self._cond.notify()
 
     def make_ref(self) -> Ref:
@@ -327,10 +342,10 @@ class Runtime:
 
     def _next_ready(self) -> Process | None:
         """The READY process of the lowest pid, or None (lock held)."""
-        ready, active = self._ready, self._active
+        ready = self._ready
         while ready:
             proc = ready[0][1]
-            if proc.status == READY and active.get(proc.pid) is proc:
+            if proc.status == READY:   # (a process leaves `_active` only as EXITED)
                 return proc
             heapq.heappop(ready)
         return None
@@ -484,9 +499,14 @@ class Runtime:
 
     def _handle_batch(self, proc: Process, batch: list) -> None:
         """`proc` handles its signals in order; once it is dead the rest are answered as dead."""
+        put = proc.mailbox.put
         for sig in batch:
             if proc.alive:
-                signals.handle(self, proc, sig)
+                payload = sig.payload
+                if payload.__class__ is Message:   # the common case, as `signals.handle` delivers it
+                    put(payload.term)
+                else:
+                    signals.handle(self, proc, sig)
             else:
                 signals.answer_dead(self, proc.pid, sig)
 
@@ -527,7 +547,10 @@ class Runtime:
 
     def bif_receive(self, proc: Process, match: Callable, timeout: object, deadline: int | None = None) -> object:
         with self._lock:
-            self._enter(proc)
+            if proc.killed:   # `_enter`, inlined
+                proc.in_user = True
+                raise ProcessExit
+            proc.in_user = False
             try:
                 if deadline is None and isinstance(timeout, int):
                     deadline = self.time + timeout
@@ -557,7 +580,9 @@ class Runtime:
                     if item is not _RESUME:
                         self._handle_own(proc, item)
             finally:
-                self._leave(proc)
+                proc.in_user = True   # `_leave`, inlined
+                if proc.killed:
+                    raise ProcessExit
 
     def bif_computed(self, proc: Process) -> None:
         """`proc` is done computing: it parks until the scheduler has nothing else to run (then the
@@ -581,11 +606,16 @@ class Runtime:
     def bif(self, proc: Process, fn: Callable, *args) -> object:
         """Run `fn(runtime, proc, *args)` as a BIF of `proc`, from `proc`'s own thread, atomically."""
         with self._lock:
-            self._enter(proc)
+            if proc.killed:   # `_enter`, inlined
+                proc.in_user = True
+                raise ProcessExit
+            proc.in_user = False
             try:
                 return fn(self, proc, *args)
             finally:
-                self._leave(proc)
+                proc.in_user = True   # `_leave`, inlined
+                if proc.killed:
+                    raise ProcessExit
 
     # -- the scheduler: runs in the driver's thread while the driver is blocked ----
     def run_until(self, done: Callable[[], bool], *, timer: int | None = None, timer_real: float | None = None,
