@@ -11,6 +11,9 @@ several rounds):
   `threading.Condition`, and vs Pykka's `ask` (when Pykka is importable);
 - cast throughput vs a bare one-way hand-off between two threads, and vs
   Pykka's `tell` (flushed by one `ask`);
+  the chat room's figures, and a no-op server's (the like of Pykka's echo
+  actor: the chat room prepends each cast to a tuple, a cost growing with
+  its state that is the behaviour's, not the runtime's);
 - `whereis` lookups per second vs `dict.get` under a `threading.Lock`;
 - kill-to-DOWN latency (kill a process, until the watcher holds the DOWN);
 - scaling, each against the same measure at a small size (ratio ~1 when
@@ -33,7 +36,7 @@ import sys
 import threading
 import time
 
-from regspec.impl import Driver, Runtime, driver_names
+from regspec.impl import Driver, Runtime, driver_names, gen_server
 from regspec.terms import Atom, Pid
 
 GET = Atom("get_messages")
@@ -159,6 +162,39 @@ def pykka_tell(n: int) -> float | None:
 
 
 # -- the runtime ---------------------------------------------------------------
+
+class Sink:
+    """gen_server callbacks doing nothing (as Pykka's echo actor): a call answers its request."""
+
+    handle_call = staticmethod(lambda request, state: ("reply", request, state))
+    handle_cast = staticmethod(lambda msg, state: ("noreply", state))
+    handle_info = staticmethod(lambda msg, state: ("noreply", state))
+
+
+def sink(ctx) -> None:
+    gen_server.serve(ctx, Sink, None)
+
+
+def sink_call_round_trip(n: int) -> float:
+    with Runtime() as rt:
+        d = Driver(rt)
+        server = d.start("sink", body=sink).value
+        start = time.perf_counter()
+        for _ in range(n):
+            driver_names.call(server, GET)(d)
+        return (time.perf_counter() - start) / n
+
+
+def sink_cast_throughput(n: int) -> float:
+    with Runtime() as rt:
+        d = Driver(rt)
+        server = d.start("sink", body=sink).value
+        start = time.perf_counter()
+        for i in range(n):
+            d.cast(server, i)
+        driver_names.call(server, GET)(d)  # every cast before it has been handled
+        return n / (time.perf_counter() - start)
+
 
 def call_round_trip(n: int) -> float:
     with Runtime() as rt:
@@ -294,14 +330,18 @@ def main(argv=None) -> int:
     floor = median_of(lambda: bare_ping_pong(20_000 // k), rounds)
     pk_ask = median_of(lambda: pykka_ask(5_000 // k) or 0.0, rounds) or None
     rt_call = median_of(lambda: call_round_trip(5_000 // k), rounds)
+    sink_call = median_of(lambda: sink_call_round_trip(5_000 // k), rounds)
     figs.append(figure("call round trip vs bare threads", rt_call, "s", floor, "bare ping-pong"))
     figs.append(figure("call round trip vs Pykka ask", rt_call, "s", pk_ask, "pykka ask"))
+    figs.append(figure("call (no-op server) vs Pykka ask", sink_call, "s", pk_ask, "pykka ask"))
 
     one_way = median_of(lambda: bare_one_way(50_000 // k), rounds)
     pk_tell = median_of(lambda: pykka_tell(20_000 // k) or 0.0, rounds) or None
     casts = median_of(lambda: cast_throughput(20_000 // k), rounds)
+    sink_casts = median_of(lambda: sink_cast_throughput(20_000 // k), rounds)
     figs.append(figure("cast throughput vs bare hand-off", casts, "/s", one_way, "bare hand-off", True))
     figs.append(figure("cast throughput vs Pykka tell", casts, "/s", pk_tell, "pykka tell", True))
+    figs.append(figure("cast (no-op server) vs Pykka tell", sink_casts, "/s", pk_tell, "pykka tell", True))
 
     dict_rate = median_of(lambda: locked_dict_get(500_000 // k), rounds)
     lookups = median_of(lambda: whereis_rate(200_000 // k), rounds)
