@@ -1,27 +1,42 @@
 """Benchmarks of the threaded runtime, each printed beside a baseline measured in the same run.
 
-    python benchmarks/bench_runtime.py [--quick]
+    python benchmarks/bench_runtime.py [--quick] [--json]
 
-Figures (median of several rounds):
+Every figure has a value, a baseline measured in the same run and a ratio,
+"slower by": value / baseline for a time, baseline / value for a rate (so
+above 1 is worse than the baseline, whatever the unit). Figures (median of
+several rounds):
+
 - gen_server call round trip vs two bare threads ping-ponging over a
-  `threading.Condition` (and Pykka's ask, when Pykka is installed);
-- cast throughput vs the same bare-thread hand-off, one way;
+  `threading.Condition`, and vs Pykka's `ask` (when Pykka is importable);
+- cast throughput vs a bare one-way hand-off between two threads, and vs
+  Pykka's `tell` (flushed by one `ask`);
+  the chat room's figures, and a no-op server's (the like of Pykka's echo
+  actor: the chat room prepends each cast to a tuple, a cost growing with
+  its state that is the behaviour's, not the runtime's);
 - `whereis` lookups per second vs `dict.get` under a `threading.Lock`;
 - kill-to-DOWN latency (kill a process, until the watcher holds the DOWN);
-- the time to start 1,000 and 10,000 processes, and whether 10,000 live at once.
+- scaling, each against the same measure at a small size (ratio ~1 when
+  nothing grows with the size): the cost per message taken from a mailbox
+  holding 10,000 messages vs 10; the cost per message when 10,000 processes
+  vs 10 are in the run queue at once (one message each);
+- the time to start 10,000 collectors and reach quiescence vs 1,000
+  (ratio ~10 when linear).
 
-It prints figures; it asserts nothing about speed.
+With `--json`, one JSON object per figure and line:
+`{"name", "value", "unit", "baseline", "ratio"}`. It asserts nothing about speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import threading
 import time
 
-from regspec.impl import Driver, Runtime, driver_names
+from regspec.impl import Driver, Runtime, driver_names, gen_server
 from regspec.terms import Atom, Pid
 
 GET = Atom("get_messages")
@@ -102,16 +117,24 @@ def locked_dict_get(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def pykka_ask(n: int) -> float | None:
+def _pykka_echo():
     try:
         import pykka
     except ImportError:
-        return None
+        return None, None
 
     class Echo(pykka.ThreadingActor):
         def on_receive(self, message):
             return message
 
+    return pykka, Echo
+
+
+def pykka_ask(n: int) -> float | None:
+    """Seconds per Pykka `ask` round trip, or None without Pykka."""
+    pykka, Echo = _pykka_echo()
+    if pykka is None:
+        return None
     ref = Echo.start()
     try:
         start = time.perf_counter()
@@ -122,7 +145,56 @@ def pykka_ask(n: int) -> float | None:
         ref.stop()
 
 
+def pykka_tell(n: int) -> float | None:
+    """Pykka `tell`s per second, until the actor has handled them all (one `ask` behind them); None without Pykka."""
+    pykka, Echo = _pykka_echo()
+    if pykka is None:
+        return None
+    ref = Echo.start()
+    try:
+        start = time.perf_counter()
+        for i in range(n):
+            ref.tell(i)
+        ref.ask("flush")
+        return n / (time.perf_counter() - start)
+    finally:
+        ref.stop()
+
+
 # -- the runtime ---------------------------------------------------------------
+
+class Sink:
+    """gen_server callbacks doing nothing (as Pykka's echo actor): a call answers its request."""
+
+    handle_call = staticmethod(lambda request, state: ("reply", request, state))
+    handle_cast = staticmethod(lambda msg, state: ("noreply", state))
+    handle_info = staticmethod(lambda msg, state: ("noreply", state))
+
+
+def sink(ctx) -> None:
+    gen_server.serve(ctx, Sink, None)
+
+
+def sink_call_round_trip(n: int) -> float:
+    with Runtime() as rt:
+        d = Driver(rt)
+        server = d.start("sink", body=sink).value
+        start = time.perf_counter()
+        for _ in range(n):
+            driver_names.call(server, GET)(d)
+        return (time.perf_counter() - start) / n
+
+
+def sink_cast_throughput(n: int) -> float:
+    with Runtime() as rt:
+        d = Driver(rt)
+        server = d.start("sink", body=sink).value
+        start = time.perf_counter()
+        for i in range(n):
+            d.cast(server, i)
+        driver_names.call(server, GET)(d)  # every cast before it has been handled
+        return n / (time.perf_counter() - start)
+
 
 def call_round_trip(n: int) -> float:
     with Runtime() as rt:
@@ -172,50 +244,137 @@ def kill_to_down(n: int) -> float:
         return total / n
 
 
-def start_many(n: int) -> tuple[float, int]:
-    """Seconds to spawn `n` collectors, and how many threads were live at the end."""
+def per_message_mailbox(length: int, total: int) -> float:
+    """Seconds per message when `length` messages reach one collector at once (its mailbox holds
+    them all when it starts taking them), over `total` messages in rounds of `length`."""
+    with Runtime(wait_timeout=600.0) as rt:
+        d = Driver(rt)
+        pid = d.spawn()
+        rt.wait_quiescent()
+        start = time.perf_counter()
+        for r in range(total // length):
+            with rt.atomic:
+                for i in range(length):
+                    d.send(pid, i)
+            rt.wait_quiescent()
+        return (time.perf_counter() - start) / (total // length * length)
+
+
+def per_message_run_queue(procs: int, total: int) -> float:
+    """Seconds per message when each of `procs` collectors gets one message at once (the run queue
+    holds `procs` processes), over `total` messages in rounds of `procs`."""
+    with Runtime(wait_timeout=600.0, join_timeout=60.0) as rt:
+        d = Driver(rt)
+        pids = [d.spawn() for _ in range(procs)]
+        rt.wait_quiescent()
+        start = time.perf_counter()
+        for r in range(total // procs):
+            with rt.atomic:
+                for i, pid in enumerate(pids):
+                    d.send(pid, i)
+            rt.wait_quiescent()
+        return (time.perf_counter() - start) / (total // procs * procs)
+
+
+def start_quiescent(n: int, timeout: float) -> tuple[float | None, int]:
+    """Seconds to spawn `n` collectors and reach quiescence (None past `timeout`); threads live at the end."""
     before = threading.active_count()
     with Runtime(join_timeout=60.0) as rt:
         d = Driver(rt)
         start = time.perf_counter()
         for _ in range(n):
             d.spawn()
-        elapsed = time.perf_counter() - start
+        try:
+            rt.wait_quiescent(timeout=timeout)
+            elapsed = time.perf_counter() - start
+        except TimeoutError:
+            elapsed = None
         live = threading.active_count() - before
     return elapsed, live
+
+
+# -- report --------------------------------------------------------------------
+
+def figure(name: str, value: float | None, unit: str, baseline: float | None, base_name: str,
+           higher_is_better: bool = False) -> dict:
+    ratio = None
+    if value is not None and baseline:
+        ratio = baseline / value if higher_is_better else value / baseline
+    return {"name": name, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio,
+            "baseline_name": base_name}
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "s" and value < 1e-3:
+        return f"{value * 1e6:.1f} us"
+    if unit == "s":
+        return f"{value:.2f} s"
+    return f"{value:,.0f} {unit}"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per figure and line")
+    parser.add_argument("--big", type=int, default=10_000, help="the large size of the scaling figures")
+    parser.add_argument("--start-timeout", type=float, default=300.0,
+                        help="seconds the large start may take to reach quiescence")
     args = parser.parse_args(argv)
     k = 10 if args.quick else 1
     rounds = 3 if args.quick else 5
+    big = args.big
+    figs = []
 
-    rows = []
     floor = median_of(lambda: bare_ping_pong(20_000 // k), rounds)
+    pk_ask = median_of(lambda: pykka_ask(5_000 // k) or 0.0, rounds) or None
     rt_call = median_of(lambda: call_round_trip(5_000 // k), rounds)
-    rows.append(("call round trip", f"{rt_call * 1e6:8.1f} us", f"bare threads {floor * 1e6:8.1f} us",
-                 rt_call / floor))
-    pk = pykka_ask(5_000 // k)
-    if pk is not None:
-        rows.append(("  vs Pykka ask", f"{rt_call * 1e6:8.1f} us", f"pykka {pk * 1e6:8.1f} us", rt_call / pk))
+    sink_call = median_of(lambda: sink_call_round_trip(5_000 // k), rounds)
+    figs.append(figure("call round trip vs bare threads", rt_call, "s", floor, "bare ping-pong"))
+    figs.append(figure("call round trip vs Pykka ask", rt_call, "s", pk_ask, "pykka ask"))
+    figs.append(figure("call (no-op server) vs Pykka ask", sink_call, "s", pk_ask, "pykka ask"))
+
     one_way = median_of(lambda: bare_one_way(50_000 // k), rounds)
+    pk_tell = median_of(lambda: pykka_tell(20_000 // k) or 0.0, rounds) or None
     casts = median_of(lambda: cast_throughput(20_000 // k), rounds)
-    rows.append(("cast throughput", f"{casts:10.0f} /s", f"bare hand-off {one_way:10.0f} /s", one_way / casts))
+    sink_casts = median_of(lambda: sink_cast_throughput(20_000 // k), rounds)
+    figs.append(figure("cast throughput vs bare hand-off", casts, "/s", one_way, "bare hand-off", True))
+    figs.append(figure("cast throughput vs Pykka tell", casts, "/s", pk_tell, "pykka tell", True))
+    figs.append(figure("cast (no-op server) vs Pykka tell", sink_casts, "/s", pk_tell, "pykka tell", True))
+
     dict_rate = median_of(lambda: locked_dict_get(500_000 // k), rounds)
     lookups = median_of(lambda: whereis_rate(200_000 // k), rounds)
-    rows.append(("whereis lookups", f"{lookups:10.0f} /s", f"locked dict.get {dict_rate:10.0f} /s",
-                 dict_rate / lookups))
+    figs.append(figure("whereis lookups", lookups, "/s", dict_rate, "locked dict.get", True))
     kd = median_of(lambda: kill_to_down(500 // k), rounds)
-    rows.append(("kill to DOWN", f"{kd * 1e6:8.1f} us", f"bare threads {floor * 1e6:8.1f} us", kd / floor))
-    for n in (1_000, 10_000 // k):
-        elapsed, live = start_many(n)
-        rows.append((f"start {n} processes", f"{elapsed:8.2f} s", f"{live} threads live at once", None))
+    figs.append(figure("kill to DOWN", kd, "s", floor, "bare ping-pong"))
 
-    print(f"{'benchmark':24} {'runtime':>16}  {'baseline (same run)':>34}  slower by")
-    for name, ours, base, ratio in rows:
-        print(f"{name:24} {ours:>16}  {base:>34}  {'' if ratio is None else f'{ratio:6.2f}x'}")
+    total = max(big, 1_000)
+    small_mb = median_of(lambda: per_message_mailbox(10, total), 3)
+    big_mb = median_of(lambda: per_message_mailbox(big, total), 3)
+    figs.append(figure(f"per message, mailbox {big} vs 10", big_mb, "s", small_mb, "mailbox 10"))
+    small_rq = median_of(lambda: per_message_run_queue(10, total), 3)
+    big_rq = per_message_run_queue(big, total)
+    figs.append(figure(f"per message, run queue {big} vs 10", big_rq, "s", small_rq, "run queue 10"))
+
+    small_n = max(big // 10, 1)
+    t_small, _ = start_quiescent(small_n, args.start_timeout)
+    t_big, live = start_quiescent(big, args.start_timeout)
+    figs.append(figure(f"start+quiescent {big} vs {small_n} (~10 linear)", t_big, "s", t_small,
+                       f"start+quiescent {small_n}"))
+    figs[-1]["threads_live"] = live
+
+    if args.json:
+        for f in figs:
+            print(json.dumps(f))
+        return 0
+    print(f"{'benchmark':44} {'runtime':>14}  {'baseline (same run)':>34}  ratio")
+    for f in figs:
+        base = f"{f['baseline_name']} {_fmt(f['baseline'], f['unit'])}"
+        ratio = "" if f["ratio"] is None else f"{f['ratio']:6.2f}x"
+        print(f"{f['name']:44} {_fmt(f['value'], f['unit']):>14}  {base:>34}  {ratio}")
+    print("ratio: value/baseline for a time, baseline/value for a rate (above 1: slower than the baseline);"
+          " start+quiescent: ~10 when linear")
     return 0
 
 

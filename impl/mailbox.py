@@ -56,31 +56,35 @@ class Mailbox:
     """
 
     def __init__(self, lock: threading.RLock | None = None):
-        self._cond = threading.Condition(lock if lock is not None else threading.RLock())
+        self._lock = lock if lock is not None else threading.RLock()
+        self._cond = threading.Condition(self._lock)   # only to wait; `with self._lock` to guard (C-level)
         self._messages: deque = deque()   # in arrival order
         self._signals: deque = deque()    # the runtime's lane, FIFO, always served first
         self._closed = False
+        self._waiting = 0                 # threads blocked in `receive` (only they need a notification)
 
     # -- producers ---------------------------------------------------------
     def put(self, msg: object) -> None:
         """Append a message; a closed mailbox drops it (a dead process takes nothing)."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._messages.append(msg)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
     def put_signal(self, item: object) -> None:
         """Give the owner one item on the signal lane (runtime use)."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._signals.append(item)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
     def close(self) -> None:
         """Drop every message; waiters and later receives raise `MailboxClosed`."""
-        with self._cond:
+        with self._lock:
             self._closed = True
             self._messages.clear()
             self._signals.clear()
@@ -89,7 +93,11 @@ class Mailbox:
     # -- consumers ---------------------------------------------------------
     def take(self, match: Callable[[object], bool] = ANY) -> tuple[bool, object]:
         """Without blocking: `(True, msg)` for the oldest match, removed; else `(False, None)`."""
-        with self._cond:
+        with self._lock:
+            if match is ANY:
+                if self._messages:
+                    return True, self._messages.popleft()
+                return False, None
             for i, msg in enumerate(self._messages):
                 if match(msg):
                     del self._messages[i]
@@ -97,8 +105,13 @@ class Mailbox:
             return False, None
 
     def has(self, match: Callable[[object], bool] = ANY) -> bool:
-        with self._cond:
-            return any(match(m) for m in self._messages)
+        with self._lock:
+            if match is ANY:
+                return bool(self._messages)
+            for m in self._messages:
+                if match(m):
+                    return True
+            return False
 
     def receive(self, match: Callable[[object], bool] = ANY, timeout: float | None = None) -> tuple[str, object]:
         """Block until a signal-lane item or a matching message; `timeout` in seconds of real time.
@@ -108,7 +121,7 @@ class Mailbox:
         `match` runs with the mailbox lock held: it must be a pure predicate.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             while True:
                 if self._closed:
                     raise MailboxClosed
@@ -118,12 +131,16 @@ class Mailbox:
                 if found:
                     return "message", msg
                 if deadline is None:
-                    self._cond.wait()
+                    left = None
                 else:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         return "timeout", None
+                self._waiting += 1
+                try:
                     self._cond.wait(left)
+                finally:
+                    self._waiting -= 1
 
     def next_signal(self) -> object:
         """Block until the signal lane has an item and return it (raises `MailboxClosed`)."""
@@ -131,7 +148,7 @@ class Mailbox:
 
     def remove(self, match: Callable[[object], bool]) -> int:
         """Remove every matching message (`demonitor(Ref, [flush])`); returns how many."""
-        with self._cond:
+        with self._lock:
             kept = [m for m in self._messages if not match(m)]
             removed = len(self._messages) - len(kept)
             self._messages = deque(kept)
@@ -139,7 +156,7 @@ class Mailbox:
 
     def messages(self) -> tuple:
         """A snapshot of the messages not yet taken, oldest first."""
-        with self._cond:
+        with self._lock:
             return tuple(self._messages)
 
     @property
@@ -147,5 +164,5 @@ class Mailbox:
         return self._closed
 
     def __len__(self) -> int:
-        with self._cond:
+        with self._lock:
             return len(self._messages)

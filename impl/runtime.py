@@ -77,6 +77,7 @@ a mailbox change and the scheduler's counters move together), then
 from __future__ import annotations
 
 import ctypes
+import heapq
 import sys
 import threading
 import time
@@ -85,7 +86,7 @@ from typing import Callable
 
 import attrs
 
-from regspec.common.records import DRIVER, ExitSignal, Init, Signal
+from regspec.common.records import DRIVER, ExitSignal, Init, Message
 from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
@@ -163,6 +164,20 @@ def _filter_unraisable(previous: Callable) -> Callable:
     return hook
 
 
+class _Signal:
+    """A signal in flight: the fields of `regspec.common.records.Signal` (which `signals` reads: sender,
+    receiver, payload; `seq` is the global send order), as a plain slotted record, cheaper to make on
+    every send than the frozen one."""
+
+    __slots__ = ("seq", "sender", "receiver", "payload")
+
+    def __init__(self, seq: int, sender: Pid, receiver: Pid, payload: object):
+        self.seq, self.sender, self.receiver, self.payload = seq, sender, receiver, payload
+
+    def __repr__(self) -> str:
+        return f"Signal({self.seq}, {self.sender!r}, {self.receiver!r}, {self.payload!r})"
+
+
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
     """Raise `exc` in `thread` at its next bytecode (CPython only)."""
     n = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc))
@@ -197,7 +212,20 @@ class Runtime:
         self._cond = threading.Condition(self._lock)   # the scheduler waits here
         self._procs: dict[Pid, Process] = {}            # every process ever, dead ones too
         self._active: dict[Pid, Process] = {}           # processes whose thread the scheduler tracks
-        self._queue: deque = deque()                    # signals in global send order
+        # The signals in flight: each receiver's in send order (`_inbox`), and every signal in global send
+        # order (`_queue`, the run queue's order), where a signal its receiver has already taken stays
+        # until it reaches the front (a receiver takes all its signals at once, so its taken signals
+        # are exactly those older than the first of its inbox).
+        self._queue: deque = deque()
+        self._inbox: dict[Pid, list] = {}
+        self._in_flight = 0
+        # Indexes of `_active` by status (kept by `_set_status`): READY pids in a heap (stale entries
+        # dropped when met), the BUSY and COMPUTED processes, the WAITING ones with a timer.
+        self._ready: list = []
+        self._busy: set = set()
+        self._computed: set = set()
+        self._timed: set = set()
+        self._sched_waiting = False                     # the scheduler waits on `_cond`
         self._next_pid, self._next_ref, self._next_seq = 1, 1, 0
         self._gate_open = False
         self._current: Process | None = None           # holder of the run token
@@ -250,9 +278,18 @@ class Runtime:
 
     def send(self, sender: Pid, receiver: Pid, payload: object) -> None:
         """Queue a signal behind every signal sent before it (PROC-2). Lock held."""
-        self._queue.append(Signal(self._next_seq, sender, receiver, payload))
+        sig = _Signal(self._next_seq, sender, receiver, payload)
         self._next_seq += 1
-        self._cond.notify_all()
+        self._queue.append(sig)
+        box = self._inbox.get(receiver)
+        if box is None:
+            self._inbox[receiver] = [sig]
+        else:
+            box.append(sig)
+        self._in_flight += 1
+        if self._sched_waiting and self._current is None:
+            # (the token's holder sending: the scheduler has nothing to do before it gives the token back)
+            self._cond.notify()
 
     def make_ref(self) -> Ref:
         with self._lock:
@@ -262,12 +299,13 @@ class Runtime:
     def in_flight(self, sender: Pid, receiver: Pid) -> bool:
         """Whether a signal from `sender` to `receiver` is queued and not yet handled."""
         with self._lock:
-            return any(s.sender == sender and s.receiver == receiver for s in self._queue)
+            return any(s.sender == sender for s in self._inbox.get(receiver, ()))
 
     def process_exited(self, proc: Process) -> None:
         """Called by `signals.exit_process`: stop the dead process's thread if it may still run."""
-        proc.status = EXITED
+        self._set_status(proc, EXITED)
         proc.timer = None
+        self._timed.discard(proc)
         proc.killed = True
         proc.mailbox.close()   # a thread waiting for its next signal wakes with ProcessExit
         self._active.pop(proc.pid, None)
@@ -284,7 +322,33 @@ class Runtime:
                     self._raise_killed(proc, time.monotonic())
                 else:   # blocked in receive: it wakes with ProcessExit
                     self.kills_at_call += 1
-        self._cond.notify_all()
+        if self._sched_waiting:
+            self._cond.notify()
+
+    def _set_status(self, proc: Process, status: str) -> None:
+        """Set `proc.status`, keeping the scheduler's indexes by status (lock held)."""
+        old = proc.status
+        if old == BUSY:
+            self._busy.discard(proc)
+        elif old == COMPUTED:
+            self._computed.discard(proc)
+        proc.status = status
+        if status == READY:
+            heapq.heappush(self._ready, (proc.pid.n, proc))
+        elif status == BUSY:
+            self._busy.add(proc)
+        elif status == COMPUTED:
+            self._computed.add(proc)
+
+    def _next_ready(self) -> Process | None:
+        """The READY process of the lowest pid, or None (lock held)."""
+        ready = self._ready
+        while ready:
+            proc = ready[0][1]
+            if proc.status == READY:   # (a process leaves `_active` only as EXITED)
+                return proc
+            heapq.heappop(ready)
+        return None
 
     def _raise_killed(self, proc: Process, now: float) -> None:
         proc.async_sent += 1
@@ -325,8 +389,10 @@ class Runtime:
                 pid = Pid(self._next_pid)
                 self._next_pid += 1
             queued = parent is not None or label is not None
-            proc = Process(pid, kind, Mailbox(self._lock), trap_exit=trap_exit, status=WAITING if queued else READY)
+            proc = Process(pid, kind, Mailbox(self._lock), trap_exit=trap_exit, status=WAITING)
             self._procs[pid] = self._active[pid] = proc
+            if not queued:
+                self._set_status(proc, READY)
             if link:
                 proc.links.add(DRIVER)
                 self._procs[DRIVER].links.add(pid)
@@ -389,7 +455,8 @@ class Runtime:
         with self._lock:
             proc.in_user, proc.thread_done = False, True
             self._zombies.pop(proc.pid, None)
-            self._cond.notify_all()
+            if self._sched_waiting:
+                self._cond.notify()
 
     # -- the process side of scheduling (runtime lock held) --------------------
     def _await_grant(self, proc: Process) -> object:
@@ -399,25 +466,47 @@ class Runtime:
             raise ProcessExit from None
 
     def _park(self, proc: Process, status: str, deadline: int | None) -> None:
-        proc.status = status
+        self._set_status(proc, status)
         proc.timer = deadline if status == WAITING else None
+        if proc.timer is None:
+            self._timed.discard(proc)
+        else:
+            self._timed.add(proc)
         proc.in_slice = False
         if self._current is proc:
             self._current = None
-        self._cond.notify_all()
+        if self._sched_waiting:
+            self._cond.notify()
 
     def _take_signals(self, pid: Pid) -> list:
         """Every signal waiting for `pid`, in arrival order, out of the queue."""
-        mine = [s for s in self._queue if s.receiver == pid]
-        if mine:
-            self._queue = deque(s for s in self._queue if s.receiver != pid)
+        mine = self._inbox.pop(pid, None)
+        if mine is None:
+            return []
+        self._in_flight -= len(mine)
         return mine
+
+    def _head_receiver(self) -> Pid | None:
+        """The receiver of the oldest signal in flight (the run queue's first), or None."""
+        queue, inbox = self._queue, self._inbox
+        while queue:
+            sig = queue[0]
+            box = inbox.get(sig.receiver)
+            if box is not None and box[0].seq <= sig.seq:
+                return sig.receiver
+            queue.popleft()   # taken already
+        return None
 
     def _handle_batch(self, proc: Process, batch: list) -> None:
         """`proc` handles its signals in order; once it is dead the rest are answered as dead."""
+        put = proc.mailbox.put
         for sig in batch:
             if proc.alive:
-                signals.handle(self, proc, sig)
+                payload = sig.payload
+                if payload.__class__ is Message:   # the common case, as `signals.handle` delivers it
+                    put(payload.term)
+                else:
+                    signals.handle(self, proc, sig)
             else:
                 signals.answer_dead(self, proc.pid, sig)
 
@@ -428,8 +517,9 @@ class Runtime:
             raise ProcessExit
 
     def _grant(self, proc: Process, item: object) -> None:
-        proc.status = RUNNING
+        self._set_status(proc, RUNNING)
         proc.timer = None
+        self._timed.discard(proc)
         proc.in_slice = isinstance(item, list)
         self._current = self._slice_owner = proc
         self._slice_end = time.monotonic() + self.time_slice
@@ -440,7 +530,8 @@ class Runtime:
         its slice is over now, so the scheduler preempts it at once (lock held)."""
         if self._current is not None and self._current.pid == pid:
             self._slice_end = 0.0
-            self._cond.notify_all()
+            if self._sched_waiting:
+                self._cond.notify()
 
     # -- BIFs: called by a process's own thread through its Context ----------------
     def _enter(self, proc: Process) -> None:
@@ -456,7 +547,10 @@ class Runtime:
 
     def bif_receive(self, proc: Process, match: Callable, timeout: object, deadline: int | None = None) -> object:
         with self._lock:
-            self._enter(proc)
+            if proc.killed:   # `_enter`, inlined
+                proc.in_user = True
+                raise ProcessExit
+            proc.in_user = False
             try:
                 if deadline is None and isinstance(timeout, int):
                     deadline = self.time + timeout
@@ -486,7 +580,9 @@ class Runtime:
                     if item is not _RESUME:
                         self._handle_own(proc, item)
             finally:
-                self._leave(proc)
+                proc.in_user = True   # `_leave`, inlined
+                if proc.killed:
+                    raise ProcessExit
 
     def bif_computed(self, proc: Process) -> None:
         """`proc` is done computing: it parks until the scheduler has nothing else to run (then the
@@ -510,11 +606,16 @@ class Runtime:
     def bif(self, proc: Process, fn: Callable, *args) -> object:
         """Run `fn(runtime, proc, *args)` as a BIF of `proc`, from `proc`'s own thread, atomically."""
         with self._lock:
-            self._enter(proc)
+            if proc.killed:   # `_enter`, inlined
+                proc.in_user = True
+                raise ProcessExit
+            proc.in_user = False
             try:
                 return fn(self, proc, *args)
             finally:
-                self._leave(proc)
+                proc.in_user = True   # `_leave`, inlined
+                if proc.killed:
+                    raise ProcessExit
 
     # -- the scheduler: runs in the driver's thread while the driver is blocked ----
     def run_until(self, done: Callable[[], bool], *, timer: int | None = None, timer_real: float | None = None,
@@ -556,16 +657,15 @@ class Runtime:
                         if now < self._slice_end:
                             self._wait(min(self._slice_end, real_deadline) - now)
                         else:  # it kept the token a whole slice: preempt it
-                            self._current.status = BUSY
+                            self._set_status(self._current, BUSY)
                             self._current = None
                         continue
-                    ready = min((p for p in self._active.values() if p.status == READY),
-                                key=lambda p: p.pid, default=None)
+                    ready = self._next_ready()
                     if ready is not None:
                         self._grant(ready, _RESUME)
-                    elif self._queue:
-                        self._dispatch(self._queue[0].receiver)
-                    elif any(p.status == BUSY for p in self._active.values()):
+                    elif (head := self._head_receiver()) is not None:
+                        self._dispatch(head)
+                    elif self._busy:
                         if timer is not None and timer_deadline is not None and now >= timer_deadline:
                             self.time = max(self.time, timer)
                             return TIMER
@@ -573,8 +673,7 @@ class Runtime:
                             raise self._timeout_error(timeout)
                         # `done` may watch the busy code itself (nothing notifies then): look again each slice.
                         self._wait(min(real_deadline, timer_deadline or real_deadline, now + self.time_slice) - now)
-                    elif computed := min((p for p in self._active.values() if p.status == COMPUTED),
-                                         key=lambda p: p.pid, default=None):
+                    elif computed := min(self._computed, key=lambda p: p.pid, default=None):
                         self._grant(computed, _RESUME)   # nothing else can run: it goes on (the model's FinishWork)
                     else:
                         fired = self._fire_timer(timer)
@@ -590,11 +689,15 @@ class Runtime:
 
     def _wait(self, seconds: float) -> None:
         """Wait for a notification (lock held); while zombies run, wake every RESEND to kill them again."""
-        self._cond.wait(min(seconds, RESEND) if self._zombies else seconds)
+        self._sched_waiting = True
+        try:
+            self._cond.wait(min(seconds, RESEND) if self._zombies else seconds)
+        finally:
+            self._sched_waiting = False
 
     def _fire_timer(self, timer: int | None) -> str | None:
         """Nothing else can happen: fire the earliest timer (logical time); None if it was a process's."""
-        timers = [(p.timer, p.pid.n, p) for p in self._active.values() if p.status == WAITING and p.timer is not None]
+        timers = [(p.timer, p.pid.n, p) for p in self._timed]
         if timer is not None:
             timers.append((timer, DRIVER.n, None))
         if not timers:
@@ -652,7 +755,7 @@ class Runtime:
         with self._lock:
             by = lambda status: tuple(sorted(p.pid for p in self._active.values() if p.status == status))
             return Statistics(
-                gate_open=self._gate_open, in_flight=len(self._queue),
+                gate_open=self._gate_open, in_flight=self._in_flight,
                 current=self._current.pid if self._current is not None else None,
                 ready=by(READY), busy=by(BUSY), waiting=by(WAITING),
                 live_threads=tuple(p.pid for p in self._procs.values() if p.thread is not None and not p.thread_done),
@@ -701,6 +804,8 @@ class Runtime:
         with self._lock:
             self._closing = True
             self._queue.clear()
+            self._inbox.clear()
+            self._in_flight = 0
             for pid in sorted(self._procs):
                 proc = self._procs[pid]
                 if pid == DRIVER or proc.status == EXITED and not proc.alive and proc.killed:
