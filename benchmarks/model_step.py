@@ -1,16 +1,18 @@
 """The model's cost per step as the world grows (issue 16, item 2).
 
-    python benchmarks/model_step.py [--json] [--sizes 100,2000,4000] [--steps 400]
+    python benchmarks/model_step.py [--json] [--sizes 100,2000,4000] [--steps 1000] [--rounds 3]
 
 For each size N: N chat rooms started with local names (room1 .. roomN; not
 timed), then a fixed number of scenario steps on them (timed), the same
-sequence at every size: cast, call, whereis, kill of rooms spread over the
-whole world, each step run to quiescence as a scenario run does
-(`ModelSession.perform`). Printed for each N:
+sequence at every size: casts, calls, whereis, a kill and a restart of rooms
+spread over the whole world, each step run to quiescence as a scenario run
+does (`ModelSession.perform`). Printed for each N:
 
-- ms per scenario step, and per model transition (`model.step` call);
-- µs per `hash(world)` of a world just produced by a step (its first hash,
-  as exhaustive exploration pays it for every new state).
+- ms per scenario step, and per model transition (`model.step` call), the
+  median of `--rounds` rounds, each from the same started world;
+- µs per `hash(world)` of each world a step produces when every world is
+  hashed, as an exhaustive exploration does (median), and the first such
+  hash, of a world none of whose ancestors was hashed.
 
 The N=100 figures are the baseline measured in the same run; `ratio` is
 figure / baseline (the target for ms/step at 4,000 is close to 1).
@@ -40,24 +42,30 @@ def start_rooms(n: int) -> ModelSession:
 
 
 def workload(n: int, count: int) -> list:
-    """`count` steps on rooms spread over 1..n; the same shape (and the same rooms, scaled) at every n."""
+    """`count` steps in groups of 8 on one room each, rooms spread over 1..n: 3 casts, 2 calls,
+    a whereis, a kill and the room started again under its name, so the world keeps its size
+    and every n runs the same steps."""
     out = []
     for k in range(count):
-        room = {"local": ROOM.format(1 + (k * 7919) % n)}
+        name = ROOM.format(1 + ((k // 8) * 7919) % n)
+        room = {"local": name}
         kind = k % 8
         if kind in (0, 1, 2):
             out.append({"op": "cast", "to": room, "msg": ["add_message", {"str": f"m{k}"}]})
         elif kind in (3, 4):
             out.append({"op": "call", "to": room, "msg": "get_messages"})
-        elif kind in (5, 6):
+        elif kind == 5:
             out.append({"op": "whereis", "name": room})
-        else:
+        elif kind == 6:
             out.append({"op": "kill", "target": room})
+        else:
+            out.append({"op": "start", "kind": "chat_room", "name": room})
     return [to_step(s) for s in out]
 
 
-def measure(n: int, count: int) -> dict:
+def measure(n: int, count: int, rounds: int) -> dict:
     session = start_rooms(n)
+    started = session.world   # a value: every round starts again from it
     steps = workload(n, count)
     # ModelSession calls model.step (one per command) and the scheduler's run_until_* call
     # scheduler.step: count the transitions by wrapping both names.
@@ -69,41 +77,50 @@ def measure(n: int, count: int) -> dict:
         calls += 1
         return orig_sched_step(world, event)
 
+    times = []
     model.step = scheduler.step = counted
     try:
-        start = time.perf_counter()
-        for s in steps:
-            session.perform(s)
-        elapsed = time.perf_counter() - start
+        for _ in range(rounds):
+            session.world, calls = started, 0
+            start = time.perf_counter()
+            for s in steps:
+                session.perform(s)
+            times.append(time.perf_counter() - start)
     finally:
         model.step, scheduler.step = orig_model_step, orig_sched_step
-    # hash of fresh worlds: replay a few steps and hash each result once (its first hash)
+    elapsed = sorted(times)[len(times) // 2]
+    # hash every world a step produces, as an exhaustive exploration does: the first hash of a
+    # world whose ancestors were never hashed walks it; each later one is carried from its parent
+    session.world = started
     hashes = []
-    for s in steps[:50]:
+    for s in steps[:100]:
         session.perform(s)
         w = session.world
         t = time.perf_counter()
         hash(w)
         hashes.append(time.perf_counter() - t)
-    hashes.sort()
+    first, rest = hashes[0], sorted(hashes[1:])
     return {
         "ms_per_step": elapsed * 1000 / count,
         "ms_per_transition": elapsed * 1000 / max(calls, 1),
-        "us_per_hash": hashes[len(hashes) // 2] * 1e6,
+        "us_per_hash": rest[len(rest) // 2] * 1e6,
+        "us_first_hash": first * 1e6,
     }
 
 
-UNITS = {"ms_per_step": "ms/step", "ms_per_transition": "ms/transition", "us_per_hash": "us/hash"}
+UNITS = {"ms_per_step": "ms/step", "ms_per_transition": "ms/transition", "us_per_hash": "us/hash",
+         "us_first_hash": "us"}
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--sizes", default="100,2000,4000")
-    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = {n: measure(n, args.steps) for n in sizes}
+    results = {n: measure(n, args.steps, args.rounds) for n in sizes}
     base_n = sizes[0]
     base = results[base_n]
     for n in sizes:
