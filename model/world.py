@@ -15,13 +15,15 @@ Invariants:
   is cached and carried from world to world, so neither a step nor a hash
   grows with the number of processes.
 
-The signal payloads a world carries and `FrozenMap` are shared with the
-threaded runtime (`regspec.common.records`); `Control` is the model's own.
+The signal payloads a world carries and `FrozenMap` (the small maps inside
+a process: its monitors) are shared with the threaded runtime
+(`regspec.common.records`); `Control` and the world's own tables are the
+model's.
 The driver's step in progress is no field of the world: it is the driver's
 own code (`Process.code`), as any waiting process's is.
 
 This is the ground floor of the erts layer: it imports no other module of
-the model. The processes the OTP library runs from before step 0 (the via
+the model but its tables (`tables`, which imports none). The processes the OTP library runs from before step 0 (the via
 registries, the unique Registry, the global name server) are added by the
 library (`kinds.boot`), not here.
 """
