@@ -46,12 +46,12 @@ from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
 from . import signals
-from .world import Process, World
+from .world import World
 
 __all__ = [
     "Running", "Receive", "Anything", "Send", "SpawnLink", "Link", "Unlink", "Monitor", "Demonitor",
     "ExitTo", "Die", "TrapExit", "Now", "Self", "Atomic", "Compute", "TIMEOUT", "start_code", "resume", "fire_timeout",
-    "finish_work", "busy",
+    "finish_work",
 ]
 
 TIMEOUT = Atom("$timeout")
@@ -59,7 +59,7 @@ OK = Atom("ok")
 TRUE = Atom("true")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Running:
     """Code a process is in the middle of: `fn(*args)` and the values it has received.
 
@@ -332,27 +332,10 @@ def fire_timeout(world: World, pid: Pid) -> World:
     return attrs.evolve(world, time=max(world.time, running.deadline))
 
 
-def busy(proc: Process) -> bool:
-    """Whether the process is computing (its code waits in a `Compute`)."""
-    code = proc.code
-    return proc.alive and isinstance(code, Running) and code.busy
-
-
 def finish_work(world: World, pid: Pid) -> World:
     """The pending `Compute` of `pid` is done: its code takes `ok` when it next resumes."""
     running: Running = world.processes[pid].code
     return world.update(pid, code=attrs.evolve(running, log=running.log + (OK,), busy=False))
-
-
-def pending_deadline(proc: Process):
-    """The deadline of the process's pending receive, or None."""
-    code = proc.code
-    if proc.alive and isinstance(code, Running):
-        return code.deadline
-    return None
-
-
-__all__ += ["pending_deadline"]
 
 
 def is_process_alive(pid: object):

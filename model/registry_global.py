@@ -19,7 +19,7 @@ from __future__ import annotations
 import attrs
 
 from regspec.common.protocol import GEN_CALL
-from regspec.common.records import GLOBAL_SERVER, FrozenMap, SystemStop
+from regspec.common.records import GLOBAL_SERVER, SystemStop
 from regspec.common.results import ErlangError
 from regspec.terms import Atom, Pid
 
@@ -93,7 +93,7 @@ def _register(world: World, me: Pid, name: object, pid: Pid):
     _, holder = _whereis_now(world, me, name)
     if isinstance(holder, Pid):
         return world, NO
-    if pid in world.global_names.values():
+    if world.global_names.name_of(pid) is not None:
         return world, NO  # global refuses a second name for one pid
     return attrs.evolve(world, global_names=world.global_names.set(name, pid)), YES
 
@@ -103,8 +103,10 @@ def _unregister(world: World, me: Pid, name: object):
 
 
 def _drop_pid(world: World, me: Pid, dead: Pid):
-    names = FrozenMap({n: world.global_names[n] for n in world.global_names if world.global_names[n] != dead})
-    return attrs.evolve(world, global_names=names), OK
+    name = world.global_names.name_of(dead)   # a pid holds one name at most (`_register`)
+    if name is None:
+        return world, OK
+    return attrs.evolve(world, global_names=world.global_names.delete(name)), OK
 
 
 def boot(world: World) -> World:

@@ -100,16 +100,13 @@ def enabled(world: World) -> tuple:
         return tuple(choices)
     # A computing process outlasts everything else: it goes on once nothing else can run,
     # the lowest pid first, before any timeout (a BEAM process is preempted every 4000 reductions).
-    busy = [pid for pid, proc in sorted(world.processes.items()) if code.busy(proc)]
-    if busy:
-        return (FinishWork(busy[0]),)
-    timers = []
-    for pid, proc in world.processes.items():
-        deadline = code.pending_deadline(proc)
-        if deadline is not None:
-            timers.append((deadline, pid.n, FireReceiveTimeout(pid)))
-    if timers:
-        return (min(timers, key=lambda t: (t[0], t[1]))[2],)
+    # The process table keeps both indexes (`tables.ProcessTable`): no walk over the world.
+    busy = world.processes.first_busy()
+    if busy is not None:
+        return (FinishWork(busy),)
+    timer = world.processes.first_timer()
+    if timer is not None:
+        return (FireReceiveTimeout(timer[1]),)
     return ()
 
 

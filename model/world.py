@@ -10,14 +10,20 @@ Invariants:
 - `names` maps each local name to a live process, and a pid appears at most
   once among its values (REG-LOCAL-2, REG-LOCAL-7).
 - Every record is frozen and hashable; a change is `attrs.evolve`.
+- Every map of the world is a persistent map (`tables`): an update shares
+  the rest of the table, a walk sorts only when asked, and the world's hash
+  is cached and carried from world to world, so neither a step nor a hash
+  grows with the number of processes.
 
-The signal payloads a world carries and `FrozenMap` are shared with the
-threaded runtime (`regspec.common.records`); `Control` is the model's own.
+The signal payloads a world carries and `FrozenMap` (the small maps inside
+a process: its monitors) are shared with the threaded runtime
+(`regspec.common.records`); `Control` and the world's own tables are the
+model's.
 The driver's step in progress is no field of the world: it is the driver's
 own code (`Process.code`), as any waiting process's is.
 
 This is the ground floor of the erts layer: it imports no other module of
-the model. The processes the OTP library runs from before step 0 (the via
+the model but its tables (`tables`, which imports none). The processes the OTP library runs from before step 0 (the via
 registries, the unique Registry, the global name server) are added by the
 library (`kinds.boot`), not here.
 """
@@ -28,6 +34,8 @@ import attrs
 
 from regspec.common.records import DRIVER, FrozenMap, Signal
 from regspec.terms import Atom, Pid, Ref
+
+from .tables import NameTable, PMap, ProcessTable, name_table, pmap, process_table
 
 __all__ = ["Process", "Control", "World", "new_world"]
 
@@ -50,7 +58,7 @@ class Control:
 
 # -- processes --------------------------------------------------------------
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Process:
     """One process, alive or dead.
 
@@ -74,25 +82,30 @@ class Process:
     code: object = None                     # code.Running while the process is inside blocking code
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class World:
-    """The whole system at one instant."""
+    """The whole system at one instant.
+
+    Its maps are `tables.PMap`s (whatever mapping is passed in is converted),
+    `processes` a `ProcessTable` and `names` a `NameTable`, which keep the
+    indexes the scheduler and the name table read.
+    """
 
     node: Atom
-    processes: FrozenMap
-    names: FrozenMap = FrozenMap()      # Atom -> Pid (local names)
+    processes: ProcessTable = attrs.field(converter=process_table)
+    names: NameTable = attrs.field(default=NameTable(), converter=name_table)      # Atom -> Pid (local names)
     in_flight: tuple = ()               # Signal, ordered by seq
     next_pid: int = 1
     next_ref: int = 1
     next_seq: int = 0
     time: int = 0                       # logical milliseconds, advanced only by timeouts
-    global_names: FrozenMap = FrozenMap()       # :global's table: name -> pid
-    via_servers: FrozenMap = FrozenMap()        # backend -> its current server (pid, name or registry atom)
-    registry_servers: FrozenMap = FrozenMap()   # registry server pid -> (backend, server)
-    unique: FrozenMap = FrozenMap()             # Registry atom -> its table (the library's record)
+    global_names: NameTable = attrs.field(default=NameTable(), converter=name_table)  # :global's table: name -> pid
+    via_servers: PMap = attrs.field(default=PMap(), converter=pmap)        # backend -> its current server (pid, name or registry atom)
+    registry_servers: PMap = attrs.field(default=PMap(), converter=pmap)   # registry server pid -> (backend, server)
+    unique: PMap = attrs.field(default=PMap(), converter=pmap)             # Registry atom -> its table (the library's record)
     unnamed_registries: int = 0
-    bindings: FrozenMap = FrozenMap()           # child spec "as" label -> the child's first pid
-    labels: FrozenMap = FrozenMap()             # pid -> printed name of a process from before step 0
+    bindings: PMap = attrs.field(default=PMap(), converter=pmap)           # child spec "as" label -> the child's first pid
+    labels: PMap = attrs.field(default=PMap(), converter=pmap)             # pid -> printed name of a process from before step 0
 
     # -- pure helpers (return new worlds) --------------------------------
     def process(self, pid: Pid) -> Process | None:
@@ -122,10 +135,7 @@ class World:
         return world.put(Process(pid=pid, kind=kind, **fields)), pid
 
     def name_of(self, pid: Pid) -> Atom | None:
-        for name, holder in self.names.items():
-            if holder == pid:
-                return name
-        return None
+        return self.names.name_of(pid)
 
 
 def new_world(node: str = "a") -> World:
@@ -139,4 +149,4 @@ def new_world(node: str = "a") -> World:
     (True, 1)
     """
     driver = Process(pid=DRIVER, kind="driver", trap_exit=True)
-    return World(node=Atom(node), processes=FrozenMap({DRIVER: driver}))
+    return World(node=Atom(node), processes=ProcessTable({DRIVER: driver}))

@@ -6,7 +6,7 @@ edge like any other), relative (`from . import x`, `from .x import y`) and
 absolute (`regspec.model.x`) ones alike; a `from __future__`-only type
 import would count too.
 
-- ERTS: the world, the scheduler, the effect/receive mechanism, signals,
+- ERTS: the world (and its tables), the scheduler, the effect/receive mechanism, signals,
   local names, the driver, invariants, and `behaviours` (the table of
   behaviours by kind, and the collector, a plain process of BIFs).
 - LIBRARY: gen, gen_server, the supervisors, global and via registries,
@@ -30,8 +30,8 @@ from support import ROOT
 MODEL = "regspec.model"
 FOLDER = ROOT / "model"
 
-ERTS = {f"{MODEL}.{m}" for m in ("world", "scheduler", "code", "signals", "registry_local", "driver", "invariants",
-                                 "behaviours")}
+ERTS = {f"{MODEL}.{m}" for m in ("world", "tables", "scheduler", "code", "signals", "registry_local", "driver",
+                                 "invariants", "behaviours")}
 LIBRARY = {f"{MODEL}.{m}" for m in ("gen", "gen_server", "supervisor", "dynamic_supervisor", "registry_global",
                                     "registry_via", "kinds", "driver_names", "starters", "observe")}
 SESSION = {MODEL}
