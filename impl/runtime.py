@@ -304,8 +304,6 @@ class Runtime:
     def process_exited(self, proc: Process) -> None:
         """Called by `signals.exit_process`: stop the dead process's thread if it may still run."""
         self._set_status(proc, EXITED)
-        proc.timer = None
-        self._timed.discard(proc)
         proc.killed = True
         proc.mailbox.close()   # a thread waiting for its next signal wakes with ProcessExit
         self._active.pop(proc.pid, None)
@@ -314,25 +312,31 @@ class Runtime:
         thread = proc.thread
         if thread is not None and not proc.thread_done and proc.pid not in self._zombies:
             self._zombies[proc.pid] = proc
-            proc.async_at = time.monotonic()   # if it still runs its code RESEND from now, raise again
+            now = proc.async_at = time.monotonic()   # if it still runs its code RESEND from now, raise again
             if thread is not threading.current_thread():
                 if proc.in_user:
                     self.kills_async += 1
                     ASYNC_KILLS[0] += 1
-                    self._raise_killed(proc, time.monotonic())
+                    self._raise_killed(proc, now)
                 else:   # blocked in receive: it wakes with ProcessExit
                     self.kills_at_call += 1
         if self._sched_waiting:
             self._cond.notify()
 
-    def _set_status(self, proc: Process, status: str) -> None:
-        """Set `proc.status`, keeping the scheduler's indexes by status (lock held)."""
+    def _set_status(self, proc: Process, status: str, timer: int | None = None) -> None:
+        """Set `proc.status` and its timer (a WAITING process's only), keeping the scheduler's indexes by
+        status and the set of timed waits (lock held)."""
         old = proc.status
         if old == BUSY:
             self._busy.discard(proc)
         elif old == COMPUTED:
             self._computed.discard(proc)
         proc.status = status
+        proc.timer = timer if status == WAITING else None
+        if proc.timer is None:
+            self._timed.discard(proc)
+        else:
+            self._timed.add(proc)
         if status == READY:
             heapq.heappush(self._ready, (proc.pid.n, proc))
         elif status == BUSY:
@@ -466,12 +470,7 @@ class Runtime:
             raise ProcessExit from None
 
     def _park(self, proc: Process, status: str, deadline: int | None) -> None:
-        self._set_status(proc, status)
-        proc.timer = deadline if status == WAITING else None
-        if proc.timer is None:
-            self._timed.discard(proc)
-        else:
-            self._timed.add(proc)
+        self._set_status(proc, status, deadline)
         proc.in_slice = False
         if self._current is proc:
             self._current = None
@@ -518,8 +517,6 @@ class Runtime:
 
     def _grant(self, proc: Process, item: object) -> None:
         self._set_status(proc, RUNNING)
-        proc.timer = None
-        self._timed.discard(proc)
         proc.in_slice = isinstance(item, list)
         self._current = self._slice_owner = proc
         self._slice_end = time.monotonic() + self.time_slice
@@ -606,16 +603,11 @@ class Runtime:
     def bif(self, proc: Process, fn: Callable, *args) -> object:
         """Run `fn(runtime, proc, *args)` as a BIF of `proc`, from `proc`'s own thread, atomically."""
         with self._lock:
-            if proc.killed:   # `_enter`, inlined
-                proc.in_user = True
-                raise ProcessExit
-            proc.in_user = False
+            self._enter(proc)
             try:
                 return fn(self, proc, *args)
             finally:
-                proc.in_user = True   # `_leave`, inlined
-                if proc.killed:
-                    raise ProcessExit
+                self._leave(proc)
 
     # -- the scheduler: runs in the driver's thread while the driver is blocked ----
     def run_until(self, done: Callable[[], bool], *, timer: int | None = None, timer_real: float | None = None,
