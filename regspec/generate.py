@@ -162,18 +162,6 @@ def generate(seed: int, length: int = 14, nowait: bool = True, *, otp: bool = Fa
     return _Generator(random.Random(seed), nowait, otp, backends, busy).run(seed, length)
 
 
-def _rooms_only_work(v) -> None:
-    """Drop `init_work` from every spec that became another kind than a chat room after it was drawn."""
-    if isinstance(v, dict):
-        if "init_work" in v and v.get("kind") != "chat_room":
-            del v["init_work"]
-        for x in v.values():
-            _rooms_only_work(x)
-    elif isinstance(v, list):
-        for x in v:
-            _rooms_only_work(x)
-
-
 class _Generator:
     def __init__(self, rnd: random.Random, nowait: bool, otp: bool, backends: tuple[str, ...] | None = None,
                  busy: bool = False):
@@ -392,8 +380,6 @@ class _Generator:
             spec["mode"] = "mailbox"
         self.restart(spec)
         self.shutdown(spec, WORKER_SHUTDOWNS)
-        if self.busy_init and self.chance(0.4):
-            spec["init_work"] = self.rnd.choice(INIT_WORK)   # SCN-5: busy in its init, at every restart
         return spec
 
     def child_spec(self, child_id: str, depth: int) -> dict:
@@ -664,8 +650,6 @@ class _Generator:
         steps.extend({"op": "messages", "target": {"proc": c}} for c in self.watchers())
         steps.extend({"op": "which_children", "sup": copy.deepcopy(s["ref"])} for s in self.sups if "top" in s)
         steps.append({"op": "registered"})
-        if self.busy_init:
-            _rooms_only_work(steps)
         return {"name": f"random-{seed}", "doc": f"Random scenario from seed {seed}.", "steps": steps}
 
     def note_risk(self, step: dict) -> None:
