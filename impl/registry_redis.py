@@ -305,7 +305,7 @@ class RedisLink:
             return
         with self.rt.atomic:
             dead_servers = {s for _, s in held.values() if not self.rt.is_alive(s)}
-        for key, (value, server) in held.items():
+        for key, (value, server) in list(held.items()):
             if server in dead_servers:   # its registry server died: its names go with it (VIA-5)
                 self.release(key, value)
                 del held[key]

@@ -21,7 +21,9 @@ from hypothesis import settings
 from regspec.common.backends import Backend
 from regspec.impl.registry_via import MapBackend
 
-settings.register_profile("user", max_examples=int(os.environ["USER_EXAMPLES"]), deadline=None)
+# the parent is named: under CI Hypothesis makes its `ci` profile (no example database) the default
+settings.register_profile("user", parent=settings.get_profile(os.environ.get("USER_PARENT", "default")),
+                          max_examples=int(os.environ["USER_EXAMPLES"]), deadline=None)
 settings.load_profile("user")
 
 GOOD = Backend("user_good", impl=MapBackend("user_good", monitor=True), server=True, dead_holder="down")
@@ -42,9 +44,10 @@ def test_forgetful(regspec_conformance):
 
 
 
-def _run(pytester, monkeypatch, examples: int, *args):
+def _run(pytester, monkeypatch, examples: int, *args, parent: str = "default"):
     """Run the user's suite in a pytest of its own (the plugin is loaded from its entry point)."""
     monkeypatch.setenv("USER_EXAMPLES", str(examples))
+    monkeypatch.setenv("USER_PARENT", parent)
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
 
 
@@ -72,3 +75,20 @@ def test_the_shrunk_example_is_replayed_first_from_the_hypothesis_database(pytes
     again = _run(pytester, monkeypatch, 1, "-q", "-k", "forgetful")      # one example again: the saved one, replayed first
     again.assert_outcomes(failed=1)
     assert "BACKEND-5 fails" in again.stdout.str()
+
+
+@pytest.mark.spec("BACKEND-5")
+def test_under_the_ci_profile_the_failure_says_there_is_no_example_database(pytester, monkeypatch):
+    """Hypothesis's `ci` profile keeps no example database and is derandomized: the report says so, and a
+    second run finds the same shrunk scenario."""
+    pytester.makepyfile(test_user=USER_TESTS)
+    runs = [_run(pytester, monkeypatch, 40, "-q", "-k", "forgetful", parent="ci") for _ in range(2)]
+    for run in runs:
+        run.assert_outcomes(failed=1)
+        out = run.stdout.str()
+        assert "keeps no example database" in out and "the same run finds the same examples again" in out
+        assert "Hypothesis example database: the next run" not in out
+    assert not (pytester.path / ".hypothesis" / "examples").exists()
+    scenario = [line for line in runs[0].stdout.lines if line.startswith('{"name": "conformance-backend-5"')]
+    assert scenario and scenario == [line for line in runs[1].stdout.lines
+                                     if line.startswith('{"name": "conformance-backend-5"')]

@@ -147,6 +147,22 @@ def test_a_dead_holders_name_is_freed_by_its_runtime_at_once_and_the_lease_is_re
         assert link.held == {}
 
 
+@pytest.mark.spec("VIA-5", "VIA-9")
+def test_a_dead_registry_servers_names_all_go_at_the_next_beat(leg, server, prefix):
+    """The server's names are released by the heartbeat (several in one beat: it walks a copy)."""
+    with _runtime() as rt:
+        link = registry_redis.link_of(rt)
+        names = [Binary(f"room{i}") for i in range(3)]
+        for name in names:
+            _run_in(rt, lambda ctx, n=name: leg.register_name(ctx, n, ctx.pid))
+        keys = [link.key(prefix, n) for n in names]
+        assert all(server.client().get(k) is not None for k in keys)
+        _kill(rt, backends.server_pid("redis_registry"))
+        link.beat()
+        assert [server.client().get(k) for k in keys] == [None, None, None]
+        assert link.held == {}
+
+
 @pytest.mark.spec("VIA-9")
 def test_compare_and_delete_a_late_release_never_deletes_the_next_holders_name(leg, server, prefix):
     with _runtime() as rt:
