@@ -335,7 +335,12 @@ def test_a_runtime_shut_down_cleanly_releases_its_names_at_once(leg, server, pre
     key = _key(prefix, "clean")
     assert server.client().get(key) is not None
     b.stdin.close()   # the script shuts its runtime down
-    assert b.wait(20) == 0
+    try:
+        assert b.wait(20) == 0
+    finally:
+        for pipe in (b.stdout, b.stderr):
+            if pipe is not None:
+                pipe.close()
     assert server.client().get(key) is None
 
 
