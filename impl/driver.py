@@ -30,6 +30,8 @@ returns may already be dead.
 
 from __future__ import annotations
 
+from functools import partial
+
 from regspec.common.protocol import GEN_CAST
 from regspec.common.records import ExitSignal, Message
 from regspec.common.results import ErlangError, bif_result, strip_call
@@ -53,6 +55,7 @@ class Driver:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.proc = rt.process(DRIVER)
+        self._ctx = DriverContext(rt, self.proc)   # a context holds nothing else: one serves every step
 
     def clear_mailbox(self) -> None:
         """Before each step the driver drops whatever reached its mailbox (EXITs of its links, late replies)."""
@@ -68,7 +71,7 @@ class Driver:
         call, Args}}` prints as R).
         """
         try:
-            return fn(DriverContext(self.rt, self.proc), *args)
+            return fn(self._ctx, *args)
         except ErlangError as e:
             if e.cls == "exit":
                 return Outcome("exit", strip_call(e.reason))
@@ -172,7 +175,7 @@ class DriverContext(Context):
             if deadline is not None and deadline <= rt.time:
                 return TIMEOUT
             real = (deadline - rt.time) / 1000 if deadline is not None else None
-        outcome = rt.run_until(lambda: box.has(match), timer=deadline, timer_real=real)
+        outcome = rt.run_until(partial(box.has, match), timer=deadline, timer_real=real)
         with rt.atomic:
             if outcome == DONE:
                 return box.take(match)[1]

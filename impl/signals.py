@@ -32,7 +32,7 @@ from .pcb import Process
 
 __all__ = [
     "handle", "exit_process", "receive_exit", "link", "unlink", "monitor", "demonitor", "answer_dead",
-    "deliver_message", "send", "exit_signal", "trap_exit",
+    "deliver_message", "send", "exit_signal", "trap_exit", "HANDLERS",
 ]
 
 KILL = Atom("kill")
@@ -49,26 +49,25 @@ EXIT = Atom("EXIT")
 def handle(rt, proc: Process, sig: Signal) -> None:
     """A live process handles one signal (the model's `scheduler.deliver`, live branch)."""
     payload = sig.payload
-    if isinstance(payload, Message):
-        deliver_message(proc, payload.term)
-    elif isinstance(payload, ExitSignal):
-        receive_exit(rt, proc, sig.sender, payload.reason, payload.link)
-    elif isinstance(payload, LinkRequest):
-        proc.links.add(sig.sender)
-    elif isinstance(payload, UnlinkRequest):
-        proc.links.discard(sig.sender)
-    elif isinstance(payload, MonitorRequest):
-        proc.monitored_by[payload.ref] = (sig.sender, payload.object)
-    elif isinstance(payload, DemonitorRequest):
-        proc.monitored_by.pop(payload.ref, None)
-    elif isinstance(payload, Down):
-        receive_down(proc, payload)
-    elif isinstance(payload, AliveRequest):
-        rt.send(proc.pid, sig.sender, Message((payload.tag, TRUE)))
-    elif isinstance(payload, Init):
-        pass
-    else:  # pragma: no cover - the runtime sends only the payloads above
-        raise TypeError(f"unknown signal payload {payload!r}")
+    try:
+        handler = HANDLERS[payload.__class__]   # one lookup: the payloads are final records
+    except KeyError:  # pragma: no cover - the runtime sends only the payloads below
+        raise TypeError(f"unknown signal payload {payload!r}") from None
+    handler(rt, proc, sig.sender, payload)
+
+
+# What a live process does with each kind of signal: `handler(rt, proc, sender, payload)`.
+HANDLERS = {
+    Message: lambda rt, proc, sender, p: deliver_message(proc, p.term),
+    ExitSignal: lambda rt, proc, sender, p: receive_exit(rt, proc, sender, p.reason, p.link),
+    LinkRequest: lambda rt, proc, sender, p: proc.links.add(sender),
+    UnlinkRequest: lambda rt, proc, sender, p: proc.links.discard(sender),
+    MonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.__setitem__(p.ref, (sender, p.object)),
+    DemonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.pop(p.ref, None),
+    Down: lambda rt, proc, sender, p: receive_down(proc, p),
+    AliveRequest: lambda rt, proc, sender, p: rt.send(proc.pid, sender, Message((p.tag, TRUE))),
+    Init: lambda rt, proc, sender, p: None,
+}
 
 
 def deliver_message(proc: Process, term: object) -> None:
@@ -185,7 +184,7 @@ def unlink(rt, proc: Process, other: object) -> Atom:
 
 def monitor(rt, proc: Process, target: object) -> Ref:
     """`monitor(process, Target)`: a pid, or a local name resolved now (MON-1, MON-3, MON-4)."""
-    ref = rt.make_ref()
+    ref = rt.new_ref()
     if isinstance(target, Pid):
         proc.monitors[ref] = target
         # MON-2: a dead target answers with a noproc DOWN that still queues
@@ -206,10 +205,9 @@ def monitor(rt, proc: Process, target: object) -> Ref:
 def demonitor(rt, proc: Process, ref: Ref, flush: bool) -> Atom:
     """`demonitor(Ref[, [flush]])` (MON-5): a DOWN still in flight is dropped when it arrives;
     `flush` also removes one already in the mailbox, but not one the process took out of it."""
-    if ref in proc.monitors:
-        target = proc.monitors.pop(ref)
-        if target is not None:
-            rt.send(proc.pid, target, DemonitorRequest(ref))
+    target = proc.monitors.pop(ref, None)   # None too for a monitor of a free name: nobody to tell
+    if target is not None:
+        rt.send(proc.pid, target, DemonitorRequest(ref))
     if flush:
         proc.mailbox.remove(lambda m: _is_down(m, ref))
     return TRUE
