@@ -33,13 +33,14 @@ from __future__ import annotations
 from functools import partial
 
 from regspec.common.protocol import GEN_CAST
-from regspec.common.records import ExitSignal, Message
+from regspec.common.records import ExitSignal
 from regspec.common.results import ErlangError, bif_result, strip_call
 from regspec.terms import Atom, LocalName, Outcome, Pid
 
 from .collector import body_for
 from .mailbox import ANY
 from .process import TIMEOUT, Context
+from .signals import MESSAGE
 from .runtime import CLOSED, DONE, DRIVER, TIMER, Runtime
 
 __all__ = ["Driver", "DriverContext"]
@@ -126,14 +127,14 @@ class Driver:
             if pid is None:
                 return BADARG  # PROC-4: `Name ! Msg` to a free name raises badarg
             # PROC-3: a dead pid takes the message silently; it is dropped on arrival.
-            self.rt.send(DRIVER, pid, Message(msg))
+            self.rt.send(DRIVER, pid, MESSAGE, msg)
             return OK
 
     def cast(self, to: object, msg: object) -> object:
         with self.rt.atomic:
-            pid = self.resolve(to)
+            pid = to if to.__class__ is Pid else self.resolve(to)
             if pid is not None:  # GS-6: cast is ok whatever the destination
-                self.rt.send(DRIVER, pid, Message((GEN_CAST, msg)))
+                self.rt.send(DRIVER, pid, MESSAGE, (GEN_CAST, msg))
             return OK
 
     def kill(self, target: object, reason: object = Atom("kill")) -> object:

@@ -72,22 +72,28 @@ class Mailbox:
     def put(self, msg: object) -> None:
         """Append a message; a closed mailbox drops it (a dead process takes nothing)."""
         with self._lock:
-            if self._closed:
-                return
-            self._messages.append(msg)
-            if self._waiters:
-                self._wake()
+            self.deliver(msg)
+
+    def deliver(self, msg: object) -> None:
+        """`put` with the lock held (the runtime's, per signal)."""
+        if self._closed:
+            return
+        self._messages.append(msg)
+        if self._waiters:
+            self._wake()
 
     def put_signal(self, item: object) -> None:
         """Give the owner one item on the signal lane (runtime use)."""
         with self._lock:
-            if self._closed:
-                return
-            self._signals.append(item)
-            if self._waiters:
-                for waiter in self._waiters:   # (`_wake`, inlined: the runtime's hand-off)
-                    waiter.release()
-                self._waiters.clear()
+            self.hand(item)
+
+    def hand(self, item: object) -> None:
+        """`put_signal` with the lock held: the scheduler handing the run token to the owner."""
+        if self._closed:
+            return
+        self._signals.append(item)
+        if self._waiters:
+            self._wake()
 
     def close(self, wake: bool = True) -> None:
         """Drop every message; waiters and later receives raise `MailboxClosed`. With `wake` false,

@@ -107,6 +107,7 @@ from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
 from . import signals
+from .signals import MESSAGE
 from .mailbox import ANY, Mailbox, MailboxClosed
 from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
@@ -183,12 +184,14 @@ def _filter_unraisable(previous: Callable) -> Callable:
 class _Signal(NamedTuple):
     """A signal in flight: the fields of `regspec.common.records.Signal` (which `signals` reads: sender,
     receiver, payload; `seq` is the global send order), as a named tuple, made on every send by
-    `_new_signal` in C (no Python `__init__`)."""
+    `_new_signal` in C (no Python `__init__`). A message's payload is `signals.MESSAGE` and its term
+    is `term` (the `Message` record it stands for is never made)."""
 
     seq: int
     sender: Pid
     receiver: Pid
     payload: object
+    term: object
 
 
 _new_signal = tuple.__new__   # _new_signal(_Signal, (seq, sender, receiver, payload))
@@ -229,13 +232,12 @@ class Runtime:
         # Tables by pid number (an int hashes in C; a Pid's hash is Python code, and these are read per signal):
         self._procs: dict[int, Process] = {}            # every process ever, dead ones too
         self._active: dict[Pid, Process] = {}           # processes whose thread the scheduler tracks
-        # The signals in flight: each receiver's in send order (`_inbox`), and every signal in global send
-        # order (`_queue`, the run queue's order), where a signal its receiver has already taken stays
-        # until it reaches the front (a receiver takes all its signals at once, so its taken signals
-        # are exactly those older than the first of its inbox).
+        # The signals in flight: each receiver's in send order (`_inbox`), and the run queue (`_queue`):
+        # the first signal of each receiver's list, in send order. A receiver takes all its signals at
+        # once, so its place is that of its oldest; an entry whose list was taken meanwhile (it is no
+        # longer the first of its receiver's list) is dropped when it reaches the front.
         self._queue: deque = deque()
         self._inbox: dict[int, list] = {}
-        self._in_flight = 0
         # Indexes of `_active` by status (kept by `_set_status`): READY pids in a heap (stale entries
         # dropped when met), the BUSY and COMPUTED processes, the WAITING ones with a timer.
         self._ready: list = []
@@ -277,7 +279,6 @@ class Runtime:
     def __exit__(self, *exc) -> None:
         self.shutdown()
 
-
     # -- state helpers (runtime lock held) ---------------------------------
     def process(self, pid: object) -> Process | None:
         return self._procs.get(pid.n) if isinstance(pid, Pid) else None
@@ -292,17 +293,23 @@ class Runtime:
         proc = self.process(pid)
         return proc is not None and proc.alive
 
-    def send(self, sender: Pid, receiver: Pid, payload: object) -> None:
-        """Queue a signal behind every signal sent before it (PROC-2). Lock held."""
-        sig = _new_signal(_Signal, (self._next_seq, sender, receiver, payload))
-        self._next_seq += 1
-        self._queue.append(sig)
+    def send(self, sender: Pid, receiver: Pid, payload: object, term: object = None) -> None:
+        """Queue a signal behind every signal sent before it (PROC-2). Lock held.
+
+        A message is `send(sender, receiver, MESSAGE, term)`: no `Message` record is made for the
+        commonest signal (one is taken too, and stored the same way).
+        """
+        if payload.__class__ is Message:
+            payload, term = MESSAGE, payload.term
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        sig = _new_signal(_Signal, (seq, sender, receiver, payload, term))
         box = self._inbox.get(receiver.n)
         if box is None:
             self._inbox[receiver.n] = [sig]
+            self._queue.append(sig)   # its receiver's oldest waiting signal: its place in the run queue
         else:
             box.append(sig)
-        self._in_flight += 1
         if self._sched_waiter is not None and self._current is None:
             # (the token's holder sending: the scheduler has nothing to do before it gives the token back)
             self._wake_scheduler()
@@ -358,23 +365,25 @@ class Runtime:
 
     def _set_status(self, proc: Process, status: str, timer: int | None = None) -> None:
         """Set `proc.status` and its timer (a WAITING process's only), keeping the scheduler's indexes by
-        status and the set of timed waits (lock held)."""
+        status and the set of timed waits (lock held). (The STATUS values are compared by identity:
+        every status is one of pcb's constants.)"""
         old = proc.status
-        if old == BUSY:
+        if old is BUSY:
             self._busy.discard(proc)
-        elif old == COMPUTED:
+        elif old is COMPUTED:
             self._computed.discard(proc)
         proc.status = status
-        proc.timer = timer if status == WAITING else None
-        if proc.timer is None:
-            self._timed.discard(proc)
-        else:
+        if timer is not None and status is WAITING:
+            proc.timer = timer
             self._timed.add(proc)
-        if status == READY:
+        elif proc.timer is not None:
+            proc.timer = None
+            self._timed.discard(proc)
+        if status is READY:
             heapq.heappush(self._ready, (proc.pid.n, proc))
-        elif status == BUSY:
+        elif status is BUSY:
             self._busy.add(proc)
-        elif status == COMPUTED:
+        elif status is COMPUTED:
             self._computed.add(proc)
 
     def _next_ready(self) -> Process | None:
@@ -382,7 +391,7 @@ class Runtime:
         ready = self._ready
         while ready:
             proc = ready[0][1]
-            if proc.status == READY:   # (a process leaves `_active` only as EXITED)
+            if proc.status is READY:   # (a process leaves `_active` only as EXITED)
                 return proc
             heapq.heappop(ready)
         return None
@@ -516,32 +525,28 @@ class Runtime:
 
     def _take_signals(self, n: int) -> list:
         """Every signal waiting for pid number `n`, in arrival order, out of the queue."""
-        mine = self._inbox.pop(n, None)
-        if mine is None:
-            return []
-        self._in_flight -= len(mine)
-        return mine
+        return self._inbox.pop(n, None) or []
 
     def _head_receiver(self) -> int | None:
-        """The pid number of the receiver of the oldest signal in flight (the run queue's first), or None."""
+        """The pid number of the receiver of the oldest signal in flight (the run queue's first, out of
+        the queue: it is dispatched next, taking all its signals), or None."""
         queue, inbox = self._queue, self._inbox
         while queue:
-            sig = queue[0]
+            sig = queue.popleft()
             n = sig.receiver.n
             box = inbox.get(n)
-            if box is not None and box[0].seq <= sig.seq:
+            if box is not None and box[0] is sig:
                 return n
-            queue.popleft()   # taken already
         return None
 
     def _handle_batch(self, proc: Process, batch: list) -> None:
         """`proc` handles its signals in order; once it is dead the rest are answered as dead."""
-        put, handle = proc.mailbox.put, signals.HANDLERS.__getitem__
+        put, handle = proc.mailbox.deliver, signals.HANDLERS.__getitem__
         for sig in batch:
             if proc.alive:
                 payload = sig.payload
-                if payload.__class__ is Message:   # the common case, as `signals.handle` delivers it
-                    put(payload.term)
+                if payload is MESSAGE:   # the common case, as `signals.handle` delivers it
+                    put(sig.term)
                 else:
                     handle(payload.__class__)(self, proc, sig.sender, payload)   # `signals.handle`'s table
             else:
@@ -554,10 +559,10 @@ class Runtime:
             raise ProcessExit
 
     def _grant(self, proc: Process, item: object) -> None:
-        self._set_status(proc, RUNNING)
+        self._set_status(proc, RUNNING)   # (from WAITING, READY, BUSY or COMPUTED)
         proc.in_slice = item.__class__ is list
         self._current = self._slice_owner = proc
-        proc.mailbox.put_signal(item)
+        proc.mailbox.hand(item)
         if not proc.started:
             # Its first turn: its thread comes up and finds `item` waiting. The scheduler starts it once
             # it has let the lock go (`_start_pending`), so the thread runs its turn straight away.
@@ -590,7 +595,7 @@ class Runtime:
                 proc.in_user = True
                 raise ProcessExit
             messages = proc.mailbox._messages
-            if match is ANY and messages and proc.status != BUSY:
+            if match is ANY and messages and proc.status is not BUSY:
                 # The common case: a message is there. The lock is not released, so nobody sees
                 # `in_user`, and nothing can kill it before it returns.
                 return messages.popleft()
@@ -601,7 +606,7 @@ class Runtime:
                 if deadline is not None and deadline <= self.time:
                     timeout = 0   # already due: take a match that is there, else time out at once
                 while True:
-                    if proc.status == BUSY:
+                    if proc.status is BUSY:
                         # Preempted code is back in receive: it runs again only with the token.
                         can_run = proc.mailbox.has(match) or timeout == 0
                         self._park(proc, READY if can_run else WAITING, deadline)
@@ -698,48 +703,54 @@ class Runtime:
                     if self._zombies and time.monotonic() >= self._rekill_at:
                         self._rekill()
                     current = self._current
-                    if current is not None:
-                        now = time.monotonic()
-                        if now >= real_deadline:
-                            raise self._timeout_error(timeout)
-                        if now < self._slice_end:
-                            self._wait(min(self._slice_end, real_deadline) - now)
-                        else:  # it kept the token a whole slice: preempt it
-                            self._set_status(current, BUSY)
-                            self._current = None
-                        continue
-                    owner = self._slice_owner
-                    if owner is not None:
-                        self._slice_owner = None
-                        if not owner.alive:   # it died in its slice: what it sent itself is answered now
-                            self._dispatch(owner.pid.n)
+                    if current is None:
+                        owner = self._slice_owner
+                        if owner is not None:
+                            self._slice_owner = None
+                            if not owner.alive:   # it died in its slice: what it sent itself is answered now
+                                self._dispatch(owner.pid.n)
+                                continue
+                        if self._ready and (ready := self._next_ready()) is not None:
+                            self._grant(ready, _RESUME)
+                        elif (head := self._head_receiver()) is not None:
+                            self._dispatch(head)
+                        else:
+                            now = time.monotonic()
+                            if self._busy:
+                                if timer is not None and timer_deadline is not None and now >= timer_deadline:
+                                    self.time = max(self.time, timer)
+                                    return TIMER
+                                if now >= real_deadline:
+                                    raise self._timeout_error(timeout)
+                                # `done` may watch the busy code itself (nothing notifies then): look again
+                                # each slice.
+                                self._wait(min(real_deadline, timer_deadline or real_deadline,
+                                               now + self.time_slice) - now)
+                            elif computed := min(self._computed, key=lambda p: p.pid, default=None):
+                                # Nothing else can run: it goes on (the model's FinishWork).
+                                self._grant(computed, _RESUME)
+                            else:
+                                fired = self._fire_timer(timer)
+                                if fired == QUIESCENT and self._zombies:
+                                    # Quiescent only once no code of a dead process runs any more.
+                                    if now >= real_deadline:
+                                        raise self._timeout_error(timeout)
+                                    self._wait(real_deadline - now)
+                                elif fired is not None:
+                                    return fired
                             continue
-                    if self._ready and (ready := self._next_ready()) is not None:
-                        self._grant(ready, _RESUME)
-                        continue
-                    if (head := self._head_receiver()) is not None:
-                        self._dispatch(head)
-                        continue
+                        current = self._current
+                        if current is None:   # handled on someone's behalf (P0's, a dead one's, a busy one's)
+                            continue
+                        # Granted: wait for the token at once (a grant delivers nothing `done` reads).
                     now = time.monotonic()
-                    if self._busy:
-                        if timer is not None and timer_deadline is not None and now >= timer_deadline:
-                            self.time = max(self.time, timer)
-                            return TIMER
-                        if now >= real_deadline:
-                            raise self._timeout_error(timeout)
-                        # `done` may watch the busy code itself (nothing notifies then): look again each slice.
-                        self._wait(min(real_deadline, timer_deadline or real_deadline, now + self.time_slice) - now)
-                    elif computed := min(self._computed, key=lambda p: p.pid, default=None):
-                        self._grant(computed, _RESUME)   # nothing else can run: it goes on (the model's FinishWork)
-                    else:
-                        fired = self._fire_timer(timer)
-                        if fired == QUIESCENT and self._zombies:
-                            # Quiescent only once no code of a dead process runs any more.
-                            if now >= real_deadline:
-                                raise self._timeout_error(timeout)
-                            self._wait(real_deadline - now)
-                        elif fired is not None:
-                            return fired
+                    if now >= real_deadline:
+                        raise self._timeout_error(timeout)
+                    if now < self._slice_end:
+                        self._wait(min(self._slice_end, real_deadline) - now)
+                    else:  # it kept the token a whole slice: preempt it
+                        self._set_status(current, BUSY)
+                        self._current = None
             finally:
                 self._gate_open = False
                 if self._starting:   # granted, and the run ended before the scheduler waited
@@ -787,13 +798,10 @@ class Runtime:
         """Run the process first in the run queue (pid number `n`): hand it every signal waiting for it."""
         proc = self._procs.get(n)
         inbox = self._inbox
-        if proc is not None and proc.status == WAITING and proc.alive and proc is not self._driver:
-            batch = inbox.pop(n)   # (`_take_signals`, inlined: the run queue's head has signals waiting)
-            self._in_flight -= len(batch)
-            self._grant(proc, batch)   # it handles them in its own thread
+        if proc is not None and proc.status is WAITING and proc.alive and proc is not self._driver:
+            self._grant(proc, inbox.pop(n))   # it handles them in its own thread
             return
         while (batch := inbox.pop(n, None)) is not None:   # (handling may send it more: take those too)
-            self._in_flight -= len(batch)
             if proc is self._driver:
                 self._driver_handles(proc, batch)
             elif proc is None or not proc.alive:
@@ -809,11 +817,11 @@ class Runtime:
         """P0 handles its signals like any process that traps exits, whether or not it is in a receive:
         replies, DOWNs and EXITs go to its mailbox, where its code takes them. But no exit signal
         kills it, not even `exit(P0, kill)` (SCN-1): it is dropped."""
-        put = driver.mailbox.put
+        put = driver.mailbox.deliver
         for sig in batch:
             payload = sig.payload
-            if payload.__class__ is Message:   # the common case (a reply), as `signals.handle` delivers it
-                put(payload.term)
+            if payload is MESSAGE:   # the common case (a reply), as `signals.handle` delivers it
+                put(sig.term)
             elif not (isinstance(payload, ExitSignal) and not payload.link and payload.reason == KILL):
                 signals.handle(self, driver, sig)
 
@@ -837,7 +845,7 @@ class Runtime:
         with self._lock:
             by = lambda status: tuple(sorted(p.pid for p in self._active.values() if p.status == status))
             return Statistics(
-                gate_open=self._gate_open, in_flight=self._in_flight,
+                gate_open=self._gate_open, in_flight=sum(map(len, self._inbox.values())),
                 current=self._current.pid if self._current is not None else None,
                 ready=by(READY), busy=by(BUSY), waiting=by(WAITING),
                 live_threads=tuple(p.pid for p in self._procs.values() if p.thread is not None and not p.thread_done),
@@ -887,7 +895,6 @@ class Runtime:
             self._closing = True
             self._queue.clear()
             self._inbox.clear()
-            self._in_flight = 0
             for n in sorted(self._procs):
                 proc = self._procs[n]
                 if proc is self._driver or proc.status == EXITED and not proc.alive and proc.killed:
