@@ -85,9 +85,12 @@ def chat_room_callbacks(ctx: Context):
             n = cls.work(msg)
             if n is not None:
                 compute(ctx, n)
-            return super().handle_cast(msg, state)
+            return _handle_cast(cls, msg, state)
 
     return Working
+
+
+_handle_cast = ChatRoom.handle_cast.__func__   # the shared callback, for a subclass (`super()` made per cast)
 
 
 add_body("chat_room", lambda mode: chat_room)

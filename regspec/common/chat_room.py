@@ -30,6 +30,7 @@ __all__ = ["ChatRoom", "MAX_WORK", "GET_MESSAGES", "ADD_MESSAGE"]
 MAX_WORK = 1_000_000   # the largest N of a cast {work, N}: a bigger one is any other cast (bad_cast)
 GET_MESSAGES = Atom("get_messages")
 ADD_MESSAGE = Atom("add_message")
+WORK = Atom("work")
 
 
 class ChatRoom:
@@ -68,7 +69,7 @@ class ChatRoom:
     @staticmethod
     def work(msg) -> int | None:
         """N of a cast `{work, N}` with N an integer in 0..MAX_WORK, else None."""
-        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("work"):
+        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == WORK:
             n = msg[1]
             if isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_WORK:
                 return n
