@@ -16,7 +16,7 @@ outcome is printed. It prints figures; it asserts nothing.
 
 from __future__ import annotations
 
-import sys
+import argparse
 import threading
 import time
 import weakref
@@ -115,7 +115,11 @@ def lost_in(threads: list, lost: list) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--seconds"]:
-        main(None, float(sys.argv[2]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=200, help="kills to deliver (200 by default)")
+    parser.add_argument("--seconds", type=float, help="run as many rounds as fit in this many seconds instead")
+    args = parser.parse_args()
+    if args.seconds is not None:
+        main(None, args.seconds)
     else:
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+        main(args.rounds)

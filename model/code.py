@@ -46,7 +46,7 @@ from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
 from . import signals
-from .world import World
+from .world import World, replace_world
 
 __all__ = [
     "Running", "Receive", "Anything", "Send", "SpawnLink", "Link", "Unlink", "Monitor", "Demonitor",
@@ -329,7 +329,7 @@ def fire_timeout(world: World, pid: Pid) -> World:
     The receive takes `TIMEOUT` when the process's code next resumes.
     """
     running: Running = world.processes[pid].code
-    return attrs.evolve(world, time=max(world.time, running.deadline))
+    return replace_world(world, time=max(world.time, running.deadline))
 
 
 def finish_work(world: World, pid: Pid) -> World:

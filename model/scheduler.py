@@ -50,7 +50,7 @@ from regspec.common.records import (DRIVER, AliveRequest, DemonitorRequest, Down
 from regspec.terms import Atom, Pid
 
 from . import behaviours, code, driver, signals
-from .world import World
+from .world import World, replace_world
 
 __all__ = ["Run", "FinishWork", "FireReceiveTimeout", "enabled", "step", "Chooser", "CanonicalChooser", "SeededChooser",
            "FunctionChooser", "run_until_quiescent", "run_until_result", "Stuck"]
@@ -151,7 +151,7 @@ def run(world: World, pid: Pid) -> tuple[World, tuple]:
         mine = tuple(s for s in world.in_flight if s.receiver == pid)
         if not mine:
             return world, effects
-        world = attrs.evolve(world, in_flight=tuple(s for s in world.in_flight if s.receiver != pid))
+        world = replace_world(world, in_flight=tuple(s for s in world.in_flight if s.receiver != pid))
         for sig in mine:
             world = deliver(world, sig)
         if world.is_alive(pid):

@@ -82,6 +82,11 @@ class PMap(Mapping):
     def __iter__(self) -> Iterator:
         return iter(self.sorted_keys())
 
+    def unordered_items(self):
+        """The items in no particular order, without sorting: for a walk whose result does not
+        depend on order (the invariants' checks, run after every step)."""
+        return self._m.items()
+
     def sorted_keys(self) -> tuple:
         """The keys in term order (sorted on the first walk of this map, then kept)."""
         if self._keys is None:

@@ -9,7 +9,9 @@ Invariants:
   one sender and one receiver are delivered in that order (PROC-2).
 - `names` maps each local name to a live process, and a pid appears at most
   once among its values (REG-LOCAL-2, REG-LOCAL-7).
-- Every record is frozen and hashable; a change is `attrs.evolve`.
+- Every record is frozen and hashable; a change is `attrs.evolve` (or, on
+  the hot paths of `World` and `Process`, `replace`: the same without its
+  per-call introspection).
 - Every map of the world is a persistent map (`tables`): an update shares
   the rest of the table, a walk sorts only when asked, and the world's hash
   is cached and carried from world to world, so neither a step nor a hash
@@ -37,7 +39,29 @@ from regspec.terms import Atom, Pid, Ref
 
 from .tables import NameTable, PMap, ProcessTable, name_table, pmap, process_table
 
-__all__ = ["Process", "Control", "World", "new_world"]
+__all__ = ["Process", "Control", "World", "new_world", "replace_process", "replace_world"]
+
+
+def _replacer(cls):
+    """`replace(obj, **changes)`: `attrs.evolve` for the frozen, hash-caching `cls` without evolve's
+    per-call field walk (a third of a step's cost). It runs no converter: callers pass values already
+    converted (a table from a table's `set`). The hash cache is reset, as `__init__` does."""
+    names = tuple(f.name for f in attrs.fields(cls))
+    if _HASH_CACHE not in cls.__slots__:
+        raise TypeError(f"{cls.__name__} does not cache its hash in {_HASH_CACHE}")
+    lines = ["def replace(self, /, **changes):",
+             "    if not changes.keys() <= NAMES:",
+             "        raise TypeError(f'{CLS.__name__} has no field {sorted(changes.keys() - NAMES)[0]!r}')",
+             "    get = changes.get",
+             "    new = NEW(CLS)"]
+    lines += [f"    SET(new, {n!r}, get({n!r}, self.{n}))" for n in names]
+    lines += [f"    SET(new, {_HASH_CACHE!r}, None)", "    return new"]
+    scope = {"NAMES": frozenset(names), "CLS": cls, "NEW": object.__new__, "SET": object.__setattr__}
+    exec("\n".join(lines), scope)   # one straight-line function per class, as attrs writes its own __init__
+    return scope["replace"]
+
+
+_HASH_CACHE = "_attrs_cached_hash"   # attrs' slot of a cache_hash class's cached hash
 
 
 # -- the model's own message -----------------------------------------------
@@ -116,26 +140,30 @@ class World:
         return p is not None and p.alive
 
     def put(self, proc: Process) -> "World":
-        return attrs.evolve(self, processes=self.processes.set(proc.pid, proc))
+        return replace_world(self, processes=self.processes.set(proc.pid, proc))
 
     def update(self, pid: Pid, **changes) -> "World":
-        return self.put(attrs.evolve(self.processes[pid], **changes))
+        return self.put(replace_process(self.processes[pid], **changes))
 
     def send(self, sender: Pid, receiver: Pid, payload: object) -> "World":
         sig = Signal(self.next_seq, sender, receiver, payload)
-        return attrs.evolve(self, in_flight=self.in_flight + (sig,), next_seq=self.next_seq + 1)
+        return replace_world(self, in_flight=self.in_flight + (sig,), next_seq=self.next_seq + 1)
 
     def make_ref(self) -> tuple["World", Ref]:
-        return attrs.evolve(self, next_ref=self.next_ref + 1), Ref(self.next_ref)
+        return replace_world(self, next_ref=self.next_ref + 1), Ref(self.next_ref)
 
     def spawn(self, kind: str, **fields) -> tuple["World", Pid]:
         # SCN-3: pids are numbered in creation order, so a model pid is its printed number.
         pid = Pid(self.next_pid)
-        world = attrs.evolve(self, next_pid=self.next_pid + 1)
+        world = replace_world(self, next_pid=self.next_pid + 1)
         return world.put(Process(pid=pid, kind=kind, **fields)), pid
 
     def name_of(self, pid: Pid) -> Atom | None:
         return self.names.name_of(pid)
+
+
+replace_process = _replacer(Process)
+replace_world = _replacer(World)
 
 
 def new_world(node: str = "a") -> World:

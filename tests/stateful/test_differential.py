@@ -32,7 +32,7 @@ TestSupervisionAgrees.settings = settings(
 
 
 @pytest.mark.spec("SCN-5", "SIG-1")
-@pytest.mark.parametrize("machine, runs", [(SystemMachine, 60), (SupervisionMachine, 120)], ids=["system", "supervision"])
+@pytest.mark.parametrize("machine, runs", [(SystemMachine, 100), (SupervisionMachine, 120)], ids=["system", "supervision"])
 def test_the_machines_deliver_kills_asynchronously(machine, runs):
     # Their busy-room rules (a ["work", n] cast, then a kill through a link or a tree) make
     # the runtime raise kills inside callbacks; the machine checks the model agrees.

@@ -1,0 +1,150 @@
+"""Examples per second of the differential state machines against a trivial machine (issue 16, item 4).
+
+    python benchmarks/state_machine.py [--json] [--examples 100] [--steps 40] [--rounds 3]
+
+Runs, with the same settings (`max_examples`, `stateful_step_count`,
+derandomized, no database, no deadline, generate phase only), a trivial
+two-rule machine (one rule adds a drawn integer, one checks it: Hypothesis's
+own cost per example), the system machine and the supervision machine of
+`tests/stateful/machine.py` (the model against the threaded runtime).
+Printed for each: examples per second (the median of `--rounds`), and the
+ratio to the trivial machine's, measured in the same run (the target is
+0.30 or more); then where a differential example's time goes, in ms per
+example: the model's side, the runtime's side, making and closing the
+runtime session, the invariants, and the rest (Hypothesis drawing the steps).
+With `--json`, one JSON object per figure: {"name", "value", "unit", "baseline", "ratio"}.
+It prints figures; it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests" / "stateful"), str(ROOT / "tests")]
+
+from hypothesis import Phase, settings, strategies as st   # noqa: E402
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test   # noqa: E402
+
+import machine   # noqa: E402  (tests/stateful/machine.py)
+from regspec.sessions import ImplSession, ModelSession   # noqa: E402
+
+
+class TrivialMachine(RuleBasedStateMachine):
+    """Two rules and an invariant on one integer: what Hypothesis itself costs per example."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    @rule(n=st.integers(0, 3))
+    def add(self, n):
+        self.total += n
+
+    @rule()
+    def look(self):
+        assert self.total >= 0
+
+    @invariant()
+    def never_negative(self):
+        assert self.total >= 0
+
+
+PARTS = ("model", "runtime", "session", "invariants")
+
+
+class Split:
+    """Wall time spent in each part of a differential example, summed over a run."""
+
+    def __init__(self):
+        self.times = dict.fromkeys(PARTS, 0.0)
+
+    def timed(self, part: str, fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.times[part] += time.perf_counter() - start
+        return wrapper
+
+    def machine(self, factory):
+        """`factory`'s machine with its parts timed (its runtime session's making and closing, its sides' steps)."""
+        split = self
+        base = factory(self.timed("session", lambda: ImplSession("a")))
+
+        class Timed(base):
+            check_invariants = split.timed("invariants", base.check_invariants)
+            teardown = split.timed("session", base.teardown)
+
+        original = machine.Side.apply
+
+        def apply(side, step):
+            start = time.perf_counter()
+            try:
+                return original(side, step)
+            finally:
+                part = "model" if isinstance(side.session, ModelSession) else "runtime"
+                self.times[part] += time.perf_counter() - start
+
+        Timed.side_apply = apply
+        return Timed
+
+
+def run(machine_class, s: settings, on_side=None) -> float:
+    """Seconds to run `max_examples` examples of `machine_class`."""
+    original = machine.Side.apply
+    if on_side is not None:
+        machine.Side.apply = on_side
+    try:
+        start = time.perf_counter()
+        run_state_machine_as_test(machine_class, settings=s)
+        return time.perf_counter() - start
+    finally:
+        machine.Side.apply = original
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--examples", type=int, default=100)
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    s = settings(max_examples=args.examples, stateful_step_count=args.steps, deadline=None, database=None,
+                 derandomize=True, phases=[Phase.explicit, Phase.generate])
+    figures = []
+
+    def figure(name, value, unit, baseline):
+        figures.append({"name": name, "value": round(value, 3), "unit": unit, "baseline": round(baseline, 3),
+                        "ratio": round(value / baseline, 3) if baseline else None})
+
+    trivial = sorted(args.examples / run(TrivialMachine, s) for _ in range(args.rounds))[args.rounds // 2]
+    figure("trivial_machine_examples_per_s", trivial, "examples/s", trivial)
+    for name, factory in (("system", machine.system_machine), ("supervision", machine.supervision_machine)):
+        rates, splits = [], []
+        for _ in range(args.rounds):
+            split = Split()
+            timed = split.machine(factory)
+            seconds = run(timed, s, on_side=timed.side_apply)
+            rates.append((args.examples / seconds, seconds, split))
+        rate, seconds, split = sorted(rates, key=lambda r: r[0])[args.rounds // 2]
+        figure(f"{name}_machine_examples_per_s", rate, "examples/s", trivial)
+        per_example = {part: t * 1000 / args.examples for part, t in split.times.items()}
+        per_example["hypothesis"] = seconds * 1000 / args.examples - sum(per_example.values())
+        for part, ms in per_example.items():
+            figure(f"{name}_machine_ms_per_example_{part}", ms, "ms/example", 1000 / trivial)
+    for f in figures:
+        if args.json:
+            print(json.dumps(f))
+        else:
+            print(f"{f['name']:<48} {f['value']:10.3f} {f['unit']:<12} baseline {f['baseline']:10.3f}  "
+                  f"ratio {f['ratio']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
