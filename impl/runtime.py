@@ -246,6 +246,7 @@ class Runtime:
         self._timed: set = set()
         self._sched_waiter = None                       # while the scheduler waits: the raw lock that wakes it
         self._starting: list = []                       # threads granted their first turn, not yet started
+        self._start_lock = allocate_lock()              # held while they are started (not the runtime lock)
         self._finished = 0                              # process threads that have finished (shutdown's progress)
         self._next_pid, self._next_ref, self._next_seq = 1, 1, 0
         self._gate_open = False
@@ -776,9 +777,11 @@ class Runtime:
                 self._sched_waiter = None
 
     def _start_pending(self) -> None:
-        """Start the threads granted their first turn (`Thread.start` waits for the thread to come up)."""
-        while self._starting:
-            self._starting.pop().start()
+        """Start the threads granted their first turn (`_grant`); `Thread.start` waits for each to come
+        up. Shutdown calls it too, before it joins: `_start_lock` makes it wait for a start in progress."""
+        with self._start_lock:
+            while self._starting:
+                self._starting.pop().start()
 
     def _fire_timer(self, timer: int | None) -> str | None:
         """Nothing else can happen: fire the earliest timer (logical time); None if it was a process's."""
@@ -917,6 +920,7 @@ class Runtime:
         join, as it comes to them (thousands woken at once fight over the GIL with this thread), and
         all of them once one takes longer than RESEND to end. Progress is any process thread finishing
         (`_finished`), so each wait is O(1) however many are still ending."""
+        self._start_pending()   # a thread granted its first turn just now may not be started yet
         last_progress = time.monotonic()
         finished = -1
         head = woken = 0   # pending[head:] not joined yet; pending[:woken] woken

@@ -379,6 +379,31 @@ def test_shutdown_kills_everything_and_leaves_no_thread():
     rt.shutdown()   # idempotent
 
 
+def test_a_shutdown_while_first_turns_are_granted_joins_every_thread():
+    """The scheduler starts a thread at its process's first turn, outside the runtime lock; a shutdown
+    from another thread in the middle of 300 first turns still joins every thread that was started
+    (a start in progress included: shutdown waits for it before it joins)."""
+    before = set(threading.enumerate())
+    halfway = threading.Event()
+
+    def body_for(i):
+        def body(ctx):
+            if i == 100:
+                halfway.set()
+            ctx.receive()
+        return body
+
+    rt = make_runtime()
+    pids = [rt.spawn("first", body_for(i)) for i in range(300)]
+    stopper = threading.Thread(target=lambda: (halfway.wait(20), rt.shutdown()))
+    stopper.start()
+    rt.wait_quiescent(timeout=20)   # returns once shut down (or once all have had their turn)
+    stopper.join(20)
+    assert halfway.is_set() and not stopper.is_alive()
+    assert [] == [p for p in pids if thread_of(rt, p).is_alive()]
+    assert set() == {t for t in threading.enumerate() if t not in before}
+
+
 def test_shutdown_stops_a_busy_process_and_answers_the_drivers_pending_call():
     spinner = Spinner()
     results: list = []
