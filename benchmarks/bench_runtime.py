@@ -4,24 +4,33 @@
 
 Every figure has a value, a baseline measured in the same run and a ratio,
 "slower by": value / baseline for a time, baseline / value for a rate (so
-above 1 is worse than the baseline, whatever the unit). Figures (median of
-several rounds):
+above 1 is worse than the baseline, whatever the unit). Each value and its
+baseline is the median of several rounds, and the measures compared run
+one after the other within each round, so that a burst of load on a shared
+machine hits a figure and its baseline alike. Figures:
 
-- gen_server call round trip vs two bare threads ping-ponging over a
-  `threading.Condition`, and vs Pykka's `ask` (when Pykka is importable);
+- gen_server call round trip (the driver's `call` step: gen:call's monitor,
+  request, reply and demonitor, each a signal through the scheduler) vs two
+  bare threads ping-ponging over a `threading.Condition`, and vs Pykka's
+  `ask` (when Pykka is importable);
 - cast throughput vs a bare one-way hand-off between two threads, and vs
-  Pykka's `tell` (flushed by one `ask`);
-  the chat room's figures, and a no-op server's (the like of Pykka's echo
-  actor: the chat room prepends each cast to a tuple, a cost growing with
-  its state that is the behaviour's, not the runtime's);
+  Pykka's `tell` (flushed by one `ask`); the chat room's figures, and a
+  no-op server's (the like of Pykka's echo actor). The chat room adds each
+  cast's message to its persistent list (`regspec.impl.behaviours.Room`),
+  a cost that does not grow with the messages it holds;
 - `whereis` lookups per second vs `dict.get` under a `threading.Lock`;
-- kill-to-DOWN latency (kill a process, until the watcher holds the DOWN);
+- kill-to-DOWN latency (kill a process, until the watcher holds the DOWN
+  and the killed thread has ended);
 - scaling, each against the same measure at a small size (ratio ~1 when
   nothing grows with the size): the cost per message taken from a mailbox
   holding 10,000 messages vs 10; the cost per message when 10,000 processes
-  vs 10 are in the run queue at once (one message each);
-- the time to start 10,000 collectors and reach quiescence vs 1,000
-  (ratio ~10 when linear).
+  vs 10 are in the run queue at once (one message each), beside bare
+  threads woken in turn (10,000 vs 10: what the OS and CPython charge for
+  waking threads that have been idle, which a thread per process pays);
+- the time to start 10,000 collectors and reach quiescence (each one's
+  thread starts at its first turn) vs 1,000 (ratio ~10 when linear), beside
+  bare threads started one at a time, each handing a turn back (10,000 vs
+  1,000), and the 10,000 vs those bare threads.
 
 With `--json`, one JSON object per figure and line:
 `{"name", "value", "unit", "baseline", "ratio"}`. It asserts nothing about speed.
@@ -44,6 +53,17 @@ GET = Atom("get_messages")
 
 def median_of(fn, rounds: int) -> float:
     return statistics.median(fn() for _ in range(rounds))
+
+
+def interleaved(measures: dict, rounds: int) -> dict:
+    """The median of each measure over `rounds` rounds, every measure run once per round, in an order
+    that rotates from round to round (a measure returning None stays None)."""
+    names = list(measures)
+    got: dict = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            got[name].append(measures[name]())
+    return {name: None if None in values else statistics.median(values) for name, values in got.items()}
 
 
 # -- baselines -----------------------------------------------------------------
@@ -103,6 +123,65 @@ def bare_one_way(n: int) -> float:
     elapsed = time.perf_counter() - start
     t.join()
     return n / elapsed
+
+
+def bare_wake_in_turn(threads: int, total: int) -> float:
+    """Seconds per hand-off when one thread wakes each of `threads` blocked threads in turn and waits for
+    it to hand back (what dispatching one message to each of that many processes costs at the least),
+    over `total` hand-offs in rounds of `threads`."""
+    back = threading.Lock()
+    back.acquire()
+    locks = [threading.Lock() for _ in range(threads)]
+    stop = [False]
+
+    def body(lock):
+        while True:
+            lock.acquire()
+            if stop[0]:
+                return
+            back.release()
+
+    workers = []
+    for lock in locks:
+        lock.acquire()
+        workers.append(threading.Thread(target=body, args=(lock,), daemon=True))
+        workers[-1].start()
+    rounds = max(total // threads, 1)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for lock in locks:
+            lock.release()
+            back.acquire()
+    elapsed = time.perf_counter() - start
+    stop[0] = True
+    for lock in locks:
+        lock.release()
+    for t in workers:
+        t.join()
+    return elapsed / (rounds * threads)
+
+
+def bare_start_in_turn(n: int) -> float:
+    """Seconds to start `n` threads one at a time, each handing a turn back before it blocks (what
+    starting `n` processes and running their first turns costs at the least)."""
+    back = threading.Lock()
+    back.acquire()
+    gate = threading.Event()
+
+    def body():
+        back.release()
+        gate.wait()
+
+    workers = [threading.Thread(target=body, daemon=True) for _ in range(n)]
+    start = time.perf_counter()
+    for t in workers:
+        t.start()
+        back.acquire()
+    elapsed = time.perf_counter() - start
+    gate.set()
+    for t in workers:
+        t.join()
+    return elapsed
 
 
 def locked_dict_get(n: int) -> float:
@@ -207,12 +286,13 @@ def call_round_trip(n: int) -> float:
 
 
 def cast_throughput(n: int) -> float:
+    add = Atom("add_message")
     with Runtime() as rt:
         d = Driver(rt)
         room = d.start("chat_room").value
         start = time.perf_counter()
         for i in range(n):
-            d.cast(room, (Atom("add_message"), i))
+            d.cast(room, (add, i))
         driver_names.call(room, GET)(d)  # every cast before it has been handled
         return n / (time.perf_counter() - start)
 
@@ -327,42 +407,59 @@ def main(argv=None) -> int:
     big = args.big
     figs = []
 
-    floor = median_of(lambda: bare_ping_pong(20_000 // k), rounds)
-    pk_ask = median_of(lambda: pykka_ask(5_000 // k) or 0.0, rounds) or None
-    rt_call = median_of(lambda: call_round_trip(5_000 // k), rounds)
-    sink_call = median_of(lambda: sink_call_round_trip(5_000 // k), rounds)
-    figs.append(figure("call round trip vs bare threads", rt_call, "s", floor, "bare ping-pong"))
-    figs.append(figure("call round trip vs Pykka ask", rt_call, "s", pk_ask, "pykka ask"))
-    figs.append(figure("call (no-op server) vs Pykka ask", sink_call, "s", pk_ask, "pykka ask"))
+    m = interleaved({"floor": lambda: bare_ping_pong(20_000 // k),
+                     "ask": lambda: pykka_ask(5_000 // k),
+                     "call": lambda: call_round_trip(5_000 // k),
+                     "sink": lambda: sink_call_round_trip(5_000 // k)}, rounds)
+    floor = m["floor"]
+    figs.append(figure("call round trip vs bare threads", m["call"], "s", floor, "bare ping-pong"))
+    figs.append(figure("call round trip vs Pykka ask", m["call"], "s", m["ask"], "pykka ask"))
+    figs.append(figure("call (no-op server) vs Pykka ask", m["sink"], "s", m["ask"], "pykka ask"))
 
-    one_way = median_of(lambda: bare_one_way(50_000 // k), rounds)
-    pk_tell = median_of(lambda: pykka_tell(20_000 // k) or 0.0, rounds) or None
-    casts = median_of(lambda: cast_throughput(20_000 // k), rounds)
-    sink_casts = median_of(lambda: sink_cast_throughput(20_000 // k), rounds)
-    figs.append(figure("cast throughput vs bare hand-off", casts, "/s", one_way, "bare hand-off", True))
-    figs.append(figure("cast throughput vs Pykka tell", casts, "/s", pk_tell, "pykka tell", True))
-    figs.append(figure("cast (no-op server) vs Pykka tell", sink_casts, "/s", pk_tell, "pykka tell", True))
+    m = interleaved({"one_way": lambda: bare_one_way(50_000 // k),
+                     "tell": lambda: pykka_tell(20_000 // k),
+                     "casts": lambda: cast_throughput(20_000 // k),
+                     "sink": lambda: sink_cast_throughput(20_000 // k)}, rounds)
+    figs.append(figure("cast throughput vs bare hand-off", m["casts"], "/s", m["one_way"], "bare hand-off", True))
+    figs.append(figure("cast throughput vs Pykka tell", m["casts"], "/s", m["tell"], "pykka tell", True))
+    figs.append(figure("cast (no-op server) vs Pykka tell", m["sink"], "/s", m["tell"], "pykka tell", True))
 
-    dict_rate = median_of(lambda: locked_dict_get(500_000 // k), rounds)
-    lookups = median_of(lambda: whereis_rate(200_000 // k), rounds)
-    figs.append(figure("whereis lookups", lookups, "/s", dict_rate, "locked dict.get", True))
+    m = interleaved({"dict": lambda: locked_dict_get(500_000 // k),
+                     "whereis": lambda: whereis_rate(200_000 // k)}, rounds)
+    figs.append(figure("whereis lookups", m["whereis"], "/s", m["dict"], "locked dict.get", True))
     kd = median_of(lambda: kill_to_down(500 // k), rounds)
     figs.append(figure("kill to DOWN", kd, "s", floor, "bare ping-pong"))
 
     total = max(big, 1_000)
-    small_mb = median_of(lambda: per_message_mailbox(10, total), 3)
-    big_mb = median_of(lambda: per_message_mailbox(big, total), 3)
-    figs.append(figure(f"per message, mailbox {big} vs 10", big_mb, "s", small_mb, "mailbox 10"))
-    small_rq = median_of(lambda: per_message_run_queue(10, total), 3)
-    big_rq = per_message_run_queue(big, total)
-    figs.append(figure(f"per message, run queue {big} vs 10", big_rq, "s", small_rq, "run queue 10"))
+    m = interleaved({"small": lambda: per_message_mailbox(10, total),
+                     "big": lambda: per_message_mailbox(big, total)}, 3)
+    figs.append(figure(f"per message, mailbox {big} vs 10", m["big"], "s", m["small"], "mailbox 10"))
+    m = interleaved({"small": lambda: per_message_run_queue(10, total),
+                     "big": lambda: per_message_run_queue(big, total),
+                     "bare_small": lambda: bare_wake_in_turn(10, total),
+                     "bare_big": lambda: bare_wake_in_turn(big, total)}, 3)
+    figs.append(figure(f"per message, run queue {big} vs 10", m["big"], "s", m["small"], "run queue 10"))
+    figs.append(figure(f"bare threads woken in turn {big} vs 10", m["bare_big"], "s", m["bare_small"],
+                       "bare threads 10"))
 
     small_n = max(big // 10, 1)
-    t_small, _ = start_quiescent(small_n, args.start_timeout)
-    t_big, live = start_quiescent(big, args.start_timeout)
-    figs.append(figure(f"start+quiescent {big} vs {small_n} (~10 linear)", t_big, "s", t_small,
+    live = []
+
+    def started(n):
+        elapsed, threads = start_quiescent(n, args.start_timeout)
+        live.append(threads)
+        return elapsed
+
+    m = interleaved({"small": lambda: started(small_n), "big": lambda: started(big),
+                     "bare_small": lambda: bare_start_in_turn(small_n),
+                     "bare_big": lambda: bare_start_in_turn(big)}, 1 if args.quick else 3)
+    figs.append(figure(f"start+quiescent {big} vs {small_n} (~10 linear)", m["big"], "s", m["small"],
                        f"start+quiescent {small_n}"))
-    figs[-1]["threads_live"] = live
+    figs[-1]["threads_live"] = max(live)
+    figs.append(figure(f"bare thread starts {big} vs {small_n} (~10 linear)", m["bare_big"], "s",
+                       m["bare_small"], f"bare starts {small_n}"))
+    figs.append(figure(f"start+quiescent {big} vs bare thread starts", m["big"], "s", m["bare_big"],
+                       f"bare starts {big}"))
 
     if args.json:
         for f in figs:

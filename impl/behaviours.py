@@ -7,7 +7,9 @@ Implements: SCN-4, SCN-5
 - A chat room is the article's `Chat.Server` gen_server: cast
   `{add_message, M}` prepends, call `get_messages` returns the list newest
   first, any other call or cast stops it with `{bad_call, R}` /
-  `{bad_cast, R}`, and any other message is ignored.
+  `{bad_cast, R}`, and any other message is ignored. It holds its messages
+  in a persistent list (`Room`): a cast costs the same however many it
+  holds, as on the BEAM; `get_messages` copies them out.
 
 This module is in the OTP library layer: importing it adds the chat room
 to the bodies the driver spawns by kind (`collector.BODIES`).
@@ -23,12 +25,12 @@ from . import gen_server
 from .collector import BODIES, Control, add_body, body_for, collector, dead_collector_answer
 from .process import Context
 
-__all__ = ["Control", "collector", "chat_room", "chat_room_callbacks", "chat_room_init", "compute", "BODIES",
+__all__ = ["Control", "collector", "chat_room", "chat_room_callbacks", "chat_room_init", "compute", "Room", "BODIES",
            "body_for", "dead_collector_answer"]
 
 
 def chat_room(ctx: Context) -> None:
-    """The body of a chat room: `gen_server:loop` over `ChatRoom`, starting with no messages."""
+    """The body of a chat room: `gen_server:loop` over `Room`, starting with no messages."""
     gen_server.serve(ctx, chat_room_callbacks(ctx), ())
 
 
@@ -58,18 +60,37 @@ def chat_room_init(ctx: Context, starter, init_work: int = 0) -> tuple:
     return ()
 
 
-def chat_room_callbacks(ctx: Context):
-    """`ChatRoom` for the room of `ctx`: a `{work, N}` cast computes before it is handled."""
+class Room(ChatRoom):
+    """`ChatRoom` over a persistent list: `()` or `(newest, rest)`, so `add` copies nothing."""
 
-    class Room(ChatRoom):
-        @staticmethod
-        def handle_cast(msg, state):
-            n = ChatRoom.work(msg)
+    @staticmethod
+    def add(message, state: tuple) -> tuple:
+        return (message, state)
+
+    @staticmethod
+    def messages(state: tuple) -> tuple:
+        out = []
+        while state:
+            message, state = state
+            out.append(message)
+        return tuple(out)
+
+
+def chat_room_callbacks(ctx: Context):
+    """`Room` for the room of `ctx`: a `{work, N}` cast computes before it is handled."""
+
+    class Working(Room):
+        @classmethod
+        def handle_cast(cls, msg, state):
+            n = cls.work(msg)
             if n is not None:
                 compute(ctx, n)
-            return ChatRoom.handle_cast(msg, state)
+            return _handle_cast(cls, msg, state)
 
-    return Room
+    return Working
+
+
+_handle_cast = ChatRoom.handle_cast.__func__   # the shared callback, for a subclass (`super()` made per cast)
 
 
 add_body("chat_room", lambda mode: chat_room)

@@ -31,6 +31,7 @@ from regspec.common.records import SystemStop
 from regspec.common.results import ErlangError
 from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid, Ref
 
+from .mailbox import ANY
 from .process import Context
 
 __all__ = ["Control", "collector", "BODIES", "add_body", "body_for", "dead_collector_answer", "refusal"]
@@ -52,15 +53,26 @@ class Control:
     reply_to: Pid
 
 
+_BODIES: dict = {}   # mode -> the body `collector` gives
+
+
 def _is_system(msg: object) -> bool:
     """A driver request (control, or `sys:terminate`) rather than a scenario message."""
     return isinstance(msg, (Control, SystemStop))
 
 
 def collector(mode: str = "eager") -> Callable[[Context], None]:
-    """The body of a collector in `mode` ("eager" or "mailbox")."""
+    """The body of a collector in `mode` ("eager" or "mailbox"); one per mode, shared by every collector
+    (a body keeps nothing of its own outside its call)."""
+    body = _BODIES.get(mode)
+    if body is None:
+        body = _BODIES[mode] = _collector(mode)
+    return body
+
+
+def _collector(mode: str) -> Callable[[Context], None]:
     eager = mode == "eager"
-    take = (lambda m: True) if eager else _is_system
+    take = ANY if eager else _is_system
 
     def body(ctx: Context) -> None:
         kept: list = []   # messages taken out of the mailbox, in arrival order

@@ -30,14 +30,17 @@ returns may already be dead.
 
 from __future__ import annotations
 
+from functools import partial
+
 from regspec.common.protocol import GEN_CAST
-from regspec.common.records import ExitSignal, Message
+from regspec.common.records import ExitSignal
 from regspec.common.results import ErlangError, bif_result, strip_call
 from regspec.terms import Atom, LocalName, Outcome, Pid
 
 from .collector import body_for
 from .mailbox import ANY
 from .process import TIMEOUT, Context
+from .signals import MESSAGE
 from .runtime import CLOSED, DONE, DRIVER, TIMER, Runtime
 
 __all__ = ["Driver", "DriverContext"]
@@ -53,6 +56,7 @@ class Driver:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.proc = rt.process(DRIVER)
+        self._ctx = DriverContext(rt, self.proc)   # a context holds nothing else: one serves every step
 
     def clear_mailbox(self) -> None:
         """Before each step the driver drops whatever reached its mailbox (EXITs of its links, late replies)."""
@@ -68,7 +72,7 @@ class Driver:
         call, Args}}` prints as R).
         """
         try:
-            return fn(DriverContext(self.rt, self.proc), *args)
+            return fn(self._ctx, *args)
         except ErlangError as e:
             if e.cls == "exit":
                 return Outcome("exit", strip_call(e.reason))
@@ -123,14 +127,14 @@ class Driver:
             if pid is None:
                 return BADARG  # PROC-4: `Name ! Msg` to a free name raises badarg
             # PROC-3: a dead pid takes the message silently; it is dropped on arrival.
-            self.rt.send(DRIVER, pid, Message(msg))
+            self.rt.send(DRIVER, pid, MESSAGE, msg)
             return OK
 
     def cast(self, to: object, msg: object) -> object:
         with self.rt.atomic:
-            pid = self.resolve(to)
+            pid = to if to.__class__ is Pid else self.resolve(to)
             if pid is not None:  # GS-6: cast is ok whatever the destination
-                self.rt.send(DRIVER, pid, Message((GEN_CAST, msg)))
+                self.rt.send(DRIVER, pid, MESSAGE, (GEN_CAST, msg))
             return OK
 
     def kill(self, target: object, reason: object = Atom("kill")) -> object:
@@ -172,7 +176,7 @@ class DriverContext(Context):
             if deadline is not None and deadline <= rt.time:
                 return TIMEOUT
             real = (deadline - rt.time) / 1000 if deadline is not None else None
-        outcome = rt.run_until(lambda: box.has(match), timer=deadline, timer_real=real)
+        outcome = rt.run_until(partial(box.has, match), timer=deadline, timer_real=real)
         with rt.atomic:
             if outcome == DONE:
                 return box.take(match)[1]

@@ -22,6 +22,8 @@ until the awaited message arrives.
 
 from __future__ import annotations
 
+from operator import methodcaller
+
 from regspec.common import backends, steps
 from regspec.common.childspec import SUPERVISOR_KINDS, ChildSpec, with_defaults
 from regspec.common.protocol import GEN_CAST, DownOf, ReplyOrDown, server_ref
@@ -115,7 +117,7 @@ def to_command(step: Step):
 
 
 def _code(fn, *args):
-    return lambda driver: driver.run_code(fn, *args)
+    return methodcaller("run_code", fn, *args)   # `driver.run_code(fn, *args)`, called in C
 
 
 # -- the steps on pids and local names: `fn(driver)` --------------------------------------
@@ -265,7 +267,10 @@ def _send(ctx: Context, to: object, msg: object) -> object:
 
 
 def _call(ctx: Context, to: object, msg: object, timeout: object, exit_during: object = None) -> object:
-    printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else server_ref(to)
+    if isinstance(to, Pid):
+        printed = to
+    else:
+        printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else server_ref(to)
     return gen.gen_call(ctx, to, msg, None if timeout == "infinity" else timeout, printed_as=printed,
                         exit_during=exit_during)
 

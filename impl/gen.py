@@ -101,16 +101,16 @@ def gen_call(ctx: Context, server: object, request: object, timeout: object = No
 
     `exit_during` is the driver's hook of `gen_server.do_call`.
     """
-    mfa = gen_server.call_mfa(server if printed_as is None else printed_as, request, timeout)
+    printed = server if printed_as is None else printed_as
     pid = server
     if not isinstance(server, Pid):
         try:
             pid = where(ctx, server)
         except ErlangError as e:
-            raise ErlangError("exit", (exit_reason(e), mfa)) from None
+            raise ErlangError("exit", (exit_reason(e), gen_server.call_mfa(printed, request, timeout))) from None
         if not isinstance(pid, Pid):
-            raise ErlangError("exit", (Atom("noproc"), mfa))
-    return gen_server.do_call(ctx, pid, request, mfa, timeout, exit_during)
+            raise ErlangError("exit", (Atom("noproc"), gen_server.call_mfa(printed, request, timeout)))
+    return gen_server.do_call(ctx, pid, request, printed, timeout, exit_during)
 
 
 class Stop(Exception):

@@ -25,7 +25,7 @@ Invariants:
 from __future__ import annotations
 
 # The call protocol is shared with the model: the same message shapes and reply tag.
-from regspec.common.protocol import GEN_CALL, GEN_CAST, DownOf, ReplyOrDown, call_message, reply_tag
+from regspec.common.protocol import GEN_CALL, GEN_CAST, ReplyOrDown, call_message
 from regspec.common.records import SystemStop
 from regspec.common.results import ErlangError
 from regspec.terms import Atom, ErlList, Pid
@@ -34,23 +34,34 @@ from .process import TIMEOUT, Context
 
 __all__ = ["serve", "call", "call_mfa", "do_call"]
 
+GEN_SERVER = Atom("gen_server")
+CALL = Atom("call")
+CALLING_SELF = Atom("calling_self")
+TIMEOUT_REASON = Atom("timeout")
+
 
 def serve(ctx: Context, callbacks, state: object) -> None:
     """`gen_server:loop`: never returns; the process ends through `ctx.exit` or a kill."""
+    receive, send = ctx.receive, ctx.send
     while True:
-        term = ctx.receive()
-        if isinstance(term, SystemStop):
+        term = receive()
+        if isinstance(term, tuple):
+            n = len(term)
+            # (`is` first: the tag atom is mostly the very object the client library put there)
+            if n == 3 and (term[0] is GEN_CALL or term[0] == GEN_CALL) \
+                    and isinstance(term[1], tuple) and len(term[1]) == 2:
+                (caller, tag), request = term[1], term[2]
+                result = callbacks.handle_call(request, state)
+                if result[0] == "reply":
+                    _, value, state = result
+                    send(caller, (tag, value))
+                    continue
+            elif n == 2 and (term[0] is GEN_CAST or term[0] == GEN_CAST):
+                result = callbacks.handle_cast(term[1], state)
+            else:
+                result = callbacks.handle_info(term, state)
+        elif isinstance(term, SystemStop):
             ctx.exit(term.reason)  # GS-7: the system message of gen_server:stop, in order with the rest
-        if isinstance(term, tuple) and len(term) == 3 and term[0] == GEN_CALL \
-                and isinstance(term[1], tuple) and len(term[1]) == 2:
-            (caller, tag), request = term[1], term[2]
-            result = callbacks.handle_call(request, state)
-            if result[0] == "reply":
-                _, value, state = result
-                ctx.send(caller, (tag, value))
-                continue
-        elif isinstance(term, tuple) and len(term) == 2 and term[0] == GEN_CAST:
-            result = callbacks.handle_cast(term[1], state)
         else:
             result = callbacks.handle_info(term, state)
         if result[0] == "noreply":
@@ -62,33 +73,38 @@ def serve(ctx: Context, callbacks, state: object) -> None:
 
 def call_mfa(ref: object, request: object, timeout: object = None) -> tuple:
     """`{gen_server, call, Args}`, as an exit reason of a failed call names the call."""
-    return (Atom("gen_server"), Atom("call"), ErlList((ref, request) if timeout is None else (ref, request, timeout)))
+    return (GEN_SERVER, CALL, ErlList((ref, request) if timeout is None else (ref, request, timeout)))
 
 
 def call(ctx: Context, pid: Pid, request: object, timeout: object = None) -> object:
     """`gen_server:call(Pid, Request)` to a pid: the reply, or raises exit `{Reason, {gen_server, call, Args}}`."""
-    return do_call(ctx, pid, request, call_mfa(pid, request, timeout), timeout)
+    return do_call(ctx, pid, request, pid, timeout)
 
 
-def do_call(ctx: Context, pid: Pid, request: object, mfa: tuple, timeout: object = None,
+def do_call(ctx: Context, pid: Pid, request: object, printed: object, timeout: object = None,
             exit_during: object = None) -> object:
     """gen:do_call: monitor `pid`, send the request, await the reply or the DOWN (GS-3, GS-4, GS-5).
 
-    `exit_during` is the driver's hook, not gen's (how the state machine
-    kills a server inside a call): the reason of an exit signal sent to the
-    server right behind the request, as if another process sent it then.
+    A failure exits `{Reason, call_mfa(printed, ...)}`: `printed` is the
+    server as the caller named it (made into the reason only then, as
+    gen_server:call does in its catch). `exit_during` is the driver's hook,
+    not gen's (how the state machine kills a server inside a call): the
+    reason of an exit signal sent to the server right behind the request,
+    as if another process sent it then.
     """
     if pid == ctx.pid:
-        raise ErlangError("exit", (Atom("calling_self"), mfa))  # gen refuses to call itself
+        # gen refuses to call itself
+        raise ErlangError("exit", (CALLING_SELF, call_mfa(printed, request, timeout)))
     mref = ctx.monitor(pid)
-    ctx.send(pid, call_message(ctx.pid, mref, request, timeout))
+    request_msg = call_message(ctx.pid, mref, request, timeout)
+    ctx.send(pid, request_msg)
     if exit_during is not None:
         ctx.exit_signal(pid, exit_during)
-    msg = ctx.receive(ReplyOrDown(reply_tag(mref, timeout), mref).matches, timeout=timeout)
+    msg = ctx.receive(ReplyOrDown(request_msg[1][1], mref).matches, timeout=timeout)
     if msg is TIMEOUT:
         ctx.demonitor(mref, True)
-        raise ErlangError("exit", (Atom("timeout"), mfa))
-    if DownOf(mref).matches(msg):
-        raise ErlangError("exit", (msg[4], mfa))
+        raise ErlangError("exit", (TIMEOUT_REASON, call_mfa(printed, request, timeout)))
+    if len(msg) == 5:   # the DOWN (a reply is {Tag, Reply})
+        raise ErlangError("exit", (msg[4], call_mfa(printed, request, timeout)))
     ctx.demonitor(mref, True)
     return msg[1]

@@ -39,13 +39,14 @@ def check(rt) -> tuple[str, ...]:
 
 
 def threads_match_processes(rt, join_timeout: float = 5.0) -> tuple[str, ...]:
-    """The runtime runs one thread per live process, and none for a dead one.
+    """The runtime runs one thread per live process that has had a turn (its thread starts at its first
+    turn), and none for a dead one.
 
     A dead process's thread may still be unwinding when its step ends, so it
     is joined first (a real barrier, with a deadline); call this without
     holding the runtime lock.
     """
-    procs = [p for p in rt.processes() if p.thread is not None]
+    procs = [p for p in rt.processes() if p.thread is not None and p.started]
     for p in procs:
         if not p.alive:
             p.thread.join(join_timeout)

@@ -12,7 +12,10 @@ at its messages.
 
 Thread safety: every method may be called from any thread. The lock may be
 shared with its owner (the runtime passes its own lock, so a mailbox change
-and the scheduler's counters change together); it must then be reentrant.
+and the scheduler's counters change together); it must be a `threading.RLock`.
+A thread blocked in `receive` or `next_signal` waits on a raw lock of its own
+that a producer releases (a hand-off with none of `threading.Condition`'s
+Python-level bookkeeping); it holds the mailbox lock again when it wakes.
 
 >>> box = Mailbox()
 >>> box.put("a"); box.put("b")
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
+from _thread import allocate_lock
 from collections import deque
 from typing import Callable
 
@@ -55,40 +59,79 @@ class Mailbox:
     the receiving thread never needs to copy them.
     """
 
+    __slots__ = ("_lock", "_messages", "_signals", "_closed", "_waiters")
+
     def __init__(self, lock: threading.RLock | None = None):
         self._lock = lock if lock is not None else threading.RLock()
-        self._cond = threading.Condition(self._lock)   # only to wait; `with self._lock` to guard (C-level)
         self._messages: deque = deque()   # in arrival order
         self._signals: deque = deque()    # the runtime's lane, FIFO, always served first
         self._closed = False
-        self._waiting = 0                 # threads blocked in `receive` (only they need a notification)
+        self._waiters: list = []          # a held raw lock per blocked thread: releasing it wakes that thread
 
     # -- producers ---------------------------------------------------------
     def put(self, msg: object) -> None:
         """Append a message; a closed mailbox drops it (a dead process takes nothing)."""
         with self._lock:
-            if self._closed:
-                return
-            self._messages.append(msg)
-            if self._waiting:
-                self._cond.notify_all()
+            self.deliver(msg)
+
+    def deliver(self, msg: object) -> None:
+        """`put` with the lock held (the runtime's, per signal)."""
+        if self._closed:
+            return
+        self._messages.append(msg)
+        if self._waiters:
+            self._wake()
 
     def put_signal(self, item: object) -> None:
         """Give the owner one item on the signal lane (runtime use)."""
         with self._lock:
-            if self._closed:
-                return
-            self._signals.append(item)
-            if self._waiting:
-                self._cond.notify_all()
+            self.hand(item)
 
-    def close(self) -> None:
-        """Drop every message; waiters and later receives raise `MailboxClosed`."""
+    def hand(self, item: object) -> None:
+        """`put_signal` with the lock held: the scheduler handing the run token to the owner."""
+        if self._closed:
+            return
+        self._signals.append(item)
+        if self._waiters:
+            self._wake()
+
+    def close(self, wake: bool = True) -> None:
+        """Drop every message; waiters and later receives raise `MailboxClosed`. With `wake` false,
+        a waiter raises it only once woken (`wake`)."""
         with self._lock:
             self._closed = True
             self._messages.clear()
             self._signals.clear()
-            self._cond.notify_all()
+            if wake and self._waiters:
+                self._wake()
+
+    def wake(self) -> None:
+        """Wake every thread blocked on this mailbox: each looks again at what it waits for."""
+        with self._lock:
+            if self._waiters:
+                self._wake()
+
+    def _wake(self) -> None:
+        # (lock held)
+        for waiter in self._waiters:
+            waiter.release()
+        self._waiters.clear()
+
+    def _sleep(self, timeout: float | None) -> None:
+        """Block until woken or `timeout` seconds pass (lock held, released meanwhile, held again after)."""
+        waiter = allocate_lock()
+        waiter.acquire()
+        self._waiters.append(waiter)
+        saved = self._lock._release_save()   # as threading.Condition does: the RLock at any depth
+        try:
+            if timeout is None:
+                waiter.acquire()
+            elif timeout > 0:
+                waiter.acquire(True, timeout)
+        finally:
+            self._lock._acquire_restore(saved)
+            if waiter in self._waiters:   # not woken: timed out, or unwound by an exception
+                self._waiters.remove(waiter)
 
     # -- consumers ---------------------------------------------------------
     def take(self, match: Callable[[object], bool] = ANY) -> tuple[bool, object]:
@@ -105,6 +148,8 @@ class Mailbox:
             return False, None
 
     def has(self, match: Callable[[object], bool] = ANY) -> bool:
+        if not self._messages:   # (one read: atomic; an empty mailbox is the common answer)
+            return False
         with self._lock:
             if match is ANY:
                 return bool(self._messages)
@@ -136,22 +181,29 @@ class Mailbox:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         return "timeout", None
-                self._waiting += 1
-                try:
-                    self._cond.wait(left)
-                finally:
-                    self._waiting -= 1
+                self._sleep(left)
 
     def next_signal(self) -> object:
-        """Block until the signal lane has an item and return it (raises `MailboxClosed`)."""
-        return self.receive(NOTHING)[1]
+        """Block until the signal lane has an item and return it (raises `MailboxClosed`); the
+        messages are not looked at."""
+        with self._lock:
+            while True:
+                if self._closed:
+                    raise MailboxClosed
+                if self._signals:
+                    return self._signals.popleft()
+                self._sleep(None)
 
     def remove(self, match: Callable[[object], bool]) -> int:
         """Remove every matching message (`demonitor(Ref, [flush])`); returns how many."""
         with self._lock:
+            if not self._messages:
+                return 0
             kept = [m for m in self._messages if not match(m)]
             removed = len(self._messages) - len(kept)
-            self._messages = deque(kept)
+            if removed:   # in place: the runtime holds on to the queue (`Runtime.bif_receive`)
+                self._messages.clear()
+                self._messages.extend(kept)
             return removed
 
     def messages(self) -> tuple:

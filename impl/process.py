@@ -54,16 +54,12 @@ class Context:
     `mailbox_messages`) check first.
     """
 
-    __slots__ = ("_rt", "_proc")
+    __slots__ = ("_rt", "_proc", "pid")
 
     def __init__(self, runtime, proc: Process):
         self._rt = runtime
         self._proc = proc
-
-    @property
-    def pid(self) -> Pid:
-        """`self()`."""
-        return self._proc.pid
+        self.pid: Pid = proc.pid   # `self()`
 
     @property
     def runtime(self):

@@ -17,6 +17,17 @@ busy in its code: P0 traps exits and no exit signal kills it (SCN-1).
 Quiescence (`wait_quiescent`) is: queue empty, no token out, nobody ready,
 nobody preempted, no timer left.
 
+Hand-offs. The token passes between two threads directly: a thread that
+waits (the scheduler for the token back, a process for its next turn)
+blocks on a raw lock of its own, which the other releases (no
+`threading.Condition` bookkeeping in between); the GIL goes with it. A
+process's thread is started at its first turn, not at its spawn (spawning
+10,000 processes starts no thread; one that dies before its first turn
+never has one), after the scheduler has let the lock go, so it comes up
+and runs that turn at once. Per signal and per turn the scheduler's work
+is O(1) (O(log n) for the ready heap): tables by pid number, each
+receiver's signals in its own list, the run queue's order in one deque.
+
 Preemption and kills. A process that keeps the token longer than
 `time_slice` seconds (busy in its own code) is preempted: it runs on outside
 the token and the scheduler handles its signals on its behalf. If one kills
@@ -69,6 +80,10 @@ Time is logical: a call or receive timeout fires only when nothing else can
 happen (as in the model), earliest deadline first. While a preempted
 process runs, a driver call also times out after its timeout in real time.
 
+Shutdown kills every process at once (as above) and joins their threads in
+order; the threads blocked in receive are woken a few at a time, just ahead
+of the join, since thousands woken together fight over the GIL.
+
 Lock order: `Runtime._lock` (an RLock; every process mailbox shares it, so
 a mailbox change and the scheduler's counters move together), then
 `NameTable._lock`. Nothing holding the name lock takes another lock.
@@ -81,8 +96,9 @@ import heapq
 import sys
 import threading
 import time
+from _thread import allocate_lock
 from collections import deque
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import attrs
 
@@ -91,7 +107,8 @@ from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
 from . import signals
-from .mailbox import Mailbox, MailboxClosed
+from .signals import MESSAGE
+from .mailbox import ANY, Mailbox, MailboxClosed
 from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
@@ -164,18 +181,20 @@ def _filter_unraisable(previous: Callable) -> Callable:
     return hook
 
 
-class _Signal:
+class _Signal(NamedTuple):
     """A signal in flight: the fields of `regspec.common.records.Signal` (which `signals` reads: sender,
-    receiver, payload; `seq` is the global send order), as a plain slotted record, cheaper to make on
-    every send than the frozen one."""
+    receiver, payload; `seq` is the global send order), as a named tuple, made on every send by
+    `_new_signal` in C (no Python `__init__`). A message's payload is `signals.MESSAGE` and its term
+    is `term` (the `Message` record it stands for is never made)."""
 
-    __slots__ = ("seq", "sender", "receiver", "payload")
+    seq: int
+    sender: Pid
+    receiver: Pid
+    payload: object
+    term: object
 
-    def __init__(self, seq: int, sender: Pid, receiver: Pid, payload: object):
-        self.seq, self.sender, self.receiver, self.payload = seq, sender, receiver, payload
 
-    def __repr__(self) -> str:
-        return f"Signal({self.seq}, {self.sender!r}, {self.receiver!r}, {self.payload!r})"
+_new_signal = tuple.__new__   # _new_signal(_Signal, (seq, sender, receiver, payload))
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
@@ -209,30 +228,33 @@ class Runtime:
         self.time = 0                       # logical ms, advanced only by timeouts
         self.crashes: list = []             # (pid, exception) of process code that raised
         self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)   # the scheduler waits here
-        self._procs: dict[Pid, Process] = {}            # every process ever, dead ones too
+        self.atomic = self._lock   # the driver holds it for each of its actions, which are then atomic
+        # Tables by pid number (an int hashes in C; a Pid's hash is Python code, and these are read per signal):
+        self._procs: dict[int, Process] = {}            # every process ever, dead ones too
         self._active: dict[Pid, Process] = {}           # processes whose thread the scheduler tracks
-        # The signals in flight: each receiver's in send order (`_inbox`), and every signal in global send
-        # order (`_queue`, the run queue's order), where a signal its receiver has already taken stays
-        # until it reaches the front (a receiver takes all its signals at once, so its taken signals
-        # are exactly those older than the first of its inbox).
+        # The signals in flight: each receiver's in send order (`_inbox`), and the run queue (`_queue`):
+        # the first signal of each receiver's list, in send order. A receiver takes all its signals at
+        # once, so its place is that of its oldest; an entry whose list was taken meanwhile (it is no
+        # longer the first of its receiver's list) is dropped when it reaches the front.
         self._queue: deque = deque()
-        self._inbox: dict[Pid, list] = {}
-        self._in_flight = 0
+        self._inbox: dict[int, list] = {}
         # Indexes of `_active` by status (kept by `_set_status`): READY pids in a heap (stale entries
         # dropped when met), the BUSY and COMPUTED processes, the WAITING ones with a timer.
         self._ready: list = []
         self._busy: set = set()
         self._computed: set = set()
         self._timed: set = set()
-        self._sched_waiting = False                     # the scheduler waits on `_cond`
+        self._sched_waiter = None                       # while the scheduler waits: the raw lock that wakes it
+        self._starting: list = []                       # threads granted their first turn, not yet started
+        self._start_lock = allocate_lock()              # held while they are started (not the runtime lock)
+        self._finished = 0                              # process threads that have finished (shutdown's progress)
         self._next_pid, self._next_ref, self._next_seq = 1, 1, 0
         self._gate_open = False
         self._current: Process | None = None           # holder of the run token
         self._slice_owner: Process | None = None       # whose slice ran last (cleared once seen over)
         self._slice_end = 0.0
         self._closing = False
-        self._driver_thread = threading.current_thread()
+        self._driver_ident = threading.get_ident()
         self._zombies: dict[Pid, Process] = {}          # dead, thread still running
         self.kills_async = self.kills_at_call = self.async_resends = 0
         self._dropped: list = []                        # ProcessKilled that CPython dropped ("Exception ignored")
@@ -240,7 +262,8 @@ class Runtime:
             sys.unraisablehook = _filter_unraisable(sys.unraisablehook)
         self._rekill_at = 0.0                           # when the scheduler next looks at the zombies
         self._closers: list[Callable[[], None]] = []     # what stops with the runtime (on_shutdown)
-        self._procs[DRIVER] = Process(DRIVER, "driver", Mailbox(self._lock), trap_exit=True, status=RUNNING)
+        self._driver = self._procs[DRIVER.n] = Process(DRIVER, "driver", Mailbox(self._lock), trap_exit=True,
+                                                      status=RUNNING)
         # What OTP keeps outside processes (ETS tables, the registries' bookkeeping), guarded by the lock:
         self.labels: dict[Pid, str] = {}         # pid -> printed name of a process from before step 0
         self.global_names: dict = {}              # :global's table: name -> pid
@@ -257,60 +280,79 @@ class Runtime:
     def __exit__(self, *exc) -> None:
         self.shutdown()
 
-    @property
-    def atomic(self):
-        """The runtime lock: the driver holds it for each of its actions, which are then atomic."""
-        return self._lock
-
     # -- state helpers (runtime lock held) ---------------------------------
     def process(self, pid: object) -> Process | None:
-        return self._procs.get(pid) if isinstance(pid, Pid) else None
+        return self._procs.get(pid.n) if isinstance(pid, Pid) else None
 
     def processes(self) -> list[Process]:
         """Every process ever created, in pid order (read their fields holding `atomic`)."""
         with self._lock:
-            return [self._procs[p] for p in sorted(self._procs)]
+            return [self._procs[n] for n in sorted(self._procs)]
 
     def is_alive(self, pid: object) -> bool:
         """Thread safety: the answer may be stale as soon as the lock is released."""
         proc = self.process(pid)
         return proc is not None and proc.alive
 
-    def send(self, sender: Pid, receiver: Pid, payload: object) -> None:
-        """Queue a signal behind every signal sent before it (PROC-2). Lock held."""
-        sig = _Signal(self._next_seq, sender, receiver, payload)
-        self._next_seq += 1
-        self._queue.append(sig)
-        box = self._inbox.get(receiver)
+    def send(self, sender: Pid, receiver: Pid, payload: object, term: object = None) -> None:
+        """Queue a signal behind every signal sent before it (PROC-2). Lock held.
+
+        A message is `send(sender, receiver, MESSAGE, term)`: no `Message` record is made for the
+        commonest signal (one is taken too, and stored the same way).
+        """
+        if payload.__class__ is Message:
+            payload, term = MESSAGE, payload.term
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        sig = _new_signal(_Signal, (seq, sender, receiver, payload, term))
+        box = self._inbox.get(receiver.n)
         if box is None:
-            self._inbox[receiver] = [sig]
+            self._inbox[receiver.n] = [sig]
+            self._queue.append(sig)   # its receiver's oldest waiting signal: its place in the run queue
         else:
             box.append(sig)
-        self._in_flight += 1
-        if self._sched_waiting and self._current is None:
+        if self._sched_waiter is not None and self._current is None:
             # (the token's holder sending: the scheduler has nothing to do before it gives the token back)
-            self._cond.notify()
+            self._wake_scheduler()
+
+    def _wake_scheduler(self) -> None:
+        """Wake the scheduler if it waits (lock held): a direct hand-off, the raw lock it blocks on."""
+        waiter = self._sched_waiter
+        if waiter is not None:
+            self._sched_waiter = None
+            waiter.release()
 
     def make_ref(self) -> Ref:
         with self._lock:
-            self._next_ref += 1
-            return Ref(self._next_ref - 1)
+            return self.new_ref()
+
+    def new_ref(self) -> Ref:
+        """`make_ref()` with the lock held."""
+        self._next_ref += 1
+        return Ref(self._next_ref - 1)
 
     def in_flight(self, sender: Pid, receiver: Pid) -> bool:
         """Whether a signal from `sender` to `receiver` is queued and not yet handled."""
         with self._lock:
-            return any(s.sender == sender for s in self._inbox.get(receiver, ()))
+            return any(s.sender == sender for s in self._inbox.get(receiver.n, ()))
 
     def process_exited(self, proc: Process) -> None:
         """Called by `signals.exit_process`: stop the dead process's thread if it may still run."""
         self._set_status(proc, EXITED)
         proc.killed = True
-        proc.mailbox.close()   # a thread waiting for its next signal wakes with ProcessExit
+        # A thread waiting for its next signal wakes with ProcessExit; at shutdown, only when
+        # `_join_processes` comes to it (thousands woken at once would fight over the GIL).
+        proc.mailbox.close(wake=not self._closing)
         self._active.pop(proc.pid, None)
         if self._current is proc:
             self._current = None
         thread = proc.thread
-        if thread is not None and not proc.thread_done and proc.pid not in self._zombies:
+        if thread is not None and not proc.started:
+            # It never had a turn: its thread is never started, as if it ended blocked before its code.
+            if not proc.thread_done:
+                proc.thread_done = True
+                self.kills_at_call += 1
+        elif thread is not None and not proc.thread_done and proc.pid not in self._zombies:
             self._zombies[proc.pid] = proc
             now = proc.async_at = time.monotonic()   # if it still runs its code RESEND from now, raise again
             if thread is not threading.current_thread():
@@ -320,28 +362,29 @@ class Runtime:
                     self._raise_killed(proc, now)
                 else:   # blocked in receive: it wakes with ProcessExit
                     self.kills_at_call += 1
-        if self._sched_waiting:
-            self._cond.notify()
+        self._wake_scheduler()
 
     def _set_status(self, proc: Process, status: str, timer: int | None = None) -> None:
         """Set `proc.status` and its timer (a WAITING process's only), keeping the scheduler's indexes by
-        status and the set of timed waits (lock held)."""
+        status and the set of timed waits (lock held). (The STATUS values are compared by identity:
+        every status is one of pcb's constants.)"""
         old = proc.status
-        if old == BUSY:
+        if old is BUSY:
             self._busy.discard(proc)
-        elif old == COMPUTED:
+        elif old is COMPUTED:
             self._computed.discard(proc)
         proc.status = status
-        proc.timer = timer if status == WAITING else None
-        if proc.timer is None:
-            self._timed.discard(proc)
-        else:
+        if timer is not None and status is WAITING:
+            proc.timer = timer
             self._timed.add(proc)
-        if status == READY:
+        elif proc.timer is not None:
+            proc.timer = None
+            self._timed.discard(proc)
+        if status is READY:
             heapq.heappush(self._ready, (proc.pid.n, proc))
-        elif status == BUSY:
+        elif status is BUSY:
             self._busy.add(proc)
-        elif status == COMPUTED:
+        elif status is COMPUTED:
             self._computed.add(proc)
 
     def _next_ready(self) -> Process | None:
@@ -349,7 +392,7 @@ class Runtime:
         ready = self._ready
         while ready:
             proc = ready[0][1]
-            if proc.status == READY:   # (a process leaves `_active` only as EXITED)
+            if proc.status is READY:   # (a process leaves `_active` only as EXITED)
                 return proc
             heapq.heappop(ready)
         return None
@@ -360,15 +403,18 @@ class Runtime:
         _raise_in(proc.thread, ProcessKilled)
 
     def _rekill(self) -> None:
-        """Raise ProcessKilled again in every zombie still in its own code (lock held)."""
+        """Raise ProcessKilled again in every zombie still in its own code (lock held). The next look is
+        RESEND later, or 20 times as long as this one took if that is more (thousands of zombies, as at
+        shutdown: looking at them all must not starve the threads that are ending)."""
         now = time.monotonic()
-        self._rekill_at = now + RESEND
+        me = threading.current_thread()
         for proc in list(self._zombies.values()):
             if not proc.thread.is_alive():
                 self._zombies.pop(proc.pid, None)
-            elif proc.in_user and now - proc.async_at >= RESEND and proc.thread is not threading.current_thread():
+            elif proc.in_user and now - proc.async_at >= RESEND and proc.thread is not me:
                 self.async_resends += 1
                 self._raise_killed(proc, now)
+        self._rekill_at = now + max(RESEND, 20 * (time.monotonic() - now))
 
     # -- spawning -----------------------------------------------------------
     def spawn(self, kind: str, body: Callable[[Context], None], *, trap_exit: bool = False, link: bool = False,
@@ -378,7 +424,8 @@ class Runtime:
 
         The link and the name exist before the process runs (spawn_link is
         atomic; GS-2). Its code first runs when the scheduler gives it the
-        token. Returns a pid that may already be dead.
+        token: its thread is started then (one that dies first never starts).
+        Returns a pid that may already be dead.
 
         With `parent` (`spawn_link` from process code), the new process is
         linked to `parent` and joins the run queue as the model's does: its
@@ -394,31 +441,31 @@ class Runtime:
                 self._next_pid += 1
             queued = parent is not None or label is not None
             proc = Process(pid, kind, Mailbox(self._lock), trap_exit=trap_exit, status=WAITING)
-            self._procs[pid] = self._active[pid] = proc
+            self._procs[pid.n] = self._active[pid] = proc
             if not queued:
                 self._set_status(proc, READY)
             if link:
                 proc.links.add(DRIVER)
-                self._procs[DRIVER].links.add(pid)
+                self._driver.links.add(pid)
             if parent is not None:
                 proc.links.add(parent)
-                self._procs[parent].links.add(pid)
+                self._procs[parent.n].links.add(pid)
                 self.send(parent, pid, Init())
             if label is not None:
                 self.labels[pid] = label
             if name is not None:
                 self.names.register(name, pid, alive=True)
+            # Started at its first turn (`_grant`): spawning never waits for a thread to come up.
             proc.thread = threading.Thread(target=self._main, args=(proc, body), daemon=True,
                                            name=f"regspec-{pid!r}-{kind}")
-            proc.thread.start()
             return pid
 
     def _main(self, proc: Process, body: Callable[[Context], None]) -> None:
-        started = False
+        lived = False
         while True:
             try:
-                if not started:
-                    started = True
+                if not lived:
+                    lived = True
                     self._live(proc, body)
                 proc.in_user = False   # out of its code for good: no more ProcessKilled aimed at it
                 self._thread_finished(proc)
@@ -457,10 +504,11 @@ class Runtime:
     def _thread_finished(self, proc: Process) -> None:
         # A late ProcessKilled may land here; `_main` calls again (the bookkeeping is idempotent).
         with self._lock:
+            if not proc.thread_done:
+                self._finished += 1
             proc.in_user, proc.thread_done = False, True
             self._zombies.pop(proc.pid, None)
-            if self._sched_waiting:
-                self._cond.notify()
+            self._wake_scheduler()
 
     # -- the process side of scheduling (runtime lock held) --------------------
     def _await_grant(self, proc: Process) -> object:
@@ -474,38 +522,34 @@ class Runtime:
         proc.in_slice = False
         if self._current is proc:
             self._current = None
-        if self._sched_waiting:
-            self._cond.notify()
+        self._wake_scheduler()
 
-    def _take_signals(self, pid: Pid) -> list:
-        """Every signal waiting for `pid`, in arrival order, out of the queue."""
-        mine = self._inbox.pop(pid, None)
-        if mine is None:
-            return []
-        self._in_flight -= len(mine)
-        return mine
+    def _take_signals(self, n: int) -> list:
+        """Every signal waiting for pid number `n`, in arrival order, out of the queue."""
+        return self._inbox.pop(n, None) or []
 
-    def _head_receiver(self) -> Pid | None:
-        """The receiver of the oldest signal in flight (the run queue's first), or None."""
+    def _head_receiver(self) -> int | None:
+        """The pid number of the receiver of the oldest signal in flight (the run queue's first, out of
+        the queue: it is dispatched next, taking all its signals), or None."""
         queue, inbox = self._queue, self._inbox
         while queue:
-            sig = queue[0]
-            box = inbox.get(sig.receiver)
-            if box is not None and box[0].seq <= sig.seq:
-                return sig.receiver
-            queue.popleft()   # taken already
+            sig = queue.popleft()
+            n = sig.receiver.n
+            box = inbox.get(n)
+            if box is not None and box[0] is sig:
+                return n
         return None
 
     def _handle_batch(self, proc: Process, batch: list) -> None:
         """`proc` handles its signals in order; once it is dead the rest are answered as dead."""
-        put = proc.mailbox.put
+        put, handle = proc.mailbox.deliver, signals.HANDLERS.__getitem__
         for sig in batch:
             if proc.alive:
                 payload = sig.payload
-                if payload.__class__ is Message:   # the common case, as `signals.handle` delivers it
-                    put(payload.term)
+                if payload is MESSAGE:   # the common case, as `signals.handle` delivers it
+                    put(sig.term)
                 else:
-                    signals.handle(self, proc, sig)
+                    handle(payload.__class__)(self, proc, sig.sender, payload)   # `signals.handle`'s table
             else:
                 signals.answer_dead(self, proc.pid, sig)
 
@@ -516,19 +560,23 @@ class Runtime:
             raise ProcessExit
 
     def _grant(self, proc: Process, item: object) -> None:
-        self._set_status(proc, RUNNING)
-        proc.in_slice = isinstance(item, list)
+        self._set_status(proc, RUNNING)   # (from WAITING, READY, BUSY or COMPUTED)
+        proc.in_slice = item.__class__ is list
         self._current = self._slice_owner = proc
+        proc.mailbox.hand(item)
+        if not proc.started:
+            # Its first turn: its thread comes up and finds `item` waiting. The scheduler starts it once
+            # it has let the lock go (`_start_pending`), so the thread runs its turn straight away.
+            proc.started = True
+            self._starting.append(proc.thread)
         self._slice_end = time.monotonic() + self.time_slice
-        proc.mailbox.put_signal(item)
 
     def end_slice(self, pid: Pid) -> None:
         """The token's holder `pid` will compute for a while without calling the runtime:
         its slice is over now, so the scheduler preempts it at once (lock held)."""
         if self._current is not None and self._current.pid == pid:
             self._slice_end = 0.0
-            if self._sched_waiting:
-                self._cond.notify()
+            self._wake_scheduler()
 
     # -- BIFs: called by a process's own thread through its Context ----------------
     def _enter(self, proc: Process) -> None:
@@ -547,6 +595,11 @@ class Runtime:
             if proc.killed:   # `_enter`, inlined
                 proc.in_user = True
                 raise ProcessExit
+            messages = proc.mailbox._messages
+            if match is ANY and messages and proc.status is not BUSY:
+                # The common case: a message is there. The lock is not released, so nobody sees
+                # `in_user`, and nothing can kill it before it returns.
+                return messages.popleft()
             proc.in_user = False
             try:
                 if deadline is None and isinstance(timeout, int):
@@ -554,17 +607,21 @@ class Runtime:
                 if deadline is not None and deadline <= self.time:
                     timeout = 0   # already due: take a match that is there, else time out at once
                 while True:
-                    if proc.status == BUSY:
+                    if proc.status is BUSY:
                         # Preempted code is back in receive: it runs again only with the token.
                         can_run = proc.mailbox.has(match) or timeout == 0
                         self._park(proc, READY if can_run else WAITING, deadline)
                     else:
-                        found, msg = proc.mailbox.take(match)
-                        if found:
-                            return msg
+                        if match is ANY:
+                            if messages:
+                                return messages.popleft()
+                        else:
+                            found, msg = proc.mailbox.take(match)
+                            if found:
+                                return msg
                         if proc.in_slice:
                             # Signals its own actions sent it during this slice (the model's run loop).
-                            batch = self._take_signals(proc.pid)
+                            batch = self._take_signals(proc.pid.n)
                             if batch:
                                 self._handle_own(proc, batch)
                                 continue
@@ -572,10 +629,13 @@ class Runtime:
                             return TIMEOUT
                         self._park(proc, WAITING, deadline)
                     item = self._await_grant(proc)
-                    if item is _TIMER:
+                    if item.__class__ is list:   # its signals: handled in order, then its code looks again
+                        self._handle_batch(proc, item)
+                        if not proc.alive:   # killed by a signal it handled (`_handle_own`)
+                            self.kills_at_call += 1
+                            raise ProcessExit
+                    elif item is _TIMER:
                         return TIMEOUT
-                    if item is not _RESUME:
-                        self._handle_own(proc, item)
             finally:
                 proc.in_user = True   # `_leave`, inlined
                 if proc.killed:
@@ -601,13 +661,19 @@ class Runtime:
             raise ProcessExit
 
     def bif(self, proc: Process, fn: Callable, *args) -> object:
-        """Run `fn(runtime, proc, *args)` as a BIF of `proc`, from `proc`'s own thread, atomically."""
+        """Run `fn(runtime, proc, *args)` as a BIF of `proc`, from `proc`'s own thread, atomically.
+
+        `in_user` is not cleared meanwhile (as `_enter`/`_leave` do around a wait): it is read only
+        by a thread holding the lock, which this one holds throughout.
+        """
         with self._lock:
-            self._enter(proc)
+            if proc.killed:
+                self._enter(proc)   # raises ProcessExit
             try:
                 return fn(self, proc, *args)
             finally:
-                self._leave(proc)
+                if proc.killed:
+                    raise ProcessExit
 
     # -- the scheduler: runs in the driver's thread while the driver is blocked ----
     def run_until(self, done: Callable[[], bool], *, timer: int | None = None, timer_real: float | None = None,
@@ -622,7 +688,7 @@ class Runtime:
         runs, after `timer_real` seconds). Raises `TimeoutError` (with a `statistics()`
         snapshot) when `timeout` real seconds pass first.
         """
-        if threading.current_thread() is not self._driver_thread:
+        if threading.get_ident() != self._driver_ident:
             raise RuntimeError("only the driver's thread (the one that made the runtime) may schedule")
         now = time.monotonic()
         real_deadline = now + (self.wait_timeout if timeout is None else timeout)
@@ -635,57 +701,87 @@ class Runtime:
                         return CLOSED
                     if done():
                         return DONE
-                    now = time.monotonic()
-                    if self._zombies and now >= self._rekill_at:
+                    if self._zombies and time.monotonic() >= self._rekill_at:
                         self._rekill()
-                    if self._current is None and self._slice_owner is not None:
-                        owner, self._slice_owner = self._slice_owner, None
-                        if not owner.alive:   # it died in its slice: what it sent itself is answered now
-                            self._dispatch(owner.pid)
+                    current = self._current
+                    if current is None:
+                        owner = self._slice_owner
+                        if owner is not None:
+                            self._slice_owner = None
+                            if not owner.alive:   # it died in its slice: what it sent itself is answered now
+                                self._dispatch(owner.pid.n)
+                                continue
+                        if self._ready and (ready := self._next_ready()) is not None:
+                            self._grant(ready, _RESUME)
+                        elif (head := self._head_receiver()) is not None:
+                            self._dispatch(head)
+                        else:
+                            now = time.monotonic()
+                            if self._busy:
+                                if timer is not None and timer_deadline is not None and now >= timer_deadline:
+                                    self.time = max(self.time, timer)
+                                    return TIMER
+                                if now >= real_deadline:
+                                    raise self._timeout_error(timeout)
+                                # `done` may watch the busy code itself (nothing notifies then): look again
+                                # each slice.
+                                self._wait(min(real_deadline, timer_deadline or real_deadline,
+                                               now + self.time_slice) - now)
+                            elif computed := min(self._computed, key=lambda p: p.pid, default=None):
+                                # Nothing else can run: it goes on (the model's FinishWork).
+                                self._grant(computed, _RESUME)
+                            else:
+                                fired = self._fire_timer(timer)
+                                if fired == QUIESCENT and self._zombies:
+                                    # Quiescent only once no code of a dead process runs any more.
+                                    if now >= real_deadline:
+                                        raise self._timeout_error(timeout)
+                                    self._wait(real_deadline - now)
+                                elif fired is not None:
+                                    return fired
                             continue
-                    if self._current is not None:
-                        if now >= real_deadline:
-                            raise self._timeout_error(timeout)
-                        if now < self._slice_end:
-                            self._wait(min(self._slice_end, real_deadline) - now)
-                        else:  # it kept the token a whole slice: preempt it
-                            self._set_status(self._current, BUSY)
-                            self._current = None
-                        continue
-                    ready = self._next_ready()
-                    if ready is not None:
-                        self._grant(ready, _RESUME)
-                    elif (head := self._head_receiver()) is not None:
-                        self._dispatch(head)
-                    elif self._busy:
-                        if timer is not None and timer_deadline is not None and now >= timer_deadline:
-                            self.time = max(self.time, timer)
-                            return TIMER
-                        if now >= real_deadline:
-                            raise self._timeout_error(timeout)
-                        # `done` may watch the busy code itself (nothing notifies then): look again each slice.
-                        self._wait(min(real_deadline, timer_deadline or real_deadline, now + self.time_slice) - now)
-                    elif computed := min(self._computed, key=lambda p: p.pid, default=None):
-                        self._grant(computed, _RESUME)   # nothing else can run: it goes on (the model's FinishWork)
-                    else:
-                        fired = self._fire_timer(timer)
-                        if fired == QUIESCENT and self._zombies:
-                            # Quiescent only once no code of a dead process runs any more.
-                            if now >= real_deadline:
-                                raise self._timeout_error(timeout)
-                            self._wait(real_deadline - now)
-                        elif fired is not None:
-                            return fired
+                        current = self._current
+                        if current is None:   # handled on someone's behalf (P0's, a dead one's, a busy one's)
+                            continue
+                        # Granted: wait for the token at once (a grant delivers nothing `done` reads).
+                    now = time.monotonic()
+                    if now >= real_deadline:
+                        raise self._timeout_error(timeout)
+                    if now < self._slice_end:
+                        self._wait(min(self._slice_end, real_deadline) - now)
+                    else:  # it kept the token a whole slice: preempt it
+                        self._set_status(current, BUSY)
+                        self._current = None
             finally:
                 self._gate_open = False
+                if self._starting:   # granted, and the run ended before the scheduler waited
+                    self._start_pending()
 
     def _wait(self, seconds: float) -> None:
-        """Wait for a notification (lock held); while zombies run, wake every RESEND to kill them again."""
-        self._sched_waiting = True
+        """Wait until woken (`_wake_scheduler`) or `seconds` pass (lock held, released meanwhile); while
+        zombies run, wake every RESEND to kill them again."""
+        if self._zombies:
+            seconds = min(seconds, RESEND)
+        waiter = allocate_lock()
+        waiter.acquire()
+        self._sched_waiter = waiter
+        saved = self._lock._release_save()   # as threading.Condition does, with the lock at any depth
         try:
-            self._cond.wait(min(seconds, RESEND) if self._zombies else seconds)
+            if self._starting:
+                self._start_pending()
+            if seconds > 0:
+                waiter.acquire(True, seconds)
         finally:
-            self._sched_waiting = False
+            self._lock._acquire_restore(saved)
+            if self._sched_waiter is waiter:   # not woken: timed out
+                self._sched_waiter = None
+
+    def _start_pending(self) -> None:
+        """Start the threads granted their first turn (`_grant`); `Thread.start` waits for each to come
+        up. Shutdown calls it too, before it joins: `_start_lock` makes it wait for a start in progress."""
+        with self._start_lock:
+            while self._starting:
+                self._starting.pop().start()
 
     def _fire_timer(self, timer: int | None) -> str | None:
         """Nothing else can happen: fire the earliest timer (logical time); None if it was a process's."""
@@ -701,16 +797,18 @@ class Runtime:
         self._grant(proc, _TIMER)
         return None
 
-    def _dispatch(self, pid: Pid) -> None:
-        """Run the process first in the run queue: hand it every signal waiting for it."""
-        proc = self._procs.get(pid)
-        if pid != DRIVER and proc is not None and proc.alive and proc.status == WAITING:
-            self._grant(proc, self._take_signals(pid))   # it handles them in its own thread
+    def _dispatch(self, n: int) -> None:
+        """Run the process first in the run queue (pid number `n`): hand it every signal waiting for it."""
+        proc = self._procs.get(n)
+        inbox = self._inbox
+        if proc is not None and proc.status is WAITING and proc.alive and proc is not self._driver:
+            self._grant(proc, inbox.pop(n))   # it handles them in its own thread
             return
-        while batch := self._take_signals(pid):
-            if pid == DRIVER:
+        while (batch := inbox.pop(n, None)) is not None:   # (handling may send it more: take those too)
+            if proc is self._driver:
                 self._driver_handles(proc, batch)
             elif proc is None or not proc.alive:
+                pid = batch[0].receiver
                 for sig in batch:
                     signals.answer_dead(self, pid, sig)
             else:
@@ -722,9 +820,12 @@ class Runtime:
         """P0 handles its signals like any process that traps exits, whether or not it is in a receive:
         replies, DOWNs and EXITs go to its mailbox, where its code takes them. But no exit signal
         kills it, not even `exit(P0, kill)` (SCN-1): it is dropped."""
+        put = driver.mailbox.deliver
         for sig in batch:
             payload = sig.payload
-            if not (isinstance(payload, ExitSignal) and not payload.link and payload.reason == KILL):
+            if payload is MESSAGE:   # the common case (a reply), as `signals.handle` delivers it
+                put(sig.term)
+            elif not (isinstance(payload, ExitSignal) and not payload.link and payload.reason == KILL):
                 signals.handle(self, driver, sig)
 
     def wait_quiescent(self, timeout: float | None = None) -> None:
@@ -747,7 +848,7 @@ class Runtime:
         with self._lock:
             by = lambda status: tuple(sorted(p.pid for p in self._active.values() if p.status == status))
             return Statistics(
-                gate_open=self._gate_open, in_flight=self._in_flight,
+                gate_open=self._gate_open, in_flight=sum(map(len, self._inbox.values())),
                 current=self._current.pid if self._current is not None else None,
                 ready=by(READY), busy=by(BUSY), waiting=by(WAITING),
                 live_threads=tuple(p.pid for p in self._procs.values() if p.thread is not None and not p.thread_done),
@@ -797,37 +898,55 @@ class Runtime:
             self._closing = True
             self._queue.clear()
             self._inbox.clear()
-            self._in_flight = 0
-            for pid in sorted(self._procs):
-                proc = self._procs[pid]
-                if pid == DRIVER or proc.status == EXITED and not proc.alive and proc.killed:
+            for n in sorted(self._procs):
+                proc = self._procs[n]
+                if proc is self._driver or proc.status == EXITED and not proc.alive and proc.killed:
                     continue
                 if proc.alive:
-                    self.names.release(pid)
+                    self.names.release(proc.pid)
                     proc.alive, proc.exit_reason = False, KILLED
                     proc.links.clear(); proc.monitors.clear(); proc.monitored_by.clear()
                 self.process_exited(proc)
             me = threading.current_thread()
-            pending = deque(p.thread for p in self._procs.values() if p.thread is not None and p.thread is not me)
+            pending = [p for p in self._procs.values() if p.started and p.thread is not me]
         try:
             self._join_processes(pending)
         finally:
             self._close_beside()
 
-    def _join_processes(self, pending: deque) -> None:
+    def _join_processes(self, pending: list) -> None:
+        """Join the threads of the processes `pending` in order. At shutdown `process_exited` closes a
+        mailbox without waking its thread: the threads blocked in receive are woken a few ahead of the
+        join, as it comes to them (thousands woken at once fight over the GIL with this thread), and
+        all of them once one takes longer than RESEND to end. Progress is any process thread finishing
+        (`_finished`), so each wait is O(1) however many are still ending."""
+        self._start_pending()   # a thread granted its first turn just now may not be started yet
         last_progress = time.monotonic()
-        while pending:
-            pending[0].join(RESEND)
-            if not pending[0].is_alive():
-                pending.popleft()
+        finished = -1
+        head = woken = 0   # pending[head:] not joined yet; pending[:woken] woken
+        while head < len(pending):
+            if woken < head + 8:
+                for proc in pending[woken:head + 8]:
+                    proc.mailbox.wake()
+                woken = head + 8
+            thread = pending[head].thread
+            thread.join(RESEND)
+            if not thread.is_alive():
+                head += 1
                 last_progress = time.monotonic()
                 continue
-            still = deque(t for t in pending if t.is_alive())
-            now = time.monotonic()
-            if len(still) < len(pending):
-                last_progress = now
-            elif now - last_progress >= self.join_timeout:
-                raise LeakedThreads(list(still))
-            pending = still
+            if woken < len(pending):
+                for proc in pending[woken:]:
+                    proc.mailbox.wake()
+                woken = len(pending)
             with self._lock:
-                self._rekill()
+                now = time.monotonic()
+                if self._finished != finished:
+                    finished, last_progress = self._finished, now
+                if now >= self._rekill_at:
+                    self._rekill()
+            if now - last_progress >= self.join_timeout:
+                still = [p.thread for p in pending[head:] if p.thread.is_alive()]
+                if still:
+                    raise LeakedThreads(still)
+                return

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 # The signal payloads are the shared frozen records: they cross threads
 # unchanged, and a signal means exactly what it means in the model.
-from regspec.common.records import (AliveRequest, DemonitorRequest, Down, ExitSignal, Init, LinkRequest, Message,
+from regspec.common.records import (AliveRequest, DemonitorRequest, Down, ExitSignal, Init, LinkRequest,
                                     MonitorRequest, Signal, UnlinkRequest)
 from regspec.common.results import ErlangError
 from regspec.terms import Atom, Pid, Ref
@@ -32,7 +32,7 @@ from .pcb import Process
 
 __all__ = [
     "handle", "exit_process", "receive_exit", "link", "unlink", "monitor", "demonitor", "answer_dead",
-    "deliver_message", "send", "exit_signal", "trap_exit",
+    "deliver_message", "send", "exit_signal", "trap_exit", "HANDLERS", "MESSAGE",
 ]
 
 KILL = Atom("kill")
@@ -44,36 +44,46 @@ FALSE = Atom("false")
 EXIT = Atom("EXIT")
 
 
+class _MessageMark:
+    def __repr__(self) -> str:
+        return "MESSAGE"
+
+
+MESSAGE = _MessageMark()
+"""The payload of a message signal, whose term the signal carries beside it (`Runtime.send`)."""
+
+
 # -- the receiving side --------------------------------------------------------
 
 def handle(rt, proc: Process, sig: Signal) -> None:
     """A live process handles one signal (the model's `scheduler.deliver`, live branch)."""
     payload = sig.payload
-    if isinstance(payload, Message):
-        deliver_message(proc, payload.term)
-    elif isinstance(payload, ExitSignal):
-        receive_exit(rt, proc, sig.sender, payload.reason, payload.link)
-    elif isinstance(payload, LinkRequest):
-        proc.links.add(sig.sender)
-    elif isinstance(payload, UnlinkRequest):
-        proc.links.discard(sig.sender)
-    elif isinstance(payload, MonitorRequest):
-        proc.monitored_by[payload.ref] = (sig.sender, payload.object)
-    elif isinstance(payload, DemonitorRequest):
-        proc.monitored_by.pop(payload.ref, None)
-    elif isinstance(payload, Down):
-        receive_down(proc, payload)
-    elif isinstance(payload, AliveRequest):
-        rt.send(proc.pid, sig.sender, Message((payload.tag, TRUE)))
-    elif isinstance(payload, Init):
-        pass
-    else:  # pragma: no cover - the runtime sends only the payloads above
-        raise TypeError(f"unknown signal payload {payload!r}")
+    if payload is MESSAGE:
+        deliver_message(proc, sig.term)
+        return
+    try:
+        handler = HANDLERS[payload.__class__]   # one lookup: the payloads are final records
+    except KeyError:  # pragma: no cover - the runtime sends only the payloads below
+        raise TypeError(f"unknown signal payload {payload!r}") from None
+    handler(rt, proc, sig.sender, payload)
+
+
+# What a live process does with each kind of signal but a message: `handler(rt, proc, sender, payload)`.
+HANDLERS = {
+    ExitSignal: lambda rt, proc, sender, p: receive_exit(rt, proc, sender, p.reason, p.link),
+    LinkRequest: lambda rt, proc, sender, p: proc.links.add(sender),
+    UnlinkRequest: lambda rt, proc, sender, p: proc.links.discard(sender),
+    MonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.__setitem__(p.ref, (sender, p.object)),
+    DemonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.pop(p.ref, None),
+    Down: lambda rt, proc, sender, p: receive_down(proc, p),
+    AliveRequest: lambda rt, proc, sender, p: rt.send(proc.pid, sender, MESSAGE, (p.tag, TRUE)),
+    Init: lambda rt, proc, sender, p: None,
+}
 
 
 def deliver_message(proc: Process, term: object) -> None:
     """Put `term` at the end of the mailbox; the process's code takes it when it runs."""
-    proc.mailbox.put(term)
+    proc.mailbox.deliver(term)   # (the runtime lock is held)
 
 
 def answer_dead(rt, dead: Pid, sig: Signal) -> None:
@@ -86,7 +96,7 @@ def answer_dead(rt, dead: Pid, sig: Signal) -> None:
         # MON-2: monitoring a process that is gone gives an immediate noproc DOWN.
         rt.send(dead, sig.sender, Down(payload.ref, payload.object, NOPROC))
     elif isinstance(payload, AliveRequest):
-        rt.send(dead, sig.sender, Message((payload.tag, FALSE)))
+        rt.send(dead, sig.sender, MESSAGE, (payload.tag, FALSE))
     # PROC-3: messages and everything else are dropped.
 
 
@@ -142,7 +152,7 @@ def send(rt, proc: Process, to: object, msg: object) -> None:
     pid = to if isinstance(to, Pid) else rt.names.whereis(to)
     if not isinstance(pid, Pid):
         raise ErlangError("error", Atom("badarg"))
-    rt.send(proc.pid, pid, Message(msg))
+    rt.send(proc.pid, pid, MESSAGE, msg)
 
 
 def exit_signal(rt, proc: Process, to: Pid, reason: object) -> None:
@@ -185,7 +195,7 @@ def unlink(rt, proc: Process, other: object) -> Atom:
 
 def monitor(rt, proc: Process, target: object) -> Ref:
     """`monitor(process, Target)`: a pid, or a local name resolved now (MON-1, MON-3, MON-4)."""
-    ref = rt.make_ref()
+    ref = rt.new_ref()
     if isinstance(target, Pid):
         proc.monitors[ref] = target
         # MON-2: a dead target answers with a noproc DOWN that still queues
@@ -206,10 +216,9 @@ def monitor(rt, proc: Process, target: object) -> Ref:
 def demonitor(rt, proc: Process, ref: Ref, flush: bool) -> Atom:
     """`demonitor(Ref[, [flush]])` (MON-5): a DOWN still in flight is dropped when it arrives;
     `flush` also removes one already in the mailbox, but not one the process took out of it."""
-    if ref in proc.monitors:
-        target = proc.monitors.pop(ref)
-        if target is not None:
-            rt.send(proc.pid, target, DemonitorRequest(ref))
+    target = proc.monitors.pop(ref, None)   # None too for a monitor of a free name: nobody to tell
+    if target is not None:
+        rt.send(proc.pid, target, DemonitorRequest(ref))
     if flush:
         proc.mailbox.remove(lambda m: _is_down(m, ref))
     return TRUE

@@ -25,32 +25,51 @@ from __future__ import annotations
 
 from regspec.terms import Atom, ErlList
 
-__all__ = ["ChatRoom", "MAX_WORK"]
+__all__ = ["ChatRoom", "MAX_WORK", "GET_MESSAGES", "ADD_MESSAGE"]
 
 MAX_WORK = 1_000_000   # the largest N of a cast {work, N}: a bigger one is any other cast (bad_cast)
+GET_MESSAGES = Atom("get_messages")
+ADD_MESSAGE = Atom("add_message")
+WORK = Atom("work")
 
 
 class ChatRoom:
-    """Callbacks of the article's Chat.Server; state is a tuple of messages, newest first."""
+    """Callbacks of the article's Chat.Server; the state holds the messages, newest first.
 
-    @staticmethod
-    def handle_call(request, state):
-        if request == Atom("get_messages"):
-            return ("reply", ErlList(state), state)
+    How the state holds them is `add` and `messages`: a tuple here, which the model keeps (its
+    world is hashed and compared whole). The runtime's room keeps them in a persistent list, so
+    that a cast costs the same however many messages the room holds (`regspec.impl.behaviours`);
+    every answer is the same.
+    """
+
+    @classmethod
+    def handle_call(cls, request, state):
+        if request == GET_MESSAGES:
+            return ("reply", ErlList(cls.messages(state)), state)
         return ("stop", (Atom("bad_call"), request), state)
 
-    @staticmethod
-    def handle_cast(msg, state):
-        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("add_message"):
-            return ("noreply", (msg[1],) + state)
-        if ChatRoom.work(msg) is not None:
+    @classmethod
+    def handle_cast(cls, msg, state):
+        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == ADD_MESSAGE:
+            return ("noreply", cls.add(msg[1], state))
+        if cls.work(msg) is not None:
             return ("noreply", state)
         return ("stop", (Atom("bad_cast"), msg), state)
 
     @staticmethod
+    def add(message, state: tuple) -> tuple:
+        """The state with `message` added as the newest."""
+        return (message,) + state
+
+    @staticmethod
+    def messages(state: tuple) -> tuple:
+        """The messages of `state`, newest first."""
+        return state
+
+    @staticmethod
     def work(msg) -> int | None:
         """N of a cast `{work, N}` with N an integer in 0..MAX_WORK, else None."""
-        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == Atom("work"):
+        if isinstance(msg, tuple) and len(msg) == 2 and msg[0] == WORK:
             n = msg[1]
             if isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_WORK:
                 return n

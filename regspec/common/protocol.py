@@ -20,13 +20,15 @@ import attrs
 
 from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, Ref
 
-__all__ = ["GEN_CALL", "GEN_CAST", "ALIAS", "ACK", "call_message", "reply_tag", "server_ref", "DownOf", "ExitFrom",
-           "AnyDownOf", "TagOf", "ReplyOrDown", "Ack"]
+__all__ = ["GEN_CALL", "GEN_CAST", "ALIAS", "ACK", "DOWN", "EXIT", "call_message", "reply_tag", "server_ref",
+           "DownOf", "ExitFrom", "AnyDownOf", "TagOf", "ReplyOrDown", "Ack"]
 
 GEN_CALL = Atom("$gen_call")
 GEN_CAST = Atom("$gen_cast")
 ALIAS = Atom("alias")
 ACK = Atom("ack")
+DOWN = Atom("DOWN")
+EXIT = Atom("EXIT")
 
 
 # -- gen_server's call protocol ----------------------------------------------------
@@ -53,6 +55,9 @@ def server_ref(ref: object) -> object:
 
 
 # -- receive patterns ----------------------------------------------------------------
+# A receive runs its pattern on every message it looks at: each `matches` is a few comparisons
+# and allocates nothing (`x is y or x == y`: the tag or ref in a reply is mostly the very object
+# the receiver made, and equality of records is Python code).
 
 @attrs.frozen
 class DownOf:
@@ -61,7 +66,8 @@ class DownOf:
     ref: Ref
 
     def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] == self.ref
+        return isinstance(term, tuple) and len(term) == 5 and term[0] == DOWN and \
+            (term[1] is self.ref or term[1] == self.ref)
 
 
 @attrs.frozen
@@ -71,7 +77,7 @@ class ExitFrom:
     pid: Pid
 
     def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 3 and term[0] == Atom("EXIT") and term[1] == self.pid
+        return isinstance(term, tuple) and len(term) == 3 and term[0] == EXIT and term[1] == self.pid
 
 
 @attrs.frozen
@@ -81,7 +87,7 @@ class AnyDownOf:
     refs: tuple
 
     def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] in self.refs
+        return isinstance(term, tuple) and len(term) == 5 and term[0] == DOWN and term[1] in self.refs
 
 
 @attrs.frozen
@@ -91,7 +97,7 @@ class TagOf:
     tag: object
 
     def matches(self, term: object) -> bool:
-        return isinstance(term, tuple) and len(term) == 2 and term[0] == self.tag
+        return isinstance(term, tuple) and len(term) == 2 and (term[0] is self.tag or term[0] == self.tag)
 
 
 @attrs.frozen
@@ -102,7 +108,12 @@ class ReplyOrDown:
     mref: Ref
 
     def matches(self, term: object) -> bool:
-        return TagOf(self.tag).matches(term) or DownOf(self.mref).matches(term)
+        """`TagOf(tag).matches(term) or DownOf(mref).matches(term)`, in one go."""
+        if not isinstance(term, tuple):
+            return False
+        if len(term) == 2:
+            return term[0] is self.tag or term[0] == self.tag
+        return len(term) == 5 and term[0] == DOWN and (term[1] is self.mref or term[1] == self.mref)
 
 
 @attrs.frozen
@@ -114,4 +125,4 @@ class Ack:
     def matches(self, term: object) -> bool:
         if isinstance(term, tuple) and len(term) == 3 and term[0] == ACK and term[1] == self.pid:
             return True
-        return ExitFrom(self.pid).matches(term)
+        return isinstance(term, tuple) and len(term) == 3 and term[0] == EXIT and term[1] == self.pid

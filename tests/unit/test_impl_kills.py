@@ -280,6 +280,7 @@ def test_shutdown_of_3000_processes_does_not_raise():
     rt = make_runtime(join_timeout=0.5)
     d = Driver(rt)
     pids = [d.spawn() for _ in range(3000)]
+    rt.wait_quiescent(timeout=DEADLINE)   # every thread up: a process's thread starts at its first turn
     rt.shutdown()
     assert [] == [p for p in pids if rt.process(p).thread.is_alive()]
 

@@ -328,6 +328,41 @@ def test_a_process_crash_ends_it_with_an_error_reason():
         assert [pid] == [p for p, _ in rt.statistics().crashes]
 
 
+def test_the_runtime_room_answers_as_the_shared_callbacks():
+    """The runtime's room keeps its messages in a persistent list (a cast copies nothing), the model's
+    in a tuple: every answer is the same."""
+    from regspec.common.chat_room import ChatRoom
+    from regspec.impl.behaviours import Room
+    get = Atom("get_messages")
+    casts = [(Atom("add_message"), m) for m in ("a", 1, ("t", Atom("x")))] + [(Atom("work"), 0), Atom("bad")]
+    shared, runtime = (), ()
+    for msg in casts:
+        expected, got = ChatRoom.handle_cast(msg, shared), Room.handle_cast(msg, runtime)
+        assert expected[:-1] == got[:-1]
+        shared, runtime = expected[-1], got[-1]
+        assert ChatRoom.handle_call(get, shared)[:2] == Room.handle_call(get, runtime)[:2]
+    assert ChatRoom.handle_call(Atom("other"), shared)[:2] == Room.handle_call(Atom("other"), runtime)[:2]
+
+
+# -- threads --------------------------------------------------------------------------
+
+def test_a_process_has_a_thread_from_its_first_turn_on():
+    """Spawning starts no thread: a process's thread comes up at its first turn; one still waiting for
+    it at shutdown never has one."""
+    before = set(threading.enumerate())
+    rt = make_runtime()
+    d = Driver(rt)
+    ran, waiting = d.spawn(), d.spawn()
+    assert set() == {t for t in threading.enumerate() if t not in before}
+    assert "done" == rt.run_until(lambda: rt.process(ran).started, timeout=20)
+    assert thread_of(rt, ran).is_alive() and not rt.process(waiting).started
+    assert {ran, waiting} <= set(rt.statistics().live_threads)
+    rt.shutdown()
+    assert not rt.process(waiting).started and not thread_of(rt, waiting).is_alive()
+    assert () == rt.statistics().live_threads
+    assert set() == {t for t in threading.enumerate() if t not in before}
+
+
 # -- shutdown ---------------------------------------------------------------------------
 
 def test_shutdown_kills_everything_and_leaves_no_thread():
@@ -342,6 +377,31 @@ def test_shutdown_kills_everything_and_leaves_no_thread():
     assert set() == {t for t in threading.enumerate() if t not in before}
     assert ErlList(()) == d.registered()
     rt.shutdown()   # idempotent
+
+
+def test_a_shutdown_while_first_turns_are_granted_joins_every_thread():
+    """The scheduler starts a thread at its process's first turn, outside the runtime lock; a shutdown
+    from another thread in the middle of 300 first turns still joins every thread that was started
+    (a start in progress included: shutdown waits for it before it joins)."""
+    before = set(threading.enumerate())
+    halfway = threading.Event()
+
+    def body_for(i):
+        def body(ctx):
+            if i == 100:
+                halfway.set()
+            ctx.receive()
+        return body
+
+    rt = make_runtime()
+    pids = [rt.spawn("first", body_for(i)) for i in range(300)]
+    stopper = threading.Thread(target=lambda: (halfway.wait(20), rt.shutdown()))
+    stopper.start()
+    rt.wait_quiescent(timeout=20)   # returns once shut down (or once all have had their turn)
+    stopper.join(20)
+    assert halfway.is_set() and not stopper.is_alive()
+    assert [] == [p for p in pids if thread_of(rt, p).is_alive()]
+    assert set() == {t for t in threading.enumerate() if t not in before}
 
 
 def test_shutdown_stops_a_busy_process_and_answers_the_drivers_pending_call():
