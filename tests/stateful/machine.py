@@ -11,6 +11,13 @@ build a machine over a patched runtime (the planted bugs).
 supervised, named rooms (every name form), dynamic supervisors, registry
 servers that get killed, and :global; after every quiescent step the
 children of every live supervisor are alive (SUP-2, SUP-5) on both sides.
+
+Both are drawn so that Hypothesis can shrink a failure by deleting steps: a
+rule names what it acts on by a bundle entry or by a value from a fixed small
+set (a name, a room reference, a child id), never by an index into what
+earlier steps made, so a deleted step does not change what a later one
+means; an initialize rule can shrink to starting nothing; the first value
+of a `sampled_from` is the one to shrink to (no work, no init_work).
 """
 
 from __future__ import annotations
@@ -478,24 +485,28 @@ def supervision_machine(make_impl_session):
                 target = {"sup": {"proc": sup}, "room": room, "sibling": sibling, "registry": {"local": registry}}[victim]
                 self.apply({"op": "kill", "target": target, "reason": reason})
 
-        @rule(ref=ROOM_REFS, reason=st.sampled_from(REASONS),
-              then=st.sampled_from(["whereis", "cast", "register", "registry"]), who=collectors,
+        @rule(ref=ROOM_REFS, reason=st.sampled_from(REASONS), then=st.sampled_from(["whereis", "cast", "registry"]),
               registry=st.sampled_from(REGISTRY_SERVERS))
-        def use_name_of_the_dying(self, ref, reason, then, who, registry):
+        def use_name_of_the_dying(self, ref, reason, then, registry):
             # REG-LOCAL-8, VIA-2: right after a nowait kill of a room its name is still the dead
             # holder's (until it handled the kill, or until the registry saw its DOWN); the next
-            # step (not nowait) meets that window: a lookup, a cast, another process taking the
-            # name, or the registry server killed before it cleaned up.
+            # step (not nowait) meets that window: a lookup, a cast, or the registry server killed
+            # before it cleaned up.
             name = self._name(ref)
             self.apply({"op": "kill", "target": name, "reason": reason, "nowait": True})
             if then == "whereis":
                 self.apply({"op": "whereis", "name": name})
             elif then == "cast":
                 self.apply({"op": "cast", "to": name, "msg": ["add_message", {"str": "hi"}]})
-            elif then == "register":
-                self.apply({"op": "register", "name": name, "target": {"proc": who}})
             else:
                 self.apply({"op": "kill", "target": {"local": registry}, "reason": "kill"})
+
+        @rule(ref=ROOM_REFS, reason=st.sampled_from(REASONS), who=collectors)
+        def take_name_of_the_dying(self, ref, reason, who):
+            # The same window (REG-LOCAL-8, VIA-2): another process takes the name.
+            name = self._name(ref)
+            self.apply({"op": "kill", "target": name, "reason": reason, "nowait": True})
+            self.apply({"op": "register", "name": name, "target": {"proc": who}})
 
         # -- rules: kills ---------------------------------------------------------
         @rule(ref=ROOM_REFS, reason=st.sampled_from(REASONS), nowait=st.booleans())

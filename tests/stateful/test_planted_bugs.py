@@ -1,11 +1,12 @@
 """Tests of the tests: each planted bug, patched into the runtime here (never a flag in impl/),
-must be found by a differential state machine within the CI budget.
+must be found by a differential state machine within the CI budget, and shrunk to a
+counterexample of at most `MAX_STEPS` scenario steps (initialize rules' steps included).
 
 Bugs in names, signals and calls are hunted by `system_machine`; bugs in
 supervisors and registries (a restart without the child's name, a registry
 that forgets to demonitor, one_for_all stopping siblings in start order) by
-`supervision_machine`. Each test prints how long the search took and how
-many steps the counterexample has (run with `-s` to see them).
+`supervision_machine`. Each test prints how long the search and the shrinking
+took and how many steps the counterexample has (run with `-s` to see them).
 """
 
 from __future__ import annotations
@@ -161,12 +162,16 @@ BUGS = [
 ]
 SUPERVISION_BUGS = {restart_without_name, unregister_keeps_monitor, one_for_all_stops_in_start_order}
 
-BUDGET = settings(max_examples=300, stateful_step_count=40, deadline=None, database=None, derandomize=True)
-# The supervision machine's bugs need a whole story (a name handed over, its old holder killed):
-# more examples, each one cheap. Its rules draw names from what earlier steps started, which
-# Hypothesis shrinks slowly (minutes), so here the bug only has to be found; the differential
-# test itself shrinks every failure it finds.
-SUPERVISION_BUDGET = settings(BUDGET, max_examples=1000, phases=[Phase.explicit, Phase.generate])
+MAX_STEPS = 8   # the longest counterexample a planted bug may shrink to
+
+# Every phase but explain: shrinking is what makes a counterexample readable; explain only
+# adds comments to Hypothesis's report, by rerunning the shrunk example with each of its
+# steps varied (here 20-30 s a bug, most of the time the test took).
+BUDGET = settings(max_examples=300, stateful_step_count=40, deadline=None, database=None, derandomize=True,
+                  phases=[Phase.explicit, Phase.generate, Phase.shrink])
+# The supervision machine's bugs need a whole story (a name handed over, its old holder
+# killed): more examples, each one cheap; shorter ones, which shrink faster.
+SUPERVISION_BUDGET = settings(BUDGET, max_examples=1000, stateful_step_count=25)
 # The driver handles its DOWNs like any process, and it monitors whatever it calls or stops: a
 # name freed only once a watcher handled the DOWN is freed all the same when the driver's call
 # or stop meets the death. The bug shows where the DOWN reaches no live watcher (one that died
@@ -191,11 +196,11 @@ def test_the_state_machine_finds_the_planted_bug(plant, monkeypatch, capsys):
         run_state_machine_as_test(Machine, settings=SUPERVISION_BUDGET if plant in SUPERVISION_BUGS
                                   else BUDGETS.get(plant, BUDGET))
     elapsed = time.perf_counter() - start
-    shrunk = "found" if plant in SUPERVISION_BUGS else "found and shrunk"
     with capsys.disabled():
-        print(f"\n  planted bug {plant.__name__}: {shrunk} in {elapsed:.2f} s; "
+        print(f"\n  planted bug {plant.__name__}: found and shrunk in {elapsed:.2f} s; "
               f"counterexample of {len(last['steps'])} steps")
     assert last["steps"], "the failing example ran no step"
+    assert len(last["steps"]) <= MAX_STEPS, f"shrunk to {len(last['steps'])} steps: {last['steps']}"
 
 
 def test_the_state_machines_fail_on_an_internal_error(monkeypatch):
