@@ -295,10 +295,15 @@ DEEP = {"local": "deep"}                 # the nested supervisor's room
 # deleting steps, and a deleted step must not change what a later one names. `whose`:
 # the application's static room i (mostly: its supervisor keeps it alive), chat_sup's
 # room ROOMS[i], the nested room, or `form` and ROOMS[i] as they are (add_room's rooms).
-# A name nobody holds is still a step, with OTP's answer (undefined, noproc).
-ROOM_REFS = st.tuples(st.sampled_from(["static", "static", "static", "dynamic", "deep", "any"]),
-                      st.sampled_from(range(len(ROOMS))), st.sampled_from(NAME_FORMS))
+# A name nobody holds is still a step, with OTP's answer (undefined, noproc). One draw
+# (the simplest first): the shrinker deletes a step whole only when it has few draws.
+ROOM_REFS = st.sampled_from([(whose, i, form) for whose in ("static", "static", "static", "dynamic", "deep", "any")
+                             for i in range(len(ROOMS)) for form in NAME_FORMS])
 EXTRA_IDS = tuple(f"extra_{room}" for room in ROOMS)   # add_room's child ids: one per room
+# What an initialize rule that started nothing puts in its bundle, so that no bundle is ever
+# empty: a rule drawing from an empty bundle cannot run, and which rules can run decides what
+# the later draws mean. A rule drawing NOBODY does nothing.
+NOBODY = None
 
 
 def mostly(value, shrunk, odds: int = 32):
@@ -311,22 +316,23 @@ def supervision_machine(make_impl_session):
     """A `RuleBasedStateMachine` class: the chat-room story under supervisors, model against `make_impl_session()`."""
 
     class SupervisionMachine(Comparison, RuleBasedStateMachine):
-        rooms = Bundle("rooms")            # (label of the first pid, name) of supervised rooms
-        dynamic = Bundle("dynamic")        # labels of rooms started with start_child
-        collectors = Bundle("collectors")
+        rooms = Bundle("rooms")            # (label of the first pid, name) of the static rooms, or NOBODY
+        dynamic = Bundle("dynamic")        # labels of chat_sup's rooms, or NOBODY
+        collectors = Bundle("collectors")  # labels of plain processes, or NOBODY
 
         def __init__(self):
             super().__init__()
             self.start_comparison(make_impl_session)
-            self.static_names: list[dict] = []   # the application's rooms' names, room0 first
-            self.nested = False
-            self.chat_sup = False                # whether chat_sup was started
+            # What the initialize rules started: a step names a label only once it is bound.
+            self.app = False                      # w, sup and its rooms
+            self.static_names: list[dict] = []    # the application's rooms' names, room0 first
+            self.nested = False                   # inner and its room
+            self.chat_sup = False                 # dsup
             self.dynamic_form = DYNAMIC_FORMS[0]  # the name form of chat_sup's rooms
 
         # -- the application: registries, a watcher, a static and a dynamic supervisor ----
-        # Each initialize rule can shrink to starting nothing (`start`), and a counterexample
-        # keeps only what it needs: steps on what was not started are steps on names and
-        # labels nobody holds.
+        # Each initialize rule can shrink to starting nothing (`start`, `clients`): a
+        # counterexample keeps only what it needs.
         @initialize(target=rooms, start=mostly(True, False),
                     strategy=st.sampled_from(["one_for_one", "one_for_all", "rest_for_one"]),
                     forms=st.lists(st.sampled_from(NAME_FORMS), min_size=2, max_size=3, unique=True),
@@ -334,7 +340,7 @@ def supervision_machine(make_impl_session):
                     nested=st.booleans(), own_registries=st.booleans(), init_work=st.sampled_from(INIT_WORK))
         def application(self, start, strategy, forms, restart, nested, own_registries, init_work):
             if not start:
-                return multiple()
+                return multiple(NOBODY)
             if own_registries:
                 # VIA-6: these serve map_registry and unique_registry from now on, and can be killed.
                 self.apply({"op": "start", "kind": "registry_server", "backend": "map_registry",
@@ -350,12 +356,12 @@ def supervision_machine(make_impl_session):
                                  "restart": "permanent" if i else restart})
                 if i == 0 and init_work:
                     children[0]["init_work"] = init_work   # room0 computes in its init: kill_inside_restart
-            self.nested = nested
             if nested:
                 children.append({"id": "inner", "kind": "supervisor", "strategy": "one_for_one", "as": "inner",
                                  "children": [{"id": "deep", "kind": "chat_room", "as": "deep", "name": DEEP}]})
             self.apply({"op": "start", "kind": "supervisor", "as": "sup", "strategy": strategy,
                         "name": {"local": "rooms_sup"}, "children": children})
+            self.app, self.nested = True, nested
             return multiple(*((f"room{i}", n) for i, n in enumerate(self.static_names)))
 
         @initialize(target=dynamic, start=mostly(True, False), form=st.sampled_from(DYNAMIC_FORMS),
@@ -364,7 +370,7 @@ def supervision_machine(make_impl_session):
                     init_work=st.sampled_from(INIT_WORK), lobby=mostly(True, False))
         def dynamic_supervisor(self, start, form, impl, restart, init_work, lobby):
             if not start:
-                return multiple()
+                return multiple(NOBODY)
             self.chat_sup, self.dynamic_form = True, form
             name = room_name(form, {"arg": 0})
             child = {"id": "room", "kind": "chat_room", "name": name, "restart": restart}
@@ -373,7 +379,7 @@ def supervision_machine(make_impl_session):
             self.apply({"op": "start", "kind": "dynamic_supervisor", "as": "dsup", "impl": impl,
                         "name": {"local": "chat_sup"}, "child": child})
             # Its first room, so that a reference to chat_sup's ROOMS[0] mostly names a room.
-            return multiple(self.start_room(ROOMS[0])) if lobby else multiple()
+            return multiple(self.start_room(ROOMS[0]) if lobby else NOBODY)
 
         @initialize(target=collectors, clients=mostly(2, 0))
         def two_clients(self, clients):
@@ -381,20 +387,21 @@ def supervision_machine(make_impl_session):
             labels = [self.label("c") for _ in range(clients)]
             for label in labels:
                 self.apply({"op": "spawn", "kind": "collector", "as": label})
-            return multiple(*labels)
+            return multiple(*labels) if labels else multiple(NOBODY)
 
-        def _room(self, ref) -> tuple[dict, str]:
+        def _room(self, ref) -> tuple[dict, str | None]:
             """The name a room reference (ROOM_REFS) stands for, and the label of the supervisor
-            that restarts that room. A static room stands in for the nested or a dynamic one
-            when there is no such supervisor."""
+            that restarts that room (None: not started). A static room stands in for the nested
+            or a dynamic one when there is no such supervisor."""
             whose, i, form = ref
             if whose == "dynamic" and self.chat_sup:
                 return room_name(self.dynamic_form, {"str": ROOMS[i]}), "dsup"
             if whose == "deep" and self.nested:
                 return DEEP, "inner"
+            tree = "sup" if self.app else None
             if whose == "any" or not self.static_names:
-                return room_name(form, ROOMS[i]), "sup"
-            return self.static_names[i % len(self.static_names)], "sup"
+                return room_name(form, ROOMS[i]), tree
+            return self.static_names[i % len(self.static_names)], tree
 
         def _name(self, ref) -> dict:
             return self._room(ref)[0]
@@ -408,7 +415,8 @@ def supervision_machine(make_impl_session):
 
         @rule(who=dynamic)
         def terminate_room(self, who):
-            self.apply({"op": "terminate_child", "sup": {"local": "chat_sup"}, "pid": {"proc": who}})
+            if who is not NOBODY:
+                self.apply({"op": "terminate_child", "sup": {"local": "chat_sup"}, "pid": {"proc": who}})
 
         @rule(sup=st.sampled_from(["chat_sup", "rooms_sup"]), op=st.sampled_from(["which_children", "count_children"]))
         def children(self, sup, op):
@@ -448,12 +456,14 @@ def supervision_machine(make_impl_session):
             # through its tree (its supervisor's death, a sibling's restarting it with one_for_all
             # or rest_for_one, a registry server's); the kill lands inside its callback. Mostly a
             # static room, which its supervisor keeps alive, killed by what reaches it.
-            self.apply({"op": "cast", "to": self._name(busy), "msg": ["work", work], "nowait": True})
+            name, tree = self._room(busy)
+            self.apply({"op": "cast", "to": name, "msg": ["work", work], "nowait": True})
             # Mostly a kill its supervisor survives (its own, a sibling's), so later busy rooms
             # still have a live tree to be killed through.
-            target = {"self": self._name(busy), "sibling": self._name(sibling), "registry": {"local": registry},
-                      "tree": {"proc": self._room(busy)[1]}}[victim]
-            self.apply({"op": "kill", "target": target, "reason": reason})
+            target = {"self": name, "sibling": self._name(sibling), "registry": {"local": registry},
+                      "tree": tree and {"proc": tree}}[victim]
+            if target:
+                self.apply({"op": "kill", "target": target, "reason": reason})
 
         @rule(waits=st.integers(0, 3), reason=st.sampled_from(["kill", "shutdown", "boom"]),
               victim=st.sampled_from(["room", "room", "sibling", "sup", "registry", "whereis", "children"]),
@@ -467,6 +477,8 @@ def supervision_machine(make_impl_session):
             # lands inside the init: its supervisor's (the room dies with it), its own (the restart
             # fails and is retried), a registry server's. The last step is not nowait: all settles.
             # A fresh tree (the application's may be gone by now) makes sure the window is there.
+            if not (fresh or self.app):
+                return
             room, sibling, sup = self._name(("static", 0, "local")), self._name(sibling), "sup"
             if fresh:
                 sup = self.label("s")
@@ -475,7 +487,7 @@ def supervision_machine(make_impl_session):
                             "children": [{"id": "a", "kind": "chat_room", "name": room, "init_work": INIT_WORK[-1]},
                                          {"id": "b", "kind": "chat_room", "name": sibling}]})
             self.apply({"op": "kill", "target": room, "nowait": True})
-            for _ in range(waits):
+            for _ in range(waits if self.app else 0):
                 self.apply({"op": "messages", "target": {"proc": "w"}, "nowait": True})
             if victim == "whereis":
                 self.apply({"op": "whereis", "name": sibling})
@@ -504,6 +516,8 @@ def supervision_machine(make_impl_session):
         @rule(ref=ROOM_REFS, reason=st.sampled_from(REASONS), who=collectors)
         def take_name_of_the_dying(self, ref, reason, who):
             # The same window (REG-LOCAL-8, VIA-2): another process takes the name.
+            if who is NOBODY:
+                return
             name = self._name(ref)
             self.apply({"op": "kill", "target": name, "reason": reason, "nowait": True})
             self.apply({"op": "register", "name": name, "target": {"proc": who}})
@@ -515,14 +529,14 @@ def supervision_machine(make_impl_session):
 
         @rule(who=rooms | dynamic, reason=st.sampled_from(REASONS))
         def kill_first_pid(self, who, reason):
-            label = who[0] if isinstance(who, tuple) else who
-            self.apply({"op": "kill", "target": {"proc": label}, "reason": reason})
+            if who is not NOBODY:
+                label = who[0] if isinstance(who, tuple) else who
+                self.apply({"op": "kill", "target": {"proc": label}, "reason": reason})
 
         @rule(sup=st.sampled_from(["sup", "dsup", "inner"]), reason=st.sampled_from(["kill", "shutdown", "boom"]))
         def kill_supervisor(self, sup, reason):
-            if sup == "inner" and not self.nested:
-                return
-            self.apply({"op": "kill", "target": {"proc": sup}, "reason": reason})
+            if {"sup": self.app, "dsup": self.chat_sup, "inner": self.nested}[sup]:
+                self.apply({"op": "kill", "target": {"proc": sup}, "reason": reason})
 
         @rule(server=st.sampled_from(REGISTRY_SERVERS), reason=st.sampled_from(["kill", "boom"]))
         def kill_registry_server(self, server, reason):
@@ -531,6 +545,8 @@ def supervision_machine(make_impl_session):
         @rule(victim=rooms, reason=st.sampled_from(REASONS))
         def watch_then_kill(self, victim, reason):
             # The watcher sees the order in which the supervisor stops a dead room's siblings (SUP-1).
+            if victim is NOBODY:
+                return
             for name in self.static_names:
                 self.apply({"op": "monitor", "watcher": {"proc": "w"}, "target": name, "as": self.label("m")})
             self.apply({"op": "kill", "target": victim[1], "reason": reason})
@@ -538,11 +554,14 @@ def supervision_machine(make_impl_session):
 
         @rule(ref=ROOM_REFS)
         def watch_by_name(self, ref):
-            self.apply({"op": "monitor", "watcher": {"proc": "w"}, "target": self._name(ref), "as": self.label("m")})
+            if self.app:
+                self.apply({"op": "monitor", "watcher": {"proc": "w"}, "target": self._name(ref),
+                            "as": self.label("m")})
 
         @rule()
         def watcher_messages(self):
-            self.apply({"op": "messages", "target": {"proc": "w"}})
+            if self.app:
+                self.apply({"op": "messages", "target": {"proc": "w"}})
 
         # -- rules: names held by plain processes ------------------------------------
         @rule(target=collectors)
@@ -553,12 +572,15 @@ def supervision_machine(make_impl_session):
 
         @rule(who=collectors, form=st.sampled_from(("global",) + BACKENDS), key=st.sampled_from(["k1", "k2"]))
         def register(self, who, form, key):
-            self.apply({"op": "register", "name": room_name(form, key), "target": {"proc": who}})
+            if who is not NOBODY:
+                self.apply({"op": "register", "name": room_name(form, key), "target": {"proc": who}})
 
         @rule(who=collectors, form=st.sampled_from(("global",) + BACKENDS), key=st.sampled_from(["k1", "k2"]))
         def unregister(self, who, form, key):
             step = {"op": "unregister", "name": room_name(form, key)}
             if form in BACKENDS and backends.get(form).self_register:
+                if who is NOBODY:
+                    return
                 step["target"] = {"proc": who}   # only the holder drops a Registry key
             self.apply(step)
 
@@ -567,6 +589,8 @@ def supervision_machine(make_impl_session):
         def hand_over(self, old, new, form, key, old_dies):
             # A name passes from one process to another: the registry must forget the old
             # holder, also when the old holder dies afterwards.
+            if old is NOBODY or new is NOBODY:
+                return
             name = room_name(form, key)
             self.apply({"op": "register", "name": name, "target": {"proc": old}})
             step = {"op": "unregister", "name": name}
@@ -584,11 +608,13 @@ def supervision_machine(make_impl_session):
 
         @rule(who=collectors, reason=st.sampled_from(REASONS), nowait=st.booleans())
         def kill_collector(self, who, reason, nowait):
-            self.apply({"op": "kill", "target": {"proc": who}, "reason": reason, "nowait": nowait})
+            if who is not NOBODY:
+                self.apply({"op": "kill", "target": {"proc": who}, "reason": reason, "nowait": nowait})
 
         @rule(who=collectors, backend=st.sampled_from(SERVER_BACKENDS))
         def registry_keys(self, who, backend):
-            self.apply({"op": "registry_keys", "registry": backend, "target": {"proc": who}})
+            if who is not NOBODY:
+                self.apply({"op": "registry_keys", "registry": backend, "target": {"proc": who}})
 
         # -- invariants ---------------------------------------------------------------
         @invariant()
