@@ -297,8 +297,16 @@ DEEP = {"local": "deep"}                 # the nested supervisor's room
 # room ROOMS[i], the nested room, or `form` and ROOMS[i] as they are (add_room's rooms).
 # A name nobody holds is still a step, with OTP's answer (undefined, noproc). One draw
 # (the simplest first): the shrinker deletes a step whole only when it has few draws.
-ROOM_REFS = st.sampled_from([(whose, i, form) for whose in ("static", "static", "static", "dynamic", "deep", "any")
-                             for i in range(len(ROOMS)) for form in NAME_FORMS])
+
+
+def room_refs(static: int) -> st.SearchStrategy:
+    """References to rooms, `static` in `static` + 3 of them to the application's rooms."""
+    return st.sampled_from([(whose, i, form) for whose in ("static",) * static + ("dynamic", "deep", "any")
+                            for i in range(len(ROOMS)) for form in NAME_FORMS])
+
+
+ROOM_REFS = room_refs(3)
+BUSY_REFS = room_refs(6)   # a busy room: mostly a static one, which its supervisor keeps alive
 EXTRA_IDS = tuple(f"extra_{room}" for room in ROOMS)   # add_room's child ids: one per room
 # What an initialize rule that started nothing puts in its bundle, so that no bundle is ever
 # empty: a rule drawing from an empty bundle cannot run, and which rules can run decides what
@@ -448,7 +456,7 @@ def supervision_machine(make_impl_session):
         def cast(self, ref, nowait):
             self.apply({"op": "cast", "to": self._name(ref), "msg": ["add_message", {"str": "hi"}], "nowait": nowait})
 
-        @rule(busy=ROOM_REFS, work=st.sampled_from(WORK), reason=st.sampled_from(["kill", "shutdown", "boom"]),
+        @rule(busy=BUSY_REFS, work=st.sampled_from(WORK), reason=st.sampled_from(["kill", "shutdown", "boom"]),
               victim=st.sampled_from(["self", "self", "sibling", "tree", "registry"]), sibling=ROOM_REFS,
               registry=st.sampled_from(REGISTRY_SERVERS))
         def kill_while_busy(self, busy, work, reason, victim, sibling, registry):
