@@ -12,12 +12,15 @@ supervised, named rooms (every name form), dynamic supervisors, registry
 servers that get killed, and :global; after every quiescent step the
 children of every live supervisor are alive (SUP-2, SUP-5) on both sides.
 
-Both are drawn so that Hypothesis can shrink a failure by deleting steps: a
-rule names what it acts on by a bundle entry or by a value from a fixed small
-set (a name, a room reference, a child id), never by an index into what
-earlier steps made, so a deleted step does not change what a later one
-means; an initialize rule can shrink to starting nothing; the first value
-of a `sampled_from` is the one to shrink to (no work, no init_work).
+Both are drawn so that Hypothesis can shrink a failure by deleting steps (the
+planted-bug tests shrink every bug to at most 8 steps). A rule names what it
+acts on by a bundle entry or by a value from a fixed small set (a name, a
+room reference, a child id), never by a position in a list that earlier
+steps grew, so a deleted step does not change what a later one means. The
+first value of a `sampled_from` is the one to shrink to (no work, no
+init_work). In the supervision machine each initialize rule can shrink to
+starting nothing, and no bundle is ever empty (`NOBODY`), so which rules can
+run does not change when the shrinker simplifies the start.
 """
 
 from __future__ import annotations
@@ -198,7 +201,7 @@ def system_machine(make_impl_session, *, kills_inside_calls: bool = True):
             self.apply({"op": "messages", "target": {"proc": watcher}})
 
         @rule(room=rooms, by_name=st.none() | st.sampled_from(NAMES), linked=collectors, work=st.sampled_from(WORK),
-              reason=st.sampled_from(["kill", "kill", "boom"]), fresh=st.sampled_from([True, False]))
+              reason=st.sampled_from(["kill", "kill", "boom"]), fresh=st.booleans())
         def kill_busy_room_through_link(self, room, by_name, linked, work, reason, fresh):
             # SCN-5, SIG-1: the room computes a work cast (nowait) when the collector linked to
             # it is killed: the exit signal lands inside its callback (an asynchronous kill).
@@ -290,17 +293,17 @@ NAME_FORMS = ("local", "global") + BACKENDS
 DYNAMIC_FORMS = ("global",) + BACKENDS   # a template's name takes {"arg": 0}: not an atom
 DEEP = {"local": "deep"}                 # the nested supervisor's room
 
-# A step names a room by a fixed reference (whose, i, form), resolved against what the
-# initialize rules started, never against the steps run so far: Hypothesis shrinks by
-# deleting steps, and a deleted step must not change what a later one names. `whose`:
-# the application's static room i (mostly: its supervisor keeps it alive), chat_sup's
-# room ROOMS[i], the nested room, or `form` and ROOMS[i] as they are (add_room's rooms).
-# A name nobody holds is still a step, with OTP's answer (undefined, noproc). One draw
-# (the simplest first): the shrinker deletes a step whole only when it has few draws.
 
 
 def room_refs(static: int) -> st.SearchStrategy:
-    """References to rooms, `static` in `static` + 3 of them to the application's rooms."""
+    """Rooms named by a fixed reference (whose, i, form), resolved against what the initialize
+    rules started, never against the steps run so far: Hypothesis shrinks by deleting steps,
+    and a deleted step must not change what a later one names. `whose`: the application's
+    static room i (`static` weighs it against each of the others: its supervisor keeps it
+    alive), chat_sup's room ROOMS[i], the nested room, or `form` and ROOMS[i] as they are
+    (add_room's rooms). A name nobody holds is still a step, with OTP's answer (undefined,
+    noproc). One draw, the simplest first: the shrinker deletes a step whole only when it has
+    few draws."""
     return st.sampled_from([(whose, i, form) for whose in ("static",) * static + ("dynamic", "deep", "any")
                             for i in range(len(ROOMS)) for form in NAME_FORMS])
 

@@ -20,6 +20,7 @@ from hypothesis.stateful import run_state_machine_as_test
 import attrs
 
 from machine import supervision_machine, system_machine
+from regspec import scenario
 from regspec.common.records import Down, MonitorRequest
 from regspec.sessions import ImplSession
 from regspec.impl import registry_via as impl_registry_via
@@ -201,6 +202,8 @@ def test_the_state_machine_finds_the_planted_bug(plant, monkeypatch, capsys):
               f"counterexample of {len(last['steps'])} steps")
     assert last["steps"], "the failing example ran no step"
     assert len(last["steps"]) <= MAX_STEPS, f"shrunk to {len(last['steps'])} steps: {last['steps']}"
+    # The counterexample is a scenario file `regspec run` replays (less the test-only exit_during).
+    scenario.parse({"steps": [{k: v for k, v in step.items() if k != "exit_during"} for step in last["steps"]]})
 
 
 def test_the_state_machines_fail_on_an_internal_error(monkeypatch):
