@@ -24,6 +24,9 @@ class Atom:
 
     name: str
 
+    def __hash__(self) -> int:   # attrs' own builds a tuple per call: every name-table lookup pays it
+        return hash(self.name) ^ 0x2F1B5A3D
+
     def __repr__(self) -> str:
         return self.name
 
@@ -40,6 +43,9 @@ class Pid:
     """A process identifier. `n` is the creation number: P0 is the driver."""
 
     n: int
+
+    def __hash__(self) -> int:   # as Atom's: the hottest key of both programs' tables
+        return hash(self.n) ^ 0x5BD1E995
 
     def __repr__(self) -> str:
         return f"P{self.n}"
@@ -73,6 +79,9 @@ class Ref:
     """
 
     n: int
+
+    def __hash__(self) -> int:
+        return hash(self.n) ^ 0x1B873593
 
     def __repr__(self) -> str:
         return f"#Ref<{self.n}>"

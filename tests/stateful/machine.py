@@ -14,17 +14,23 @@ children of every live supervisor are alive (SUP-2, SUP-5) on both sides.
 
 Both are drawn so that Hypothesis can shrink a failure by deleting steps (the
 planted-bug tests shrink every bug to at most 8 steps). A rule names what it
-acts on by a bundle entry or by a value from a fixed small set (a name, a
-room reference, a child id), never by a position in a list that earlier
-steps grew, so a deleted step does not change what a later one means. The
-first value of a `sampled_from` is the one to shrink to (no work, no
-init_work). In the supervision machine each initialize rule can shrink to
+acts on by how recently it was created (the newest first, as a Bundle does)
+or by a value from a fixed small set (a name, a room reference, a child id),
+so a deleted step that created nothing does not change what a later one
+means. The first value of a `sampled_from` is the one to shrink to (no work,
+no init_work). In the supervision machine each initialize rule can shrink to
 starting nothing, and no bundle is ever empty (`NOBODY`), so which rules can
 run does not change when the shrinker simplifies the start.
+
+The system machine's rules draw once each (a tuple of what to do): most of
+Hypothesis's cost per step is its draws, and it grows with the number of
+rules (`benchmarks/state_machine.py` measures the machines against a trivial
+one).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from hypothesis import note, strategies as st
@@ -35,6 +41,7 @@ from regspec.sessions import ModelSession
 from regspec.model.invariants import check, children_are_live
 from regspec.impl.invariants import children_are_live as impl_children_are_live
 from regspec.runner import Stepper
+from regspec.scenario import to_step
 
 NAMES = ("alpha", "beta", "gamma")
 REASONS = ("kill", "normal", "shutdown", "boom", ["shutdown", "bye"])
@@ -69,8 +76,9 @@ class Comparison:
     def apply(self, step: dict):
         self.steps.append(step)
         self.quiescent = not step.get("nowait", False)
-        expected = self.model.apply(step)
-        actual = self.impl.apply(step)
+        record = to_step(step)   # parsed once for both sides
+        expected = self.model.apply(record)
+        actual = self.impl.apply(record)
         if expected != actual:
             note("replay with `regspec run FILE --on impl` where FILE is:\n"
                  + json.dumps({"name": "counterexample", "steps": self.steps}, indent=1))
@@ -82,31 +90,82 @@ class Comparison:
         return f"{prefix}{self.counter}"
 
 
-def system_machine(make_impl_session, *, kills_inside_calls: bool = True):
-    """A `RuleBasedStateMachine` class comparing the model with `make_impl_session()`."""
+def _choices(*axes) -> tuple:
+    """Every combination of `axes`, the first of each axis first: one `sampled_from` draw for
+    what would be a draw per argument (most of Hypothesis's cost per step is its draws), and
+    the shrinker still moves towards the first, simplest combination."""
+    return tuple(itertools.product(*axes))
+
+
+RECENT = range(4)   # a process is named by how recently it was created: 0 the newest, as a Bundle does
+NAME_OR_NONE = (None,) + NAMES   # none: by pid
+CALL_MSGS = ("get_messages", "get_messages", "bogus")
+CAST_MSGS = (["add_message", {"str": "hi"}], ["add_message", 3], "bogus")
+STOP_REASONS = ("normal", "shutdown", "boom", "kill")
+# What each rule of the system machine does: a tuple it draws in one go. A rule stands for
+# steps of one family; repeats weigh its steps about as the separate rules they replace were.
+SPAWNS = _choices((False, True), (False, True), ("eager", "mailbox"))      # trap_exit, link, mode
+STARTS = _choices(NAME_OR_NONE, (False, True))                            # name, link
+NAME_STEPS = (_choices(RECENT, [("register", n) for n in NAMES])           # who, (op, name): each op a fifth
+              + _choices((0,), [("unregister", n) for n in NAMES] * 4) + _choices((0,), [("whereis", n) for n in NAMES] * 4)
+              + _choices((0,), [("registered", None)] * 12) + _choices(RECENT, [("alive", None)] * 3))
+MESSAGE_STEPS = _choices(RECENT, _choices(("send",), NAME_OR_NONE, MSGS, (False, True))
+                         + _choices(("call",), NAME_OR_NONE, CALL_MSGS, (False,)))   # to, (op, by_name, msg, nowait)
+ROOM_STEPS = _choices(RECENT, _choices(("cast",), NAME_OR_NONE, CAST_MSGS, (False, True))
+                      + _choices(("stop",), STOP_REASONS) * 3
+                      + _choices(("kill_then_call", "kill_inside_call"), REASONS, ("get_messages", "bogus")))
+KILLS = _choices(RECENT, NAME_OR_NONE, REASONS, (False, True))             # who, by_name, reason, nowait
+WATCHED_KILLS = _choices(RECENT, RECENT, REASONS, (False, True))          # watcher, who, reason, nowait
+# The system machine's work: long enough to outlast the kill that follows at once (a kill
+# that does not reach the room lets it compute it all, and the step waits for that).
+BUSY_WORK = (0, 30_000, 10_000, 30_000)
+BUSY_KILLS = _choices((False, True), RECENT, RECENT, BUSY_WORK, ("kill", "kill", "boom"))   # fresh, room, linked, work, reason
+DYING = _choices(RECENT, NAMES, ("whereis", "send", "register", "registered"))   # who, name, then
+MONITORS = _choices(RECENT, RECENT, NAME_OR_NONE)                         # watcher, whom, by_name
+DEMONITORS = _choices(RECENT, (False, True))                              # ref, flush
+COLLECTOR_STEPS = _choices(RECENT, RECENT, [("link",), ("unlink",)] * 2 + [("trap_exit", False), ("trap_exit", True)]
+                           + [("messages",)] * 2)                         # who, other, (op, ...)
+
+
+def system_machine(make_impl_session):
+    """A `RuleBasedStateMachine` class comparing the model with `make_impl_session()`.
+
+    Each rule draws once: a tuple of what to do, which names a process by how recently it was
+    created (Hypothesis's cost per step grows with the number of rules and of draws; a
+    Bundle's draw costs several)."""
 
     class SystemMachine(Comparison, RuleBasedStateMachine):
-        collectors = Bundle("collectors")
-        rooms = Bundle("rooms")
-        refs = Bundle("refs")
-
         def __init__(self):
             super().__init__()
             self.start_comparison(make_impl_session)
+            self.collectors: list[str] = []
+            self.rooms: list[str] = []
+            self.procs: list[str] = []             # both, in the order they were created
+            self.refs: list[tuple[str, str]] = []  # (monitor label, watcher) not demonitored yet
+
+        @staticmethod
+        def _recent(labels: list, k: int):
+            return labels[-1 - k % len(labels)]
+
+        @staticmethod
+        def _dest(by_name, label):
+            return {"local": by_name} if by_name else {"proc": label}
 
         # -- first: one of each kind, so every rule has someone to act on ----
-        @initialize(target=collectors, trap_exit=st.booleans())
+        @initialize(trap_exit=st.booleans())
         def first_collector(self, trap_exit):
-            return self._spawn(trap_exit, False, "eager")
+            self._spawn(trap_exit, False, "eager")
 
-        @initialize(target=rooms, name=st.none() | st.sampled_from(NAMES))
+        @initialize(name=st.sampled_from(NAME_OR_NONE))
         def first_room(self, name):
-            return self._start_room(name, True)
+            self._start_room(name, True)
 
         def _spawn(self, trap_exit, link, mode):
             label = self.label("c")
             self.apply({"op": "spawn", "kind": "collector", "as": label, "trap_exit": trap_exit, "link": link,
                         "mode": mode})
+            self.collectors.append(label)
+            self.procs.append(label)
             return label
 
         def _start_room(self, name, link):
@@ -115,148 +174,137 @@ def system_machine(make_impl_session, *, kills_inside_calls: bool = True):
             if name:
                 step["name"] = {"local": name}
             self.apply(step)
+            self.rooms.append(label)
+            self.procs.append(label)
             return label
 
         # -- rules: creating ----------------------------------------------
-        @rule(target=collectors, trap_exit=st.booleans(), link=st.booleans(),
-              mode=st.sampled_from(["eager", "mailbox"]))
-        def spawn(self, trap_exit, link, mode):
-            return self._spawn(trap_exit, link, mode)
+        @rule(how=st.sampled_from(SPAWNS))
+        def spawn(self, how):
+            self._spawn(*how)
 
-        @rule(target=rooms, name=st.none() | st.sampled_from(NAMES), link=st.booleans())
-        def start_room(self, name, link):
-            return self._start_room(name, link)
+        @rule(how=st.sampled_from(STARTS))
+        def start_room(self, how):
+            self._start_room(*how)
 
         # -- rules: names -------------------------------------------------
-        @rule(name=st.sampled_from(NAMES), who=collectors | rooms)
-        def register(self, name, who):
-            self.apply({"op": "register", "name": {"local": name}, "target": {"proc": who}})
-
-        @rule(name=st.sampled_from(NAMES))
-        def unregister(self, name):
-            self.apply({"op": "unregister", "name": {"local": name}})
-
-        @rule(name=st.sampled_from(NAMES))
-        def whereis(self, name):
-            self.apply({"op": "whereis", "name": {"local": name}})
-
-        @rule()
-        def registered(self):
-            self.apply({"op": "registered"})
+        @rule(what=st.sampled_from(NAME_STEPS))
+        def names(self, what):
+            k, (op, name) = what
+            if op == "register":
+                self.apply({"op": "register", "name": {"local": name}, "target": {"proc": self._recent(self.procs, k)}})
+            elif op in ("unregister", "whereis"):
+                self.apply({"op": op, "name": {"local": name}})
+            elif op == "alive":
+                self.apply({"op": "alive", "target": {"proc": self._recent(self.procs, k)}})
+            else:
+                self.apply({"op": "registered"})
 
         # -- rules: messages and calls --------------------------------------
-        @rule(to=collectors | rooms, by_name=st.none() | st.sampled_from(NAMES), msg=st.sampled_from(MSGS),
-              nowait=st.booleans())
-        def send(self, to, by_name, msg, nowait):
-            dest = {"local": by_name} if by_name else {"proc": to}
-            self.apply({"op": "send", "to": dest, "msg": msg, "nowait": nowait})
+        @rule(what=st.sampled_from(MESSAGE_STEPS))
+        def message(self, what):
+            k, (op, by_name, msg, nowait) = what
+            to = self._dest(by_name, self._recent(self.procs, k))
+            if op == "send":
+                self.apply({"op": "send", "to": to, "msg": msg, "nowait": nowait})
+            else:
+                self.apply({"op": "call", "to": to, "msg": msg, "timeout": 20})
 
-        @rule(to=collectors | rooms, by_name=st.none() | st.sampled_from(NAMES),
-              msg=st.sampled_from(["get_messages", "get_messages", "bogus"]))
-        def call(self, to, by_name, msg):
-            dest = {"local": by_name} if by_name else {"proc": to}
-            self.apply({"op": "call", "to": dest, "msg": msg, "timeout": 20})
-
-        @rule(to=rooms, by_name=st.none() | st.sampled_from(NAMES),
-              msg=st.sampled_from([["add_message", {"str": "hi"}], ["add_message", 3], "bogus"]),
-              nowait=st.booleans())
-        def cast(self, to, by_name, msg, nowait):
-            dest = {"local": by_name} if by_name else {"proc": to}
-            self.apply({"op": "cast", "to": dest, "msg": msg, "nowait": nowait})
-
-        @rule(who=rooms, reason=st.sampled_from(["normal", "shutdown", "boom", "kill"]))
-        def stop(self, who, reason):
-            self.apply({"op": "stop", "target": {"proc": who}, "reason": reason})
+        @rule(what=st.sampled_from(ROOM_STEPS))
+        def room_step(self, what):
+            k, (op, *args) = what
+            room = self._recent(self.rooms, k)
+            if op == "cast":
+                by_name, msg, nowait = args
+                self.apply({"op": "cast", "to": self._dest(by_name, room), "msg": msg, "nowait": nowait})
+            elif op == "stop":
+                self.apply({"op": "stop", "target": {"proc": room}, "reason": args[0]})
+            elif op == "kill_then_call":
+                # The kill is queued ahead of the call: the call meets a process
+                # that is dying, or already dead.
+                reason, msg = args
+                self.apply({"op": "kill", "target": {"proc": room}, "reason": reason, "nowait": True})
+                self.apply({"op": "call", "to": {"proc": room}, "msg": msg, "timeout": 20})
+            else:
+                # kill_inside_call: the exit signal reaches the server while the call is pending,
+                # as if another process killed it meanwhile. Not a contract field: a replay file
+                # holding this step must drop "exit_during".
+                reason, msg = args
+                self.apply({"op": "call", "to": {"proc": room}, "msg": msg, "timeout": 20, "exit_during": reason})
 
         # -- rules: kills -------------------------------------------------
-        @rule(who=collectors | rooms, by_name=st.none() | st.sampled_from(NAMES),
-              reason=st.sampled_from(REASONS), nowait=st.booleans())
-        def kill(self, who, by_name, reason, nowait):
-            dest = {"local": by_name} if by_name else {"proc": who}
-            self.apply({"op": "kill", "target": dest, "reason": reason, "nowait": nowait})
+        @rule(how=st.sampled_from(KILLS))
+        def kill(self, how):
+            k, by_name, reason, nowait = how
+            self.apply({"op": "kill", "target": self._dest(by_name, self._recent(self.procs, k)), "reason": reason,
+                        "nowait": nowait})
 
-        @rule(who=rooms, reason=st.sampled_from(REASONS),
-              msg=st.sampled_from(["get_messages", "bogus"]))
-        def kill_then_call(self, who, reason, msg):
-            # The kill is queued ahead of the call: the call meets a process
-            # that is dying, or already dead.
-            self.apply({"op": "kill", "target": {"proc": who}, "reason": reason, "nowait": True})
-            self.apply({"op": "call", "to": {"proc": who}, "msg": msg, "timeout": 20})
-
-        @rule(who=rooms, reason=st.sampled_from(REASONS), msg=st.sampled_from(["get_messages", "bogus"]))
-        def kill_inside_call(self, who, reason, msg):
-            # The exit signal reaches the server while the call is pending, as
-            # if another process killed it meanwhile. Not a contract field: a
-            # replay file holding this step must drop "exit_during".
-            self.apply({"op": "call", "to": {"proc": who}, "msg": msg, "timeout": 20, "exit_during": reason})
-
-        @rule(watcher=collectors, who=collectors | rooms, reason=st.sampled_from(REASONS),
-              nowait=st.booleans())
-        def kill_watched(self, watcher, who, reason, nowait):
+        @rule(how=st.sampled_from(WATCHED_KILLS))
+        def kill_watched(self, how):
             # The chat-room story in three steps: a watcher monitors, the
             # watched process is killed, the watcher reads what it got.
+            w, k, reason, nowait = how
+            watcher, who = self._recent(self.collectors, w), self._recent(self.procs, k)
             self.apply({"op": "monitor", "watcher": {"proc": watcher}, "target": {"proc": who},
                         "as": self.label("m")})
             self.apply({"op": "kill", "target": {"proc": who}, "reason": reason, "nowait": nowait})
             self.apply({"op": "messages", "target": {"proc": watcher}})
 
-        @rule(room=rooms, by_name=st.none() | st.sampled_from(NAMES), linked=collectors, work=st.sampled_from(WORK),
-              reason=st.sampled_from(["kill", "kill", "boom"]), fresh=st.booleans())
-        def kill_busy_room_through_link(self, room, by_name, linked, work, reason, fresh):
+        @rule(how=st.sampled_from(BUSY_KILLS))
+        def kill_busy_room_through_link(self, how):
             # SCN-5, SIG-1: the room computes a work cast (nowait) when the collector linked to
             # it is killed: the exit signal lands inside its callback (an asynchronous kill).
-            # A fresh room and collector (the bundles' may be dead by now) make sure of it.
+            # A fresh room and collector (the others may be dead by now) make sure of it.
+            fresh, r, c, work, reason = how
             if fresh:
-                linked, room, by_name = self._spawn(False, False, "eager"), self._start_room(None, False), None
+                linked, room = self._spawn(False, False, "eager"), self._start_room(None, False)
+            else:
+                linked, room = self._recent(self.collectors, c), self._recent(self.rooms, r)
             self.apply({"op": "link", "a": {"proc": linked}, "b": {"proc": room}})
-            dest = {"local": by_name} if by_name else {"proc": room}
-            self.apply({"op": "cast", "to": dest, "msg": ["work", work], "nowait": True})
+            self.apply({"op": "cast", "to": {"proc": room}, "msg": ["work", work], "nowait": True})
             self.apply({"op": "kill", "target": {"proc": linked}, "reason": reason})
 
-        @rule(name=st.sampled_from(NAMES), then=st.sampled_from(["whereis", "send", "register", "registered"]),
-              who=collectors | rooms)
-        def use_name_of_the_dying(self, name, then, who):
+        @rule(how=st.sampled_from(DYING))
+        def use_name_of_the_dying(self, how):
             # REG-LOCAL-8: right after a nowait kill the holder has not handled it yet, so its
             # name is still taken; the next step (not nowait) meets that window, then all settles.
+            k, name, then = how
             self.apply({"op": "kill", "target": {"local": name}, "nowait": True})
             if then == "whereis":
                 self.apply({"op": "whereis", "name": {"local": name}})
             elif then == "send":
                 self.apply({"op": "send", "to": {"local": name}, "msg": "ping"})
             elif then == "register":
-                self.apply({"op": "register", "name": {"local": name}, "target": {"proc": who}})
+                self.apply({"op": "register", "name": {"local": name}, "target": {"proc": self._recent(self.procs, k)}})
             else:
                 self.apply({"op": "registered"})
 
         # -- rules: links and monitors --------------------------------------
-        @rule(target=refs, watcher=collectors, whom=collectors | rooms,
-              by_name=st.none() | st.sampled_from(NAMES))
-        def monitor(self, watcher, whom, by_name):
-            label = self.label("m")
-            dest = {"local": by_name} if by_name else {"proc": whom}
-            self.apply({"op": "monitor", "watcher": {"proc": watcher}, "target": dest, "as": label})
-            return (label, watcher)
+        @rule(how=st.sampled_from(MONITORS))
+        def monitor(self, how):
+            w, k, by_name = how
+            label, watcher = self.label("m"), self._recent(self.collectors, w)
+            self.apply({"op": "monitor", "watcher": {"proc": watcher},
+                        "target": self._dest(by_name, self._recent(self.procs, k)), "as": label})
+            self.refs.append((label, watcher))
 
-        @rule(ref=consumes(refs), flush=st.booleans())
-        def demonitor(self, ref, flush):
-            label, watcher = ref
-            self.apply({"op": "demonitor", "watcher": {"proc": watcher}, "ref": {"ref": label}, "flush": flush})
+        @rule(how=st.sampled_from(DEMONITORS))
+        def demonitor(self, how):
+            k, flush = how
+            if self.refs:   # a monitor is demonitored once (none left: nothing to do)
+                label, watcher = self.refs.pop(-1 - k % len(self.refs))
+                self.apply({"op": "demonitor", "watcher": {"proc": watcher}, "ref": {"ref": label}, "flush": flush})
 
-        @rule(a=collectors, b=collectors | rooms, op=st.sampled_from(["link", "unlink"]))
-        def link(self, a, b, op):
-            self.apply({"op": op, "a": {"proc": a}, "b": {"proc": b}})
-
-        @rule(who=collectors, value=st.booleans())
-        def trap_exit(self, who, value):
-            self.apply({"op": "trap_exit", "target": {"proc": who}, "value": value})
-
-        @rule(who=collectors)
-        def messages(self, who):
-            self.apply({"op": "messages", "target": {"proc": who}})
-
-        @rule(who=collectors | rooms)
-        def alive(self, who):
-            self.apply({"op": "alive", "target": {"proc": who}})
+        @rule(what=st.sampled_from(COLLECTOR_STEPS))
+        def collector_step(self, what):
+            w, k, (op, *args) = what
+            who = self._recent(self.collectors, w)
+            if op in ("link", "unlink"):
+                self.apply({"op": op, "a": {"proc": who}, "b": {"proc": self._recent(self.procs, k)}})
+            elif op == "trap_exit":
+                self.apply({"op": "trap_exit", "target": {"proc": who}, "value": args[0]})
+            else:
+                self.apply({"op": "messages", "target": {"proc": who}})
 
         # -- invariants ---------------------------------------------------
         @invariant()
