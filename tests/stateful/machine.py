@@ -91,40 +91,49 @@ class Comparison:
 
 
 def _choices(*axes) -> tuple:
-    """Every combination of `axes`, the first of each axis first: one `sampled_from` draw for
-    what would be a draw per argument (most of Hypothesis's cost per step is its draws), and
-    the shrinker still moves towards the first, simplest combination."""
+    """Every combination of `axes`, the first of each axis first."""
     return tuple(itertools.product(*axes))
+
+
+def _pair(a: tuple, b: tuple) -> tuple:
+    """The steps of two families, each about half of them (the longer list once, the shorter repeated)."""
+    n = max(len(a), len(b))
+    return a * (n // len(a)) + b * (n // len(b))
 
 
 RECENT = range(4)   # a process is named by how recently it was created: 0 the newest, as a Bundle does
 NAME_OR_NONE = (None,) + NAMES   # none: by pid
 CALL_MSGS = ("get_messages", "get_messages", "bogus")
 CAST_MSGS = (["add_message", {"str": "hi"}], ["add_message", 3], "bogus")
-STOP_REASONS = ("normal", "shutdown", "boom", "kill")
-# What each rule of the system machine does: a tuple it draws in one go. A rule stands for
-# steps of one family; repeats weigh its steps about as the separate rules they replace were.
-SPAWNS = _choices((False, True), (False, True), ("eager", "mailbox"))      # trap_exit, link, mode
-STARTS = _choices(NAME_OR_NONE, (False, True))                            # name, link
-NAME_STEPS = (_choices(RECENT, [("register", n) for n in NAMES])           # who, (op, name): each op a fifth
-              + _choices((0,), [("unregister", n) for n in NAMES] * 4) + _choices((0,), [("whereis", n) for n in NAMES] * 4)
-              + _choices((0,), [("registered", None)] * 12) + _choices(RECENT, [("alive", None)] * 3))
-MESSAGE_STEPS = _choices(RECENT, _choices(("send",), NAME_OR_NONE, MSGS, (False, True))
-                         + _choices(("call",), NAME_OR_NONE, CALL_MSGS, (False,)))   # to, (op, by_name, msg, nowait)
-ROOM_STEPS = _choices(RECENT, _choices(("cast",), NAME_OR_NONE, CAST_MSGS, (False, True))
-                      + _choices(("stop",), STOP_REASONS) * 3
-                      + _choices(("kill_then_call", "kill_inside_call"), REASONS, ("get_messages", "bogus")))
-KILLS = _choices(RECENT, NAME_OR_NONE, REASONS, (False, True))             # who, by_name, reason, nowait
-WATCHED_KILLS = _choices(RECENT, RECENT, REASONS, (False, True))          # watcher, who, reason, nowait
 # The system machine's work: long enough to outlast the kill that follows at once (a kill
 # that does not reach the room lets it compute it all, and the step waits for that).
 BUSY_WORK = (0, 30_000, 10_000, 30_000)
-BUSY_KILLS = _choices((False, True), RECENT, RECENT, BUSY_WORK, ("kill", "kill", "boom"))   # fresh, room, linked, work, reason
-DYING = _choices(RECENT, NAMES, ("whereis", "send", "register", "registered"))   # who, name, then
-MONITORS = _choices(RECENT, RECENT, NAME_OR_NONE)                         # watcher, whom, by_name
-DEMONITORS = _choices(RECENT, (False, True))                              # ref, flush
-COLLECTOR_STEPS = _choices(RECENT, RECENT, [("link",), ("unlink",)] * 2 + [("trap_exit", False), ("trap_exit", True)]
-                           + [("messages",)] * 2)                         # who, other, (op, ...)
+# Each family of the system machine's steps as tuples (its method, then what it draws); a rule
+# draws one tuple of a pair of families. Two families a rule, each half of its draws: every
+# family is drawn about as often as any other, as when each was a rule of its own.
+SPAWN = _choices(("spawn",), (False, True), (False, True), ("eager", "mailbox"))   # trap_exit, link, mode
+START = _choices(("start_room",), NAME_OR_NONE, (False, True))                     # name, link
+REGISTER = _choices(("register",), RECENT, NAMES)                                  # who, name
+UNREGISTER = _choices(("unregister",), NAMES)
+WHEREIS = _choices(("whereis",), NAMES)
+REGISTERED = (("registered",),)
+SEND = _choices(("send",), RECENT, NAME_OR_NONE, MSGS, (False, True))              # to, by_name, msg, nowait
+CALL = _choices(("call",), RECENT, NAME_OR_NONE, CALL_MSGS)                        # to, by_name, msg
+CAST = _choices(("cast",), RECENT, NAME_OR_NONE, CAST_MSGS, (False, True))         # room, by_name, msg, nowait
+STOP = _choices(("stop",), RECENT, ("normal", "shutdown", "boom", "kill"))         # room, reason
+KILL = _choices(("kill",), RECENT, NAME_OR_NONE, REASONS, (False, True))           # who, by_name, reason, nowait
+KILL_THEN_CALL = _choices(("kill_then_call",), RECENT, REASONS, ("get_messages", "bogus"))     # room, reason, msg
+KILL_INSIDE_CALL = _choices(("kill_inside_call",), RECENT, REASONS, ("get_messages", "bogus"))
+KILL_WATCHED = _choices(("kill_watched",), RECENT, RECENT, REASONS, (False, True))  # watcher, who, reason, nowait
+BUSY_KILL = _choices(("kill_busy_room_through_link",), (False, True), RECENT, RECENT, BUSY_WORK,
+                     ("kill", "kill", "boom"))                                     # fresh, room, linked, work, reason
+DYING = _choices(("use_name_of_the_dying",), RECENT, NAMES, ("whereis", "send", "register", "registered"))
+MONITOR = _choices(("monitor",), RECENT, RECENT, NAME_OR_NONE)                     # watcher, whom, by_name
+DEMONITOR = _choices(("demonitor",), RECENT, (False, True))                        # ref, flush
+LINK = _choices(("link",), RECENT, RECENT, ("link", "unlink"))                      # a, b, op
+TRAP_EXIT = _choices(("trap_exit",), RECENT, (False, True))                        # who, value
+MESSAGES = _choices(("messages",), RECENT)                                         # who
+ALIVE = _choices(("alive",), RECENT)                                               # who
 
 
 def system_machine(make_impl_session):
@@ -143,13 +152,21 @@ def system_machine(make_impl_session):
             self.procs: list[str] = []             # both, in the order they were created
             self.refs: list[tuple[str, str]] = []  # (monitor label, watcher) not demonitored yet
 
-        @staticmethod
-        def _recent(labels: list, k: int):
-            return labels[-1 - k % len(labels)]
+        def _do(self, what: tuple):
+            getattr(self, "_" + what[0])(*what[1:])
 
         @staticmethod
-        def _dest(by_name, label):
-            return {"local": by_name} if by_name else {"proc": label}
+        def _recent(labels: list, k: int) -> str:
+            return labels[-1 - k % len(labels)]
+
+        def _proc(self, k: int, by_name=None) -> dict:
+            return {"local": by_name} if by_name else {"proc": self._recent(self.procs, k)}
+
+        def _room(self, k: int, by_name=None) -> dict:
+            return {"local": by_name} if by_name else {"proc": self._recent(self.rooms, k)}
+
+        def _collector(self, k: int) -> dict:
+            return {"proc": self._recent(self.collectors, k)}
 
         # -- first: one of each kind, so every rule has someone to act on ----
         @initialize(trap_exit=st.booleans())
@@ -160,6 +177,52 @@ def system_machine(make_impl_session):
         def first_room(self, name):
             self._start_room(name, True)
 
+        # -- the rules: two families of steps each ---------------------------
+        @rule(what=st.sampled_from(_pair(SPAWN, START)))
+        def create(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(REGISTER, UNREGISTER)))
+        def names(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(WHEREIS, REGISTERED)))
+        def lookup(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(SEND, CALL)))
+        def message(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(CAST, STOP)))
+        def room(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(KILL, KILL_THEN_CALL)))
+        def kill(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(KILL_INSIDE_CALL, KILL_WATCHED)))
+        def kill_story(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(BUSY_KILL, DYING)))
+        def kill_window(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(MONITOR, DEMONITOR)))
+        def watch(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(LINK, TRAP_EXIT)))
+        def bond(self, what):
+            self._do(what)
+
+        @rule(what=st.sampled_from(_pair(MESSAGES, ALIVE)))
+        def look(self, what):
+            self._do(what)
+
+        # -- the steps: creating ----------------------------------------------
         def _spawn(self, trap_exit, link, mode):
             label = self.label("c")
             self.apply({"op": "spawn", "kind": "collector", "as": label, "trap_exit": trap_exit, "link": link,
@@ -178,133 +241,104 @@ def system_machine(make_impl_session):
             self.procs.append(label)
             return label
 
-        # -- rules: creating ----------------------------------------------
-        @rule(how=st.sampled_from(SPAWNS))
-        def spawn(self, how):
-            self._spawn(*how)
+        # -- names ------------------------------------------------------------
+        def _register(self, k, name):
+            self.apply({"op": "register", "name": {"local": name}, "target": self._proc(k)})
 
-        @rule(how=st.sampled_from(STARTS))
-        def start_room(self, how):
-            self._start_room(*how)
+        def _unregister(self, name):
+            self.apply({"op": "unregister", "name": {"local": name}})
 
-        # -- rules: names -------------------------------------------------
-        @rule(what=st.sampled_from(NAME_STEPS))
-        def names(self, what):
-            k, (op, name) = what
-            if op == "register":
-                self.apply({"op": "register", "name": {"local": name}, "target": {"proc": self._recent(self.procs, k)}})
-            elif op in ("unregister", "whereis"):
-                self.apply({"op": op, "name": {"local": name}})
-            elif op == "alive":
-                self.apply({"op": "alive", "target": {"proc": self._recent(self.procs, k)}})
-            else:
-                self.apply({"op": "registered"})
+        def _whereis(self, name):
+            self.apply({"op": "whereis", "name": {"local": name}})
 
-        # -- rules: messages and calls --------------------------------------
-        @rule(what=st.sampled_from(MESSAGE_STEPS))
-        def message(self, what):
-            k, (op, by_name, msg, nowait) = what
-            to = self._dest(by_name, self._recent(self.procs, k))
-            if op == "send":
-                self.apply({"op": "send", "to": to, "msg": msg, "nowait": nowait})
-            else:
-                self.apply({"op": "call", "to": to, "msg": msg, "timeout": 20})
+        def _registered(self):
+            self.apply({"op": "registered"})
 
-        @rule(what=st.sampled_from(ROOM_STEPS))
-        def room_step(self, what):
-            k, (op, *args) = what
-            room = self._recent(self.rooms, k)
-            if op == "cast":
-                by_name, msg, nowait = args
-                self.apply({"op": "cast", "to": self._dest(by_name, room), "msg": msg, "nowait": nowait})
-            elif op == "stop":
-                self.apply({"op": "stop", "target": {"proc": room}, "reason": args[0]})
-            elif op == "kill_then_call":
-                # The kill is queued ahead of the call: the call meets a process
-                # that is dying, or already dead.
-                reason, msg = args
-                self.apply({"op": "kill", "target": {"proc": room}, "reason": reason, "nowait": True})
-                self.apply({"op": "call", "to": {"proc": room}, "msg": msg, "timeout": 20})
-            else:
-                # kill_inside_call: the exit signal reaches the server while the call is pending,
-                # as if another process killed it meanwhile. Not a contract field: a replay file
-                # holding this step must drop "exit_during".
-                reason, msg = args
-                self.apply({"op": "call", "to": {"proc": room}, "msg": msg, "timeout": 20, "exit_during": reason})
+        # -- messages and calls -------------------------------------------------
+        def _send(self, k, by_name, msg, nowait):
+            self.apply({"op": "send", "to": self._proc(k, by_name), "msg": msg, "nowait": nowait})
 
-        # -- rules: kills -------------------------------------------------
-        @rule(how=st.sampled_from(KILLS))
-        def kill(self, how):
-            k, by_name, reason, nowait = how
-            self.apply({"op": "kill", "target": self._dest(by_name, self._recent(self.procs, k)), "reason": reason,
-                        "nowait": nowait})
+        def _call(self, k, by_name, msg):
+            self.apply({"op": "call", "to": self._proc(k, by_name), "msg": msg, "timeout": 20})
 
-        @rule(how=st.sampled_from(WATCHED_KILLS))
-        def kill_watched(self, how):
+        def _cast(self, k, by_name, msg, nowait):
+            self.apply({"op": "cast", "to": self._room(k, by_name), "msg": msg, "nowait": nowait})
+
+        def _stop(self, k, reason):
+            self.apply({"op": "stop", "target": self._room(k), "reason": reason})
+
+        # -- kills --------------------------------------------------------------
+        def _kill(self, k, by_name, reason, nowait):
+            self.apply({"op": "kill", "target": self._proc(k, by_name), "reason": reason, "nowait": nowait})
+
+        def _kill_then_call(self, k, reason, msg):
+            # The kill is queued ahead of the call: the call meets a process
+            # that is dying, or already dead.
+            room = self._room(k)
+            self.apply({"op": "kill", "target": room, "reason": reason, "nowait": True})
+            self.apply({"op": "call", "to": room, "msg": msg, "timeout": 20})
+
+        def _kill_inside_call(self, k, reason, msg):
+            # The exit signal reaches the server while the call is pending, as
+            # if another process killed it meanwhile. Not a contract field: a
+            # replay file holding this step must drop "exit_during".
+            self.apply({"op": "call", "to": self._room(k), "msg": msg, "timeout": 20, "exit_during": reason})
+
+        def _kill_watched(self, w, k, reason, nowait):
             # The chat-room story in three steps: a watcher monitors, the
             # watched process is killed, the watcher reads what it got.
-            w, k, reason, nowait = how
-            watcher, who = self._recent(self.collectors, w), self._recent(self.procs, k)
-            self.apply({"op": "monitor", "watcher": {"proc": watcher}, "target": {"proc": who},
-                        "as": self.label("m")})
-            self.apply({"op": "kill", "target": {"proc": who}, "reason": reason, "nowait": nowait})
-            self.apply({"op": "messages", "target": {"proc": watcher}})
+            watcher, who = self._collector(w), self._proc(k)
+            self.apply({"op": "monitor", "watcher": watcher, "target": who, "as": self.label("m")})
+            self.apply({"op": "kill", "target": who, "reason": reason, "nowait": nowait})
+            self.apply({"op": "messages", "target": watcher})
 
-        @rule(how=st.sampled_from(BUSY_KILLS))
-        def kill_busy_room_through_link(self, how):
+        def _kill_busy_room_through_link(self, fresh, r, c, work, reason):
             # SCN-5, SIG-1: the room computes a work cast (nowait) when the collector linked to
             # it is killed: the exit signal lands inside its callback (an asynchronous kill).
             # A fresh room and collector (the others may be dead by now) make sure of it.
-            fresh, r, c, work, reason = how
             if fresh:
-                linked, room = self._spawn(False, False, "eager"), self._start_room(None, False)
+                linked, room = {"proc": self._spawn(False, False, "eager")}, {"proc": self._start_room(None, False)}
             else:
-                linked, room = self._recent(self.collectors, c), self._recent(self.rooms, r)
-            self.apply({"op": "link", "a": {"proc": linked}, "b": {"proc": room}})
-            self.apply({"op": "cast", "to": {"proc": room}, "msg": ["work", work], "nowait": True})
-            self.apply({"op": "kill", "target": {"proc": linked}, "reason": reason})
+                linked, room = self._collector(c), self._room(r)
+            self.apply({"op": "link", "a": linked, "b": room})
+            self.apply({"op": "cast", "to": room, "msg": ["work", work], "nowait": True})
+            self.apply({"op": "kill", "target": linked, "reason": reason})
 
-        @rule(how=st.sampled_from(DYING))
-        def use_name_of_the_dying(self, how):
+        def _use_name_of_the_dying(self, k, name, then):
             # REG-LOCAL-8: right after a nowait kill the holder has not handled it yet, so its
             # name is still taken; the next step (not nowait) meets that window, then all settles.
-            k, name, then = how
             self.apply({"op": "kill", "target": {"local": name}, "nowait": True})
             if then == "whereis":
-                self.apply({"op": "whereis", "name": {"local": name}})
+                self._whereis(name)
             elif then == "send":
                 self.apply({"op": "send", "to": {"local": name}, "msg": "ping"})
             elif then == "register":
-                self.apply({"op": "register", "name": {"local": name}, "target": {"proc": self._recent(self.procs, k)}})
+                self._register(k, name)
             else:
-                self.apply({"op": "registered"})
+                self._registered()
 
-        # -- rules: links and monitors --------------------------------------
-        @rule(how=st.sampled_from(MONITORS))
-        def monitor(self, how):
-            w, k, by_name = how
-            label, watcher = self.label("m"), self._recent(self.collectors, w)
-            self.apply({"op": "monitor", "watcher": {"proc": watcher},
-                        "target": self._dest(by_name, self._recent(self.procs, k)), "as": label})
+        # -- links and monitors ------------------------------------------------
+        def _monitor(self, w, k, by_name):
+            label, watcher = self.label("m"), self._collector(w)
+            self.apply({"op": "monitor", "watcher": watcher, "target": self._proc(k, by_name), "as": label})
             self.refs.append((label, watcher))
 
-        @rule(how=st.sampled_from(DEMONITORS))
-        def demonitor(self, how):
-            k, flush = how
+        def _demonitor(self, k, flush):
             if self.refs:   # a monitor is demonitored once (none left: nothing to do)
                 label, watcher = self.refs.pop(-1 - k % len(self.refs))
-                self.apply({"op": "demonitor", "watcher": {"proc": watcher}, "ref": {"ref": label}, "flush": flush})
+                self.apply({"op": "demonitor", "watcher": watcher, "ref": {"ref": label}, "flush": flush})
 
-        @rule(what=st.sampled_from(COLLECTOR_STEPS))
-        def collector_step(self, what):
-            w, k, (op, *args) = what
-            who = self._recent(self.collectors, w)
-            if op in ("link", "unlink"):
-                self.apply({"op": op, "a": {"proc": who}, "b": {"proc": self._recent(self.procs, k)}})
-            elif op == "trap_exit":
-                self.apply({"op": "trap_exit", "target": {"proc": who}, "value": args[0]})
-            else:
-                self.apply({"op": "messages", "target": {"proc": who}})
+        def _link(self, w, k, op):
+            self.apply({"op": op, "a": self._collector(w), "b": self._proc(k)})
+
+        def _trap_exit(self, w, value):
+            self.apply({"op": "trap_exit", "target": self._collector(w), "value": value})
+
+        def _messages(self, w):
+            self.apply({"op": "messages", "target": self._collector(w)})
+
+        def _alive(self, k):
+            self.apply({"op": "alive", "target": self._proc(k)})
 
         # -- invariants ---------------------------------------------------
         @invariant()
