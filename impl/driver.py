@@ -160,11 +160,11 @@ class DriverContext(Context):
         """As `Context.receive`, run by the scheduler itself: P0 is the thread that schedules.
 
         With no match in the mailbox the system runs until one arrives. A
-        timeout fires, in logical time, once nothing else can happen (or,
-        while a preempted process runs, after that many real milliseconds);
-        one already due fires at once, as in a process. A receive that can
-        never match ends the code with the step's `{"exit": "deadlock"}`
-        (the model's Stuck), a shutdown with `{"exit": "shutdown"}`.
+        timeout fires, in logical time, once nothing else can happen (never
+        while a process computes, however long: SCN-5); one already due
+        fires at once, as in a process. A receive that can never match ends
+        the code with the step's `{"exit": "deadlock"}` (the model's Stuck),
+        a shutdown with `{"exit": "shutdown"}`.
         """
         rt, box = self._rt, self._proc.mailbox
         with rt.atomic:
@@ -175,8 +175,7 @@ class DriverContext(Context):
                 deadline = rt.time + timeout
             if deadline is not None and deadline <= rt.time:
                 return TIMEOUT
-            real = (deadline - rt.time) / 1000 if deadline is not None else None
-        outcome = rt.run_until(partial(box.has, match), timer=deadline, timer_real=real)
+        outcome = rt.run_until(partial(box.has, match), timer=deadline)
         with rt.atomic:
             if outcome == DONE:
                 return box.take(match)[1]

@@ -77,8 +77,10 @@ comes, so only the message is extra (code spending its time in finalizers,
 2 messages in 10 minutes of benchmarks/kill_stress.py).
 
 Time is logical: a call or receive timeout fires only when nothing else can
-happen (as in the model), earliest deadline first. While a preempted
-process runs, a driver call also times out after its timeout in real time.
+happen (as in the model), earliest deadline first; a process that computes
+(preempted, BUSY) outlasts everything, so no timeout fires while one does,
+however long it takes in real time (the model's FinishWork comes before any
+timeout, SCN-5): a driver's call waits for a room busy in its init.
 
 Shutdown kills every process at once (as above) and joins their threads in
 order; the threads blocked in receive are woken a few at a time, just ahead
@@ -676,23 +678,21 @@ class Runtime:
                     raise ProcessExit
 
     # -- the scheduler: runs in the driver's thread while the driver is blocked ----
-    def run_until(self, done: Callable[[], bool], *, timer: int | None = None, timer_real: float | None = None,
-                  timeout: float | None = None) -> str:
+    def run_until(self, done: Callable[[], bool], *, timer: int | None = None, timeout: float | None = None) -> str:
         """Open the gate and run the system until `done()`; returns DONE, QUIESCENT, TIMER or CLOSED.
 
         `done` is checked with the lock held before each scheduling step, so
         the run stops right after the signal that satisfied it, as the
         model's `run_until_result` does. `timer` is the logical deadline
         of the driver's own receive (a call's timeout); it fires, returning
-        TIMER, when nothing else can happen (or, while a preempted process
-        runs, after `timer_real` seconds). Raises `TimeoutError` (with a `statistics()`
+        TIMER, when nothing else can happen: never while a preempted process
+        runs, however long (SCN-5). Raises `TimeoutError` (with a `statistics()`
         snapshot) when `timeout` real seconds pass first.
         """
         if threading.get_ident() != self._driver_ident:
             raise RuntimeError("only the driver's thread (the one that made the runtime) may schedule")
         now = time.monotonic()
         real_deadline = now + (self.wait_timeout if timeout is None else timeout)
-        timer_deadline = None if timer_real is None else now + timer_real
         with self._lock:
             self._gate_open = True
             try:
@@ -718,15 +718,13 @@ class Runtime:
                         else:
                             now = time.monotonic()
                             if self._busy:
-                                if timer is not None and timer_deadline is not None and now >= timer_deadline:
-                                    self.time = max(self.time, timer)
-                                    return TIMER
+                                # It computes: no timer fires before it is done (the model's FinishWork
+                                # comes first), however long that takes in real time.
                                 if now >= real_deadline:
                                     raise self._timeout_error(timeout)
                                 # `done` may watch the busy code itself (nothing notifies then): look again
                                 # each slice.
-                                self._wait(min(real_deadline, timer_deadline or real_deadline,
-                                               now + self.time_slice) - now)
+                                self._wait(min(real_deadline, now + self.time_slice) - now)
                             elif computed := min(self._computed, key=lambda p: p.pid, default=None):
                                 # Nothing else can run: it goes on (the model's FinishWork).
                                 self._grant(computed, _RESUME)

@@ -249,6 +249,50 @@ def test_an_unanswered_call_times_out_in_logical_time_once_nothing_else_can_happ
         assert Outcome("exit", Atom("deadlock")) == call(d, collector, Atom("again"), timeout="infinity")
 
 
+class Computing(Spinner):
+    """A gen_server whose `compute` cast computes as a chat room's work does (`behaviours.compute`: it
+    gives up its slice, then runs without calling the runtime) until `done()`."""
+
+    def __init__(self, done) -> None:
+        super().__init__()
+        self.done = done
+
+    def body(self, ctx) -> None:
+        self.ctx = ctx
+        super().body(ctx)
+
+    def handle_cast(self, msg, state):
+        self.handled.append(msg)
+        self.ctx.atomic(lambda rt, me: rt.end_slice(me))
+        self.entered.set()
+        while not self.done():
+            pass
+        self.finished.set()
+        return ("noreply", state)
+
+
+@pytest.mark.spec("SCN-5", "GS-4")
+def test_a_call_timeout_never_fires_while_the_server_computes():
+    # The model's FinishWork comes before any timeout: a process computing outlasts everything
+    # else, however long it takes in real time, and a call to it gets the reply. The server
+    # computes until the scheduler has waited for it twice, each wait longer than the timeout.
+    waits: list = []
+    until = [float("inf")]
+    with make_runtime(time_slice=0.05) as rt:
+        scheduler_wait = rt._wait
+        rt._wait = lambda seconds: (waits.append(seconds), scheduler_wait(seconds))
+        d = Driver(rt)
+        server = Computing(lambda: len(waits) >= until[0])
+        pid = d.start("computing", body=server.body).value
+        d.cast(pid, Atom("compute"))
+        assert "done" == rt.run_until(server.entered.is_set, timeout=20)   # computing now
+        until[0] = len(waits) + 2
+        assert Atom("hello") == call(d, pid, Atom("hello"), timeout=20)
+        assert server.finished.is_set()
+        assert 0 == rt.time   # no timeout fired
+        assert [Atom("compute")] == server.handled
+
+
 @pytest.mark.spec("GS-5")
 def test_a_call_that_stops_the_server_exits_with_the_stop_reason():
     with make_runtime() as rt:
