@@ -13,9 +13,10 @@ at its messages.
 Thread safety: every method may be called from any thread. The lock may be
 shared with its owner (the runtime passes its own lock, so a mailbox change
 and the scheduler's counters change together); it must be a `threading.RLock`.
-A thread blocked in `receive` or `next_signal` waits on a raw lock of its own
-that a producer releases (a hand-off with none of `threading.Condition`'s
-Python-level bookkeeping); it holds the mailbox lock again when it wakes.
+A thread blocked in `receive` or `next_signal` waits on a waiter of its own
+(`new_waiter`) that a producer releases (a hand-off with none of
+`threading.Condition`'s Python-level bookkeeping); it holds the mailbox lock
+again when it wakes.
 
 >>> box = Mailbox()
 >>> box.put("a"); box.put("b")
@@ -29,13 +30,15 @@ Python-level bookkeeping); it holds the mailbox lock again when it wakes.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from _thread import allocate_lock
 from collections import deque
+from select import select
 from typing import Callable
 
-__all__ = ["Mailbox", "MailboxClosed", "ANY", "NOTHING"]
+__all__ = ["Mailbox", "MailboxClosed", "ANY", "NOTHING", "new_waiter", "EventWaiter", "EVENT_FDS"]
 
 
 def ANY(msg: object) -> bool:
@@ -50,6 +53,83 @@ def NOTHING(msg: object) -> bool:
 
 class MailboxClosed(Exception):
     """The mailbox was closed (its process is dead) while someone waited on it."""
+
+
+# -- waiters: what a blocked thread waits on, and how it is woken ----------------------
+
+EVENT_FDS = 256
+"""How many threads at most wait on an `EventWaiter` (an eventfd each); any other waits on raw locks."""
+
+_event_fds = [None] * EVENT_FDS   # one item per eventfd still to be had (list.pop and append are atomic)
+_thread_waiter = threading.local()
+
+
+class EventWaiter:
+    """A thread's waiter on a Linux eventfd, with a raw lock's `acquire` and `release`.
+
+    Why: waking it is a write, a system call that lets the GIL go, so the
+    thread woken can take the GIL and run at once. A raw lock is released
+    with the GIL held: the thread woken then wakes only to wait for the GIL
+    until its waker blocks, two more context switches per hand-off (most of
+    what a call round trip costs beyond its Python code). The runtime also
+    wakes it only once it has let its own lock go (`Runtime._handoffs`,
+    `Mailbox.await_signal`), for the same reason.
+
+    One per thread (`new_waiter`), used for every wait of that thread: a
+    wake that comes after its wait timed out stays in the counter and makes
+    the next wait return at once, which every wait here tolerates (each is
+    in a loop that looks again). Its fd is closed when the last reference
+    goes, so a late wake never writes to a closed fd.
+    """
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int):
+        self._fd = fd
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Wait until woken (`timeout` seconds at most, when not negative); whether it was."""
+        if timeout < 0:
+            os.eventfd_read(self._fd)
+            return True
+        if not select((self._fd,), (), (), timeout)[0]:
+            return False
+        os.eventfd_read(self._fd)
+        return True
+
+    def release(self) -> None:
+        os.eventfd_write(self._fd, 1)
+
+    def __del__(self, close=os.close, fds=_event_fds) -> None:   # (bound now: at exit, module globals go first)
+        close(self._fd)
+        fds.append(None)
+
+
+def _event_waiter() -> EventWaiter | None:
+    if not hasattr(os, "eventfd"):
+        return None
+    try:
+        _event_fds.pop()
+    except IndexError:   # EVENT_FDS threads have one
+        return None
+    try:
+        return EventWaiter(os.eventfd(0))
+    except OSError:   # out of file descriptors
+        _event_fds.append(None)
+        return None
+
+
+def new_waiter():
+    """What the calling thread waits on for one wait: `acquire()` blocks until another thread calls
+    `release()`. The thread's `EventWaiter` (made at its first wait), or else a new raw lock, held."""
+    try:
+        waiter = _thread_waiter.waiter
+    except AttributeError:
+        waiter = _thread_waiter.waiter = _event_waiter()
+    if waiter is None:
+        waiter = allocate_lock()
+        waiter.acquire()
+    return waiter
 
 
 class Mailbox:
@@ -87,13 +167,19 @@ class Mailbox:
         with self._lock:
             self.hand(item)
 
-    def hand(self, item: object) -> None:
-        """`put_signal` with the lock held: the scheduler handing the run token to the owner."""
+    def hand(self, item: object, later: list | None = None) -> None:
+        """`put_signal` with the lock held: the scheduler handing the run token to the owner. With
+        `later`, the waiting thread's waiter goes there instead of being woken now: the caller wakes
+        it once it has let the lock go, so that the thread woken finds the lock free."""
         if self._closed:
             return
         self._signals.append(item)
         if self._waiters:
-            self._wake()
+            if later is None:
+                self._wake()
+            else:
+                later.extend(self._waiters)
+                self._waiters.clear()
 
     def close(self, wake: bool = True) -> None:
         """Drop every message; waiters and later receives raise `MailboxClosed`. With `wake` false,
@@ -117,13 +203,15 @@ class Mailbox:
             waiter.release()
         self._waiters.clear()
 
-    def _sleep(self, timeout: float | None) -> None:
-        """Block until woken or `timeout` seconds pass (lock held, released meanwhile, held again after)."""
-        waiter = allocate_lock()
-        waiter.acquire()
+    def _sleep(self, timeout: float | None, wake=None) -> None:
+        """Block until woken or `timeout` seconds pass (lock held, released meanwhile, held again after);
+        `wake`, a waiter, is woken once the lock is let go."""
+        waiter = new_waiter()
         self._waiters.append(waiter)
         saved = self._lock._release_save()   # as threading.Condition does: the RLock at any depth
         try:
+            if wake is not None:
+                wake.release()
             if timeout is None:
                 waiter.acquire()
             elif timeout > 0:
@@ -187,12 +275,22 @@ class Mailbox:
         """Block until the signal lane has an item and return it (raises `MailboxClosed`); the
         messages are not looked at."""
         with self._lock:
-            while True:
-                if self._closed:
-                    raise MailboxClosed
-                if self._signals:
-                    return self._signals.popleft()
-                self._sleep(None)
+            return self.await_signal()
+
+    def await_signal(self, wake=None) -> object:
+        """`next_signal` with the lock held (the runtime's, as a process waits for its turn); `wake`, a
+        waiter, is woken once the lock is let go (or now, if the wait ends before it begins)."""
+        lane = self._signals
+        while not lane:   # (a closed mailbox has an empty lane: `close` clears it, `hand` adds nothing)
+            if self._closed:
+                if wake is not None:
+                    wake.release()
+                raise MailboxClosed
+            self._sleep(None, wake)
+            wake = None
+        if wake is not None:
+            wake.release()
+        return lane.popleft()
 
     def remove(self, match: Callable[[object], bool]) -> int:
         """Remove every matching message (`demonitor(Ref, [flush])`); returns how many."""

@@ -102,13 +102,13 @@ from typing import Callable, NamedTuple
 
 import attrs
 
-from regspec.common.records import DRIVER, ExitSignal, Init, Message
+from regspec.common.records import DRIVER, DemonitorRequest, ExitSignal, Init, Message, MonitorRequest
 from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
 from . import signals
-from .signals import MESSAGE
-from .mailbox import ANY, Mailbox, MailboxClosed
+from .signals import MESSAGE, _new, _set_field
+from .mailbox import ANY, Mailbox, MailboxClosed, new_waiter
 from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
@@ -244,7 +244,9 @@ class Runtime:
         self._busy: set = set()
         self._computed: set = set()
         self._timed: set = set()
-        self._sched_waiter = None                       # while the scheduler waits: the raw lock that wakes it
+        self._sched_waiter = None                       # while the scheduler waits: the waiter that wakes it
+        self._handoffs: list = []                       # waiters of the threads granted a turn, woken once the
+                                                        # scheduler lets the lock go (`_wait`): they find it free
         self._starting: list = []                       # threads granted their first turn, not yet started
         self._start_lock = allocate_lock()              # held while they are started (not the runtime lock)
         self._finished = 0                              # process threads that have finished (shutdown's progress)
@@ -305,9 +307,10 @@ class Runtime:
         seq = self._next_seq
         self._next_seq = seq + 1
         sig = _new_signal(_Signal, (seq, sender, receiver, payload, term))
-        box = self._inbox.get(receiver.n)
+        n = receiver.n
+        box = self._inbox.get(n)
         if box is None:
-            self._inbox[receiver.n] = [sig]
+            self._inbox[n] = [sig]
             self._queue.append(sig)   # its receiver's oldest waiting signal: its place in the run queue
         else:
             box.append(sig)
@@ -328,8 +331,11 @@ class Runtime:
 
     def new_ref(self) -> Ref:
         """`make_ref()` with the lock held."""
-        self._next_ref += 1
-        return Ref(self._next_ref - 1)
+        n = self._next_ref
+        self._next_ref = n + 1
+        ref = _new(Ref)
+        _set_field(ref, "n", n)   # `Ref(n)`, without the Python frame of attrs' __init__ (`signals.MonitorRequest`)
+        return ref
 
     def in_flight(self, sender: Pid, receiver: Pid) -> bool:
         """Whether a signal from `sender` to `receiver` is queued and not yet handled."""
@@ -511,34 +517,45 @@ class Runtime:
             self._wake_scheduler()
 
     # -- the process side of scheduling (runtime lock held) --------------------
-    def _await_grant(self, proc: Process) -> object:
+    def _await_grant(self, proc: Process, wake=None) -> object:
+        """Wait for the next item of `proc`'s lane; `wake` (from `_park`) is woken once the lock is let go."""
         try:
-            return proc.mailbox.next_signal()
+            return proc.mailbox.await_signal(wake)
         except MailboxClosed:
             raise ProcessExit from None
 
-    def _park(self, proc: Process, status: str, deadline: int | None) -> None:
-        self._set_status(proc, status, deadline)
+    def _park(self, proc: Process, status: str, deadline: int | None):
+        """`proc` gives the token back; returns the scheduler's waiter if it waits, which the caller wakes
+        once it lets the lock go (`_await_grant`): the scheduler then finds the lock free."""
+        if status is WAITING and deadline is None and proc.status is RUNNING:
+            proc.status = WAITING   # (all `_set_status` does for this move: a RUNNING process has no timer)
+        else:
+            self._set_status(proc, status, deadline)
         proc.in_slice = False
         if self._current is proc:
             self._current = None
-        self._wake_scheduler()
+        waiter, self._sched_waiter = self._sched_waiter, None
+        return waiter
 
-    def _take_signals(self, n: int) -> list:
-        """Every signal waiting for pid number `n`, in arrival order, out of the queue."""
-        return self._inbox.pop(n, None) or []
-
-    def _head_receiver(self) -> int | None:
-        """The pid number of the receiver of the oldest signal in flight (the run queue's first, out of
-        the queue: it is dispatched next, taking all its signals), or None."""
+    def _dispatch_head(self) -> bool:
+        """Run the receiver of the oldest signal in flight (the run queue's first, out of the queue): it
+        takes every signal waiting for it. False when no signal is in flight."""
         queue, inbox = self._queue, self._inbox
         while queue:
             sig = queue.popleft()
             n = sig.receiver.n
-            box = inbox.get(n)
-            if box is not None and box[0] is sig:
-                return n
-        return None
+            batch = inbox.get(n)
+            if batch is not None and batch[0] is sig:   # (else its list was taken meanwhile: a stale entry)
+                break
+        else:
+            return False
+        proc = self._procs.get(n)
+        if proc is not None and proc.status is WAITING and proc.alive:   # (P0 is never WAITING: it schedules)
+            del inbox[n]
+            self._grant(proc, batch)   # it handles them in its own thread
+        else:
+            self._handle_for(n, proc)
+        return True
 
     def _handle_batch(self, proc: Process, batch: list) -> None:
         """`proc` handles its signals in order; once it is dead the rest are answered as dead."""
@@ -548,6 +565,10 @@ class Runtime:
                 payload = sig.payload
                 if payload is MESSAGE:   # the common case, as `signals.handle` delivers it
                     put(sig.term)
+                elif payload.__class__ is MonitorRequest:   # a call's monitor, then its demonitor: as `HANDLERS`
+                    proc.monitored_by[payload.ref] = (sig.sender, payload.object)
+                elif payload.__class__ is DemonitorRequest:
+                    proc.monitored_by.pop(payload.ref, None)
                 else:
                     handle(payload.__class__)(self, proc, sig.sender, payload)   # `signals.handle`'s table
             else:
@@ -560,10 +581,13 @@ class Runtime:
             raise ProcessExit
 
     def _grant(self, proc: Process, item: object) -> None:
-        self._set_status(proc, RUNNING)   # (from WAITING, READY, BUSY or COMPUTED)
+        if proc.status is WAITING and proc.timer is None:
+            proc.status = RUNNING   # (all `_set_status` does for this move: neither status is indexed)
+        else:
+            self._set_status(proc, RUNNING)   # (from WAITING with a timer, READY, BUSY or COMPUTED)
         proc.in_slice = item.__class__ is list
         self._current = self._slice_owner = proc
-        proc.mailbox.hand(item)
+        proc.mailbox.hand(item, self._handoffs)   # woken once the scheduler lets the lock go (`_wait`)
         if not proc.started:
             # Its first turn: its thread comes up and finds `item` waiting. The scheduler starts it once
             # it has let the lock go (`_start_pending`), so the thread runs its turn straight away.
@@ -595,51 +619,74 @@ class Runtime:
             if proc.killed:   # `_enter`, inlined
                 proc.in_user = True
                 raise ProcessExit
-            messages = proc.mailbox._messages
-            if match is ANY and messages and proc.status is not BUSY:
-                # The common case: a message is there. The lock is not released, so nobody sees
-                # `in_user`, and nothing can kill it before it returns.
-                return messages.popleft()
-            proc.in_user = False
-            try:
-                if deadline is None and isinstance(timeout, int):
-                    deadline = self.time + timeout
-                if deadline is not None and deadline <= self.time:
-                    timeout = 0   # already due: take a match that is there, else time out at once
-                while True:
-                    if proc.status is BUSY:
-                        # Preempted code is back in receive: it runs again only with the token.
-                        can_run = proc.mailbox.has(match) or timeout == 0
-                        self._park(proc, READY if can_run else WAITING, deadline)
+            return self._receive(proc, match, timeout, deadline)
+
+    def bif_send_receive(self, proc: Process, to: object, msg: object) -> object:
+        """`To ! Msg`, then `receive` of any message, as one BIF (gen_server's reply, then its loop's
+        next receive): nothing happens between the two that could not happen before the send."""
+        with self._lock:
+            if proc.killed:
+                proc.in_user = True
+                raise ProcessExit
+            signals.send(self, proc, to, msg)   # (a free name raises badarg, as `Context.send`)
+            return self._receive(proc, ANY, None, None)
+
+    def bif_receive_demonitor(self, proc: Process, match: Callable, mref: Ref, timeout: object) -> object:
+        """`receive`, then `demonitor(Mref, [flush])` unless what came is Mref's DOWN, as one BIF
+        (gen:do_call after its request): the demonitor follows the receive under the same lock."""
+        with self._lock:
+            if proc.killed:
+                proc.in_user = True
+                raise ProcessExit
+            msg = self._receive(proc, match, timeout, None)
+            if not signals.is_down(msg, mref):
+                signals.demonitor(self, proc, mref, True)
+            return msg
+
+    def _receive(self, proc: Process, match: Callable, timeout: object, deadline: int | None) -> object:
+        """The receive of the BIFs above (lock held, `proc` not killed)."""
+        messages = proc.mailbox._messages
+        if match is ANY and messages and proc.status is not BUSY:
+            # The common case: a message is there. The lock is not released, so nobody sees
+            # `in_user`, and nothing can kill it before it returns.
+            return messages.popleft()
+        proc.in_user = False
+        try:
+            if deadline is None and isinstance(timeout, int):
+                deadline = self.time + timeout
+            if deadline is not None and deadline <= self.time:
+                timeout = 0   # already due: take a match that is there, else time out at once
+            while True:
+                if proc.status is BUSY:
+                    # Preempted code is back in receive: it runs again only with the token.
+                    can_run = proc.mailbox.has(match) or timeout == 0
+                    wake = self._park(proc, READY if can_run else WAITING, deadline)
+                else:
+                    if match is ANY:
+                        if messages:
+                            return messages.popleft()
                     else:
-                        if match is ANY:
-                            if messages:
-                                return messages.popleft()
-                        else:
-                            found, msg = proc.mailbox.take(match)
-                            if found:
-                                return msg
-                        if proc.in_slice:
-                            # Signals its own actions sent it during this slice (the model's run loop).
-                            batch = self._take_signals(proc.pid.n)
-                            if batch:
-                                self._handle_own(proc, batch)
-                                continue
-                        if timeout == 0:
-                            return TIMEOUT
-                        self._park(proc, WAITING, deadline)
-                    item = self._await_grant(proc)
-                    if item.__class__ is list:   # its signals: handled in order, then its code looks again
-                        self._handle_batch(proc, item)
-                        if not proc.alive:   # killed by a signal it handled (`_handle_own`)
-                            self.kills_at_call += 1
-                            raise ProcessExit
-                    elif item is _TIMER:
+                        found, msg = proc.mailbox.take(match)
+                        if found:
+                            return msg
+                    if proc.in_slice:
+                        # Signals its own actions sent it during this slice (the model's run loop).
+                        batch = self._inbox.pop(proc.pid.n, None)
+                        if batch is not None:
+                            self._handle_own(proc, batch)
+                            continue
+                    if timeout == 0:
                         return TIMEOUT
-            finally:
-                proc.in_user = True   # `_leave`, inlined
-                if proc.killed:
-                    raise ProcessExit
+                    wake = self._park(proc, WAITING, deadline)
+                item = self._await_grant(proc, wake)
+                if item.__class__ is list:   # its signals: handled in order, then its code looks again
+                    self._handle_own(proc, item)
+                elif item is _TIMER:
+                    return TIMEOUT
+        finally:
+            proc.in_user = True   # `_leave`, inlined
+            if proc.killed:
+                raise ProcessExit
 
     def bif_computed(self, proc: Process) -> None:
         """`proc` is done computing: it parks until the scheduler has nothing else to run (then the
@@ -648,9 +695,9 @@ class Runtime:
         with self._lock:
             self._enter(proc)
             try:
-                self._park(proc, COMPUTED, None)
-                while self._await_grant(proc) is not _RESUME:   # pragma: no cover - only a resume is granted
-                    pass
+                wake = self._park(proc, COMPUTED, None)
+                while self._await_grant(proc, wake) is not _RESUME:   # pragma: no cover - only a resume is granted
+                    wake = None
             finally:
                 self._leave(proc)
 
@@ -659,6 +706,25 @@ class Runtime:
             self._enter(proc)
             signals.exit_process(self, proc, reason)
             raise ProcessExit
+
+    def bif_monitor_send(self, proc: Process, target: object, make: Callable, args: tuple) -> tuple:
+        """`signals.monitor_send` as a BIF (`Context.monitor_send`), its commonest case inline: a pid."""
+        with self._lock:
+            if proc.killed:   # `_enter`, inlined
+                proc.in_user = True
+                raise ProcessExit
+            if not isinstance(target, Pid):   # a name: resolved as `monitor` and `send` resolve it
+                return signals.monitor_send(self, proc, target, make, *args)
+            me = proc.pid
+            mref = self.new_ref()
+            proc.monitors[mref] = target   # `signals.monitor` of a pid ...
+            request = _new(MonitorRequest)
+            _set_field(request, "ref", mref)
+            _set_field(request, "object", target)
+            self.send(me, target, request)
+            msg = make(me, mref, *args)
+            self.send(me, target, MESSAGE, msg)   # ... and `signals.send` to it
+            return mref, msg
 
     def bif(self, proc: Process, fn: Callable, *args) -> object:
         """Run `fn(runtime, proc, *args)` as a BIF of `proc`, from `proc`'s own thread, atomically.
@@ -709,13 +775,11 @@ class Runtime:
                         if owner is not None:
                             self._slice_owner = None
                             if not owner.alive:   # it died in its slice: what it sent itself is answered now
-                                self._dispatch(owner.pid.n)
+                                self._handle_for(owner.pid.n, owner)
                                 continue
                         if self._ready and (ready := self._next_ready()) is not None:
                             self._grant(ready, _RESUME)
-                        elif (head := self._head_receiver()) is not None:
-                            self._dispatch(head)
-                        else:
+                        elif not self._dispatch_head():   # nothing in flight
                             now = time.monotonic()
                             if self._busy:
                                 if timer is not None and timer_deadline is not None and now >= timer_deadline:
@@ -754,7 +818,9 @@ class Runtime:
                         self._current = None
             finally:
                 self._gate_open = False
-                if self._starting:   # granted, and the run ended before the scheduler waited
+                while self._handoffs:   # granted, and the run ended before the scheduler waited
+                    self._handoffs.pop().release()
+                if self._starting:
                     self._start_pending()
 
     def _wait(self, seconds: float) -> None:
@@ -762,11 +828,13 @@ class Runtime:
         zombies run, wake every RESEND to kill them again."""
         if self._zombies:
             seconds = min(seconds, RESEND)
-        waiter = allocate_lock()
-        waiter.acquire()
+        waiter = new_waiter()
         self._sched_waiter = waiter
+        handoffs = self._handoffs
         saved = self._lock._release_save()   # as threading.Condition does, with the lock at any depth
         try:
+            while handoffs:   # (only the scheduler's thread uses the list)
+                handoffs.pop().release()
             if self._starting:
                 self._start_pending()
             if seconds > 0:
@@ -797,13 +865,10 @@ class Runtime:
         self._grant(proc, _TIMER)
         return None
 
-    def _dispatch(self, n: int) -> None:
-        """Run the process first in the run queue (pid number `n`): hand it every signal waiting for it."""
-        proc = self._procs.get(n)
+    def _handle_for(self, n: int, proc: Process | None) -> None:
+        """Handle here every signal waiting for pid number `n` (`proc`), which is not blocked in receive:
+        P0's, a dead one's (answered as dead), another's on its behalf."""
         inbox = self._inbox
-        if proc is not None and proc.status is WAITING and proc.alive and proc is not self._driver:
-            self._grant(proc, inbox.pop(n))   # it handles them in its own thread
-            return
         while (batch := inbox.pop(n, None)) is not None:   # (handling may send it more: take those too)
             if proc is self._driver:
                 self._driver_handles(proc, batch)

@@ -32,7 +32,7 @@ from .pcb import Process
 
 __all__ = [
     "handle", "exit_process", "receive_exit", "link", "unlink", "monitor", "demonitor", "answer_dead",
-    "deliver_message", "send", "exit_signal", "trap_exit", "HANDLERS", "MESSAGE",
+    "deliver_message", "send", "exit_signal", "trap_exit", "monitor_send", "is_down", "HANDLERS", "MESSAGE",
 ]
 
 KILL = Atom("kill")
@@ -42,6 +42,14 @@ NOPROC = Atom("noproc")
 TRUE = Atom("true")
 FALSE = Atom("false")
 EXIT = Atom("EXIT")
+DOWN = Atom("DOWN")
+PROCESS = Atom("process")
+
+
+# The hot paths make their frozen records as attrs' generated `__init__` does (a new instance, each field
+# set once with `object.__setattr__`), without its Python frame: `_new(Cls)`, then `_set_field` per field.
+_new = object.__new__
+_set_field = object.__setattr__
 
 
 class _MessageMark:
@@ -141,7 +149,7 @@ def receive_down(proc: Process, down: Down) -> bool:
     if down.ref not in proc.monitors:
         return False
     del proc.monitors[down.ref]
-    deliver_message(proc, (Atom("DOWN"), down.ref, Atom("process"), down.object, down.reason))
+    deliver_message(proc, (DOWN, down.ref, PROCESS, down.object, down.reason))
     return True
 
 
@@ -200,7 +208,10 @@ def monitor(rt, proc: Process, target: object) -> Ref:
         proc.monitors[ref] = target
         # MON-2: a dead target answers with a noproc DOWN that still queues
         # behind the signals already on their way to the watcher.
-        rt.send(proc.pid, target, MonitorRequest(ref, target))
+        request = _new(MonitorRequest)
+        _set_field(request, "ref", ref)
+        _set_field(request, "object", target)   # MonitorRequest(ref, target)
+        rt.send(proc.pid, target, request)
         return ref
     obj = (target, rt.node)
     holder = rt.names.whereis(target)
@@ -218,11 +229,23 @@ def demonitor(rt, proc: Process, ref: Ref, flush: bool) -> Atom:
     `flush` also removes one already in the mailbox, but not one the process took out of it."""
     target = proc.monitors.pop(ref, None)   # None too for a monitor of a free name: nobody to tell
     if target is not None:
-        rt.send(proc.pid, target, DemonitorRequest(ref))
-    if flush:
-        proc.mailbox.remove(lambda m: _is_down(m, ref))
+        request = _new(DemonitorRequest)
+        _set_field(request, "ref", ref)   # DemonitorRequest(ref)
+        rt.send(proc.pid, target, request)
+    if flush and proc.mailbox.has():   # (an empty mailbox has nothing to flush)
+        proc.mailbox.remove(lambda m: is_down(m, ref))
     return TRUE
 
 
-def _is_down(term: object, ref: Ref) -> bool:
-    return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] == ref
+def monitor_send(rt, proc: Process, target: object, make, *args) -> tuple:
+    """`Mref = monitor(process, Target), Target ! make(self(), Mref, *args)`: a request under a monitor
+    (gen:do_call's first two steps); returns (Mref, the message)."""
+    mref = monitor(rt, proc, target)
+    msg = make(proc.pid, mref, *args)
+    send(rt, proc, target, msg)
+    return mref, msg
+
+
+def is_down(term: object, ref: Ref) -> bool:
+    """Whether `term` is `{'DOWN', Ref, process, _, _}`."""
+    return isinstance(term, tuple) and len(term) == 5 and term[0] == DOWN and term[1] == ref
