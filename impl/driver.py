@@ -176,9 +176,10 @@ class DriverContext(Context):
         """`receive`; with `mref`, then `demonitor(Mref, [flush])` unless what came is Mref's DOWN (P0's
         BIFs run with the gate closed: the two are one BIF already)."""
         rt, box = self._rt, self._proc.mailbox
+        found: list = []
         with rt.atomic:   # (the scheduler's waits let it go, at any depth)
-            if box.has(match):   # (`has` answers an empty mailbox at once, as a call mostly finds it)
-                msg = box.take(match)[1]
+            if box.take_into(match, found):   # (an empty mailbox answers at once, as a call mostly finds it)
+                msg = found[0]
             else:
                 if deadline is None and isinstance(timeout, int):
                     deadline = rt.time + timeout
@@ -186,9 +187,10 @@ class DriverContext(Context):
                     msg = TIMEOUT
                 else:
                     real = (deadline - rt.time) / 1000 if deadline is not None else None
-                    outcome = rt.run_until(partial(box.has, match), timer=deadline, timer_real=real)
+                    # The match is taken as soon as it is there (`run_until` stops right after `done`):
+                    outcome = rt.run_until(partial(box.take_into, match, found), timer=deadline, timer_real=real)
                     if outcome == DONE:
-                        msg = box.take(match)[1]
+                        msg = found[0]
                     elif outcome == TIMER:
                         msg = TIMEOUT
                     elif outcome == CLOSED:

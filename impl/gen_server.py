@@ -93,7 +93,7 @@ def do_call(ctx: Context, pid: Pid, request: object, printed: object, timeout: o
     reason of an exit signal sent to the server right behind the request,
     as if another process sent it then.
     """
-    if pid == ctx.pid:
+    if pid.__class__ is Pid and pid.n == ctx.pid.n:   # (`pid == self()`, without Pid's Python __eq__)
         # gen refuses to call itself
         raise ErlangError("exit", (CALLING_SELF, call_mfa(printed, request, timeout)))
     # Mref = monitor(process, Pid), Pid ! {'$gen_call', {self(), Tag}, Request}:

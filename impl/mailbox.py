@@ -35,10 +35,11 @@ import threading
 import time
 from _thread import allocate_lock
 from collections import deque
+from functools import partial
 from select import select
 from typing import Callable
 
-__all__ = ["Mailbox", "MailboxClosed", "ANY", "NOTHING", "new_waiter", "EventWaiter", "EVENT_FDS"]
+__all__ = ["Mailbox", "MailboxClosed", "ANY", "NOTHING", "new_waiter", "wait_for", "EventWaiter", "EVENT_FDS"]
 
 
 def ANY(msg: object) -> bool:
@@ -65,7 +66,8 @@ _thread_waiter = threading.local()
 
 
 class EventWaiter:
-    """A thread's waiter on a Linux eventfd, with a raw lock's `acquire` and `release`.
+    """A thread's waiter on a Linux eventfd, with a raw lock's `acquire()` and `release()` (C calls, no
+    Python frame); `wait_for` waits with a timeout.
 
     Why: waking it is a write, a system call that lets the GIL go, so the
     thread woken can take the GIL and run at once. A raw lock is released
@@ -82,26 +84,15 @@ class EventWaiter:
     goes, so a late wake never writes to a closed fd.
     """
 
-    __slots__ = ("_fd",)
+    __slots__ = ("fd", "acquire", "release")
 
     def __init__(self, fd: int):
-        self._fd = fd
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        """Wait until woken (`timeout` seconds at most, when not negative); whether it was."""
-        if timeout < 0:
-            os.eventfd_read(self._fd)
-            return True
-        if not select((self._fd,), (), (), timeout)[0]:
-            return False
-        os.eventfd_read(self._fd)
-        return True
-
-    def release(self) -> None:
-        os.eventfd_write(self._fd, 1)
+        self.fd = fd
+        self.acquire = partial(os.eventfd_read, fd)       # wait until woken
+        self.release = partial(os.eventfd_write, fd, 1)   # wake it
 
     def __del__(self, close=os.close, fds=_event_fds) -> None:   # (bound now: at exit, module globals go first)
-        close(self._fd)
+        close(self.fd)
         fds.append(None)
 
 
@@ -117,6 +108,16 @@ def _event_waiter() -> EventWaiter | None:
     except OSError:   # out of file descriptors
         _event_fds.append(None)
         return None
+
+
+def wait_for(waiter, timeout: float) -> bool:
+    """`waiter.acquire(True, timeout)` for either kind of waiter: whether it was woken in time."""
+    if waiter.__class__ is EventWaiter:
+        if not select((waiter.fd,), (), (), timeout)[0]:
+            return False
+        waiter.acquire()
+        return True
+    return waiter.acquire(True, timeout)
 
 
 def new_waiter():
@@ -215,7 +216,7 @@ class Mailbox:
             if timeout is None:
                 waiter.acquire()
             elif timeout > 0:
-                waiter.acquire(True, timeout)
+                wait_for(waiter, timeout)
         finally:
             self._lock._acquire_restore(saved)
             if waiter in self._waiters:   # not woken: timed out, or unwound by an exception
@@ -234,6 +235,19 @@ class Mailbox:
                     del self._messages[i]
                     return True, msg
             return False, None
+
+    def take_into(self, match: Callable[[object], bool], found: list) -> bool:
+        """`take` as a predicate: whether there was a match; the one taken is appended to `found`."""
+        if not self._messages:   # (one read: atomic; an empty mailbox is the common answer)
+            return False
+        with self._lock:
+            messages = self._messages
+            for i, msg in enumerate(messages):
+                if match(msg):
+                    del messages[i]
+                    found.append(msg)
+                    return True
+            return False
 
     def has(self, match: Callable[[object], bool] = ANY) -> bool:
         if not self._messages:   # (one read: atomic; an empty mailbox is the common answer)

@@ -108,7 +108,7 @@ from regspec.terms import Atom, Pid, Ref
 
 from . import signals
 from .signals import MESSAGE, _new, _set_field
-from .mailbox import ANY, Mailbox, MailboxClosed, new_waiter
+from .mailbox import ANY, Mailbox, MailboxClosed, new_waiter, wait_for
 from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
@@ -566,9 +566,9 @@ class Runtime:
                 if payload is MESSAGE:   # the common case, as `signals.handle` delivers it
                     put(sig.term)
                 elif payload.__class__ is MonitorRequest:   # a call's monitor, then its demonitor: as `HANDLERS`
-                    proc.monitored_by[payload.ref] = (sig.sender, payload.object)
+                    proc.monitored_by[payload.ref.n] = (sig.sender, payload.object, payload.ref)
                 elif payload.__class__ is DemonitorRequest:
-                    proc.monitored_by.pop(payload.ref, None)
+                    proc.monitored_by.pop(payload.ref.n, None)
                 else:
                     handle(payload.__class__)(self, proc, sig.sender, payload)   # `signals.handle`'s table
             else:
@@ -717,7 +717,7 @@ class Runtime:
                 return signals.monitor_send(self, proc, target, make, *args)
             me = proc.pid
             mref = self.new_ref()
-            proc.monitors[mref] = target   # `signals.monitor` of a pid ...
+            proc.monitors[mref.n] = target   # `signals.monitor` of a pid ...
             request = _new(MonitorRequest)
             _set_field(request, "ref", mref)
             _set_field(request, "object", target)
@@ -838,7 +838,7 @@ class Runtime:
             if self._starting:
                 self._start_pending()
             if seconds > 0:
-                waiter.acquire(True, seconds)
+                wait_for(waiter, seconds)
         finally:
             self._lock._acquire_restore(saved)
             if self._sched_waiter is waiter:   # not woken: timed out

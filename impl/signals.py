@@ -81,8 +81,8 @@ HANDLERS = {
     ExitSignal: lambda rt, proc, sender, p: receive_exit(rt, proc, sender, p.reason, p.link),
     LinkRequest: lambda rt, proc, sender, p: proc.links.add(sender),
     UnlinkRequest: lambda rt, proc, sender, p: proc.links.discard(sender),
-    MonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.__setitem__(p.ref, (sender, p.object)),
-    DemonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.pop(p.ref, None),
+    MonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.__setitem__(p.ref.n, (sender, p.object, p.ref)),
+    DemonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.pop(p.ref.n, None),
     Down: lambda rt, proc, sender, p: receive_down(proc, p),
     AliveRequest: lambda rt, proc, sender, p: rt.send(proc.pid, sender, MESSAGE, (p.tag, TRUE)),
     Init: lambda rt, proc, sender, p: None,
@@ -121,8 +121,8 @@ def exit_process(rt, proc: Process, reason: object) -> None:
     proc.monitors.clear()
     for peer in peers:
         rt.send(proc.pid, peer, ExitSignal(reason, link=True))
-    for ref in sorted(proc.monitored_by):  # refs sort in creation order
-        watcher, obj = proc.monitored_by[ref]
+    for n in sorted(proc.monitored_by):  # ref numbers: creation order
+        watcher, obj, ref = proc.monitored_by[n]
         rt.send(proc.pid, watcher, Down(ref, obj, reason))
     proc.monitored_by.clear()
     rt.process_exited(proc)
@@ -146,9 +146,9 @@ def receive_exit(rt, proc: Process, sender: Pid, reason: object, via_link: bool)
 
 def receive_down(proc: Process, down: Down) -> bool:
     """A DOWN signal reaches its watcher; returns whether the monitor was still active (MON-5)."""
-    if down.ref not in proc.monitors:
+    if down.ref.n not in proc.monitors:
         return False
-    del proc.monitors[down.ref]
+    del proc.monitors[down.ref.n]
     deliver_message(proc, (DOWN, down.ref, PROCESS, down.object, down.reason))
     return True
 
@@ -205,7 +205,7 @@ def monitor(rt, proc: Process, target: object) -> Ref:
     """`monitor(process, Target)`: a pid, or a local name resolved now (MON-1, MON-3, MON-4)."""
     ref = rt.new_ref()
     if isinstance(target, Pid):
-        proc.monitors[ref] = target
+        proc.monitors[ref.n] = target
         # MON-2: a dead target answers with a noproc DOWN that still queues
         # behind the signals already on their way to the watcher.
         request = _new(MonitorRequest)
@@ -216,10 +216,10 @@ def monitor(rt, proc: Process, target: object) -> Ref:
     obj = (target, rt.node)
     holder = rt.names.whereis(target)
     if not isinstance(holder, Pid):
-        proc.monitors[ref] = None  # MON-3: a free name gives an immediate noproc DOWN
+        proc.monitors[ref.n] = None  # MON-3: a free name gives an immediate noproc DOWN
         rt.send(proc.pid, proc.pid, Down(ref, obj, NOPROC))
         return ref
-    proc.monitors[ref] = holder
+    proc.monitors[ref.n] = holder
     rt.send(proc.pid, holder, MonitorRequest(ref, obj))
     return ref
 
@@ -227,7 +227,8 @@ def monitor(rt, proc: Process, target: object) -> Ref:
 def demonitor(rt, proc: Process, ref: Ref, flush: bool) -> Atom:
     """`demonitor(Ref[, [flush]])` (MON-5): a DOWN still in flight is dropped when it arrives;
     `flush` also removes one already in the mailbox, but not one the process took out of it."""
-    target = proc.monitors.pop(ref, None)   # None too for a monitor of a free name: nobody to tell
+    # None too for a monitor of a free name (nobody to tell), or for what is no ref at all:
+    target = proc.monitors.pop(ref.n, None) if isinstance(ref, Ref) else None
     if target is not None:
         request = _new(DemonitorRequest)
         _set_field(request, "ref", ref)   # DemonitorRequest(ref)
