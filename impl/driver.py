@@ -167,12 +167,9 @@ class DriverContext(Context):
         never match ends the code with the step's `{"exit": "deadlock"}`
         (the model's Stuck), a shutdown with `{"exit": "shutdown"}`.
         """
-        return self._receive(match, timeout, deadline, None)
+        return self.receive_demonitor(match, None, timeout, deadline)
 
-    def receive_demonitor(self, match=ANY, mref=None, timeout: int | None = None) -> object:
-        return self._receive(match, timeout, None, mref)
-
-    def _receive(self, match, timeout: int | None, deadline: int | None, mref) -> object:
+    def receive_demonitor(self, match=ANY, mref=None, timeout: int | None = None, deadline: int | None = None):
         """`receive`; with `mref`, then `demonitor(Mref, [flush])` unless what came is Mref's DOWN (P0's
         BIFs run with the gate closed: the two are one BIF already)."""
         rt, box = self._rt, self._proc.mailbox

@@ -108,7 +108,7 @@ from regspec.terms import Atom, Pid, Ref
 
 from . import signals
 from .signals import MESSAGE, _new, _set_field
-from .mailbox import ANY, Mailbox, MailboxClosed, new_waiter, wait_for
+from .mailbox import ANY, EventWaiter, Mailbox, MailboxClosed, new_waiter, wait_for
 from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
@@ -182,19 +182,18 @@ def _filter_unraisable(previous: Callable) -> Callable:
 
 
 class _Signal(NamedTuple):
-    """A signal in flight: the fields of `regspec.common.records.Signal` (which `signals` reads: sender,
-    receiver, payload; `seq` is the global send order), as a named tuple, made on every send by
-    `_new_signal` in C (no Python `__init__`). A message's payload is `signals.MESSAGE` and its term
-    is `term` (the `Message` record it stands for is never made)."""
+    """A signal in flight: the fields of `regspec.common.records.Signal` that `signals` reads (sender,
+    receiver, payload; the global send order is the order of the run queue and of each receiver's list),
+    as a named tuple, made on every send by `_new_signal` in C (no Python `__init__`). A message's payload
+    is `signals.MESSAGE` and its term is `term` (the `Message` record it stands for is never made)."""
 
-    seq: int
     sender: Pid
     receiver: Pid
     payload: object
     term: object
 
 
-_new_signal = tuple.__new__   # _new_signal(_Signal, (seq, sender, receiver, payload))
+_new_signal = tuple.__new__   # _new_signal(_Signal, (sender, receiver, payload, term))
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
@@ -245,12 +244,14 @@ class Runtime:
         self._computed: set = set()
         self._timed: set = set()
         self._sched_waiter = None                       # while the scheduler waits: the waiter that wakes it
+        waiter = new_waiter()                           # (the scheduler's thread is this one)
+        self._waiter = waiter if isinstance(waiter, EventWaiter) else None
         self._handoffs: list = []                       # waiters of the threads granted a turn, woken once the
                                                         # scheduler lets the lock go (`_wait`): they find it free
         self._starting: list = []                       # threads granted their first turn, not yet started
         self._start_lock = allocate_lock()              # held while they are started (not the runtime lock)
         self._finished = 0                              # process threads that have finished (shutdown's progress)
-        self._next_pid, self._next_ref, self._next_seq = 1, 1, 0
+        self._next_pid, self._next_ref = 1, 1
         self._gate_open = False
         self._current: Process | None = None           # holder of the run token
         self._slice_owner: Process | None = None       # whose slice ran last (cleared once seen over)
@@ -304,9 +305,7 @@ class Runtime:
         """
         if payload.__class__ is Message:
             payload, term = MESSAGE, payload.term
-        seq = self._next_seq
-        self._next_seq = seq + 1
-        sig = _new_signal(_Signal, (seq, sender, receiver, payload, term))
+        sig = _new_signal(_Signal, (sender, receiver, payload, term))
         n = receiver.n
         box = self._inbox.get(n)
         if box is None:
@@ -628,7 +627,10 @@ class Runtime:
             if proc.killed:
                 proc.in_user = True
                 raise ProcessExit
-            signals.send(self, proc, to, msg)   # (a free name raises badarg, as `Context.send`)
+            if to.__class__ is Pid:
+                self.send(proc.pid, to, MESSAGE, msg)   # `signals.send` to a pid
+            else:
+                signals.send(self, proc, to, msg)   # (a free name raises badarg, as `Context.send`)
             return self._receive(proc, ANY, None, None)
 
     def bif_receive_demonitor(self, proc: Process, match: Callable, mref: Ref, timeout: object) -> object:
@@ -678,9 +680,15 @@ class Runtime:
                     if timeout == 0:
                         return TIMEOUT
                     wake = self._park(proc, WAITING, deadline)
-                item = self._await_grant(proc, wake)
+                try:
+                    item = proc.mailbox.await_signal(wake)   # (`_await_grant`, inlined)
+                except MailboxClosed:
+                    raise ProcessExit from None
                 if item.__class__ is list:   # its signals: handled in order, then its code looks again
-                    self._handle_own(proc, item)
+                    self._handle_batch(proc, item)
+                    if not proc.alive:   # killed by a signal it handled (`_handle_own`)
+                        self.kills_at_call += 1
+                        raise ProcessExit
                 elif item is _TIMER:
                     return TIMEOUT
         finally:
@@ -828,7 +836,9 @@ class Runtime:
         zombies run, wake every RESEND to kill them again."""
         if self._zombies:
             seconds = min(seconds, RESEND)
-        waiter = new_waiter()
+        waiter = self._waiter
+        if waiter is None:   # (not an EventWaiter: a new raw lock for each wait)
+            waiter = new_waiter()
         self._sched_waiter = waiter
         handoffs = self._handoffs
         saved = self._lock._release_save()   # as threading.Condition does, with the lock at any depth
@@ -871,7 +881,16 @@ class Runtime:
         inbox = self._inbox
         while (batch := inbox.pop(n, None)) is not None:   # (handling may send it more: take those too)
             if proc is self._driver:
-                self._driver_handles(proc, batch)
+                # P0 handles its signals like any process that traps exits, whether or not it is in a
+                # receive: replies, DOWNs and EXITs go to its mailbox, where its code takes them. But no
+                # exit signal kills it, not even `exit(P0, kill)` (SCN-1): it is dropped.
+                put = proc.mailbox.deliver
+                for sig in batch:
+                    payload = sig.payload
+                    if payload is MESSAGE:   # the common case (a reply), as `signals.handle` delivers it
+                        put(sig.term)
+                    elif not (isinstance(payload, ExitSignal) and not payload.link and payload.reason == KILL):
+                        signals.handle(self, proc, sig)
             elif proc is None or not proc.alive:
                 pid = batch[0].receiver
                 for sig in batch:
@@ -880,18 +899,6 @@ class Runtime:
                 # BUSY in its own code: handle its signals on its behalf, as ERTS
                 # does between a running process's reductions; a kill stops its thread.
                 self._handle_batch(proc, batch)
-
-    def _driver_handles(self, driver: Process, batch: list) -> None:
-        """P0 handles its signals like any process that traps exits, whether or not it is in a receive:
-        replies, DOWNs and EXITs go to its mailbox, where its code takes them. But no exit signal
-        kills it, not even `exit(P0, kill)` (SCN-1): it is dropped."""
-        put = driver.mailbox.deliver
-        for sig in batch:
-            payload = sig.payload
-            if payload is MESSAGE:   # the common case (a reply), as `signals.handle` delivers it
-                put(sig.term)
-            elif not (isinstance(payload, ExitSignal) and not payload.link and payload.reason == KILL):
-                signals.handle(self, driver, sig)
 
     def wait_quiescent(self, timeout: float | None = None) -> None:
         """Run until no process is runnable, no signal is in flight and no timer is due (SCN-2).
