@@ -204,15 +204,15 @@ class Mailbox:
             waiter.release()
         self._waiters.clear()
 
-    def _sleep(self, timeout: float | None, wake=None) -> None:
+    def _sleep(self, timeout: float | None, handoffs: list | None = None) -> None:
         """Block until woken or `timeout` seconds pass (lock held, released meanwhile, held again after);
-        `wake`, a waiter, is woken once the lock is let go."""
+        the waiters in `handoffs` are taken out and woken once the lock is let go."""
         waiter = new_waiter()
         self._waiters.append(waiter)
         saved = self._lock._release_save()   # as threading.Condition does: the RLock at any depth
         try:
-            if wake is not None:
-                wake.release()
+            while handoffs:
+                handoffs.pop().release()
             if timeout is None:
                 waiter.acquire()
             elif timeout > 0:
@@ -291,20 +291,19 @@ class Mailbox:
         with self._lock:
             return self.await_signal()
 
-    def await_signal(self, wake=None) -> object:
-        """`next_signal` with the lock held (the runtime's, as a process waits for its turn); `wake`, a
-        waiter, is woken once the lock is let go (or now, if the wait ends before it begins)."""
+    def await_signal(self, handoffs: list | None = None) -> object:
+        """`next_signal` with the lock held (the runtime's, as a process waits for its turn); the waiters
+        in `handoffs` are woken once the lock is let go, or at the end if it never is."""
         lane = self._signals
-        while not lane:   # (a closed mailbox has an empty lane: `close` clears it, `hand` adds nothing)
-            if self._closed:
-                if wake is not None:
-                    wake.release()
-                raise MailboxClosed
-            self._sleep(None, wake)
-            wake = None
-        if wake is not None:
-            wake.release()
-        return lane.popleft()
+        try:
+            while not lane:   # (a closed mailbox has an empty lane: `close` clears it, `hand` adds nothing)
+                if self._closed:
+                    raise MailboxClosed
+                self._sleep(None, handoffs)
+            return lane.popleft()
+        finally:
+            while handoffs:   # (each is taken out before it is woken: never woken twice)
+                handoffs.pop().release()
 
     def remove(self, match: Callable[[object], bool]) -> int:
         """Remove every matching message (`demonitor(Ref, [flush])`); returns how many."""

@@ -516,16 +516,18 @@ class Runtime:
             self._wake_scheduler()
 
     # -- the process side of scheduling (runtime lock held) --------------------
-    def _await_grant(self, proc: Process, wake=None) -> object:
-        """Wait for the next item of `proc`'s lane; `wake` (from `_park`) is woken once the lock is let go."""
+    def _await_grant(self, proc: Process, handoffs: list | None = None) -> object:
+        """Wait for the next item of `proc`'s lane; `handoffs` (from `_park`) are woken once the lock is
+        let go."""
         try:
-            return proc.mailbox.await_signal(wake)
+            return proc.mailbox.await_signal(handoffs)
         except MailboxClosed:
             raise ProcessExit from None
 
-    def _park(self, proc: Process, status: str, deadline: int | None):
-        """`proc` gives the token back; returns the scheduler's waiter if it waits, which the caller wakes
-        once it lets the lock go (`_await_grant`): the scheduler then finds the lock free."""
+    def _park(self, proc: Process, status: str, deadline: int | None) -> list | None:
+        """`proc` gives the token back; returns the scheduler's waiter if it waits (in a list), for the
+        caller to wake once it lets the lock go (`_await_grant`): the scheduler then finds the lock free.
+        (`_wait` counts on that wake: a waiter taken is always woken.)"""
         if status is WAITING and deadline is None and proc.status is RUNNING:
             proc.status = WAITING   # (all `_set_status` does for this move: a RUNNING process has no timer)
         else:
@@ -534,7 +536,7 @@ class Runtime:
         if self._current is proc:
             self._current = None
         waiter, self._sched_waiter = self._sched_waiter, None
-        return waiter
+        return None if waiter is None else [waiter]
 
     def _dispatch_head(self) -> bool:
         """Run the receiver of the oldest signal in flight (the run queue's first, out of the queue): it
@@ -662,7 +664,7 @@ class Runtime:
                 if proc.status is BUSY:
                     # Preempted code is back in receive: it runs again only with the token.
                     can_run = proc.mailbox.has(match) or timeout == 0
-                    wake = self._park(proc, READY if can_run else WAITING, deadline)
+                    handoffs = self._park(proc, READY if can_run else WAITING, deadline)
                 else:
                     if match is ANY:
                         if messages:
@@ -679,9 +681,9 @@ class Runtime:
                             continue
                     if timeout == 0:
                         return TIMEOUT
-                    wake = self._park(proc, WAITING, deadline)
+                    handoffs = self._park(proc, WAITING, deadline)
                 try:
-                    item = proc.mailbox.await_signal(wake)   # (`_await_grant`, inlined)
+                    item = proc.mailbox.await_signal(handoffs)   # (`_await_grant`, inlined)
                 except MailboxClosed:
                     raise ProcessExit from None
                 if item.__class__ is list:   # its signals: handled in order, then its code looks again
@@ -703,9 +705,9 @@ class Runtime:
         with self._lock:
             self._enter(proc)
             try:
-                wake = self._park(proc, COMPUTED, None)
-                while self._await_grant(proc, wake) is not _RESUME:   # pragma: no cover - only a resume is granted
-                    wake = None
+                handoffs = self._park(proc, COMPUTED, None)
+                while self._await_grant(proc, handoffs) is not _RESUME:   # pragma: no cover - only a resume is granted
+                    handoffs = None
             finally:
                 self._leave(proc)
 
@@ -847,7 +849,9 @@ class Runtime:
                 handoffs.pop().release()
             if self._starting:
                 self._start_pending()
-            if seconds > 0:
+            if self._sched_waiter is not waiter:   # taken by a waker already (`_park`): its wake comes for sure
+                waiter.acquire()                      # (no timer to set: `wait_for`'s select costs a system call)
+            elif seconds > 0:
                 wait_for(waiter, seconds)
         finally:
             self._lock._acquire_restore(saved)
