@@ -108,7 +108,7 @@ from regspec.terms import Atom, Pid, Ref
 
 from . import signals
 from .signals import MESSAGE, _new, _set_field
-from .mailbox import ANY, EventWaiter, Mailbox, MailboxClosed, new_waiter, wait_for
+from .mailbox import ANY, Mailbox, MailboxClosed
 from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
@@ -244,8 +244,6 @@ class Runtime:
         self._computed: set = set()
         self._timed: set = set()
         self._sched_waiter = None                       # while the scheduler waits: the waiter that wakes it
-        waiter = new_waiter()                           # (the scheduler's thread is this one)
-        self._waiter = waiter if isinstance(waiter, EventWaiter) else None
         self._handoffs: list = []                       # waiters of the threads granted a turn, woken once the
                                                         # scheduler lets the lock go (`_wait`): they find it free
         self._starting: list = []                       # threads granted their first turn, not yet started
@@ -526,8 +524,7 @@ class Runtime:
 
     def _park(self, proc: Process, status: str, deadline: int | None) -> list | None:
         """`proc` gives the token back; returns the scheduler's waiter if it waits (in a list), for the
-        caller to wake once it lets the lock go (`_await_grant`): the scheduler then finds the lock free.
-        (`_wait` counts on that wake: a waiter taken is always woken.)"""
+        caller to wake once it lets the lock go (`_await_grant`): the scheduler then finds the lock free."""
         if status is WAITING and deadline is None and proc.status is RUNNING:
             proc.status = WAITING   # (all `_set_status` does for this move: a RUNNING process has no timer)
         else:
@@ -838,9 +835,8 @@ class Runtime:
         zombies run, wake every RESEND to kill them again."""
         if self._zombies:
             seconds = min(seconds, RESEND)
-        waiter = self._waiter
-        if waiter is None:   # (not an EventWaiter: a new raw lock for each wait)
-            waiter = new_waiter()
+        waiter = allocate_lock()
+        waiter.acquire()
         self._sched_waiter = waiter
         handoffs = self._handoffs
         saved = self._lock._release_save()   # as threading.Condition does, with the lock at any depth
@@ -849,10 +845,8 @@ class Runtime:
                 handoffs.pop().release()
             if self._starting:
                 self._start_pending()
-            if self._sched_waiter is not waiter:   # taken by a waker already (`_park`): its wake comes for sure
-                waiter.acquire()                      # (no timer to set: `wait_for`'s select costs a system call)
-            elif seconds > 0:
-                wait_for(waiter, seconds)
+            if seconds > 0:
+                waiter.acquire(True, seconds)
         finally:
             self._lock._acquire_restore(saved)
             if self._sched_waiter is waiter:   # not woken: timed out
