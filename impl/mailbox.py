@@ -59,7 +59,8 @@ class MailboxClosed(Exception):
 # -- waiters: what a blocked thread waits on, and how it is woken ----------------------
 
 EVENT_FDS = 256
-"""How many threads at most wait on an `EventWaiter` (an eventfd each); any other waits on raw locks."""
+"""How many threads at most wait on an `EventWaiter` (an eventfd each); any other waits on raw locks
+(a runtime of 10,000 processes must not use up the process's file descriptors)."""
 
 _event_fds = [None] * EVENT_FDS   # one item per eventfd still to be had (list.pop and append are atomic)
 _thread_waiter = threading.local()
@@ -70,12 +71,13 @@ class EventWaiter:
     Python frame); `wait_for` waits with a timeout.
 
     Why: waking it is a write, a system call that lets the GIL go, so the
-    thread woken can take the GIL and run at once. A raw lock is released
-    with the GIL held: the thread woken then wakes only to wait for the GIL
-    until its waker blocks, two more context switches per hand-off (most of
-    what a call round trip costs beyond its Python code). The runtime also
-    wakes it only once it has let its own lock go (`Runtime._handoffs`,
-    `Mailbox.await_signal`), for the same reason.
+    thread woken can take the GIL and run at once, even on its waker's
+    core. A raw lock is released with the GIL held: the thread woken then
+    wakes only to wait for the GIL until its waker blocks, two more context
+    switches per hand-off (on a busy machine, most of what a call round
+    trip costs beyond its Python code). The scheduler also wakes it only
+    once it has let the runtime lock go (`Runtime._handoffs`), for the same
+    reason.
 
     One per thread (`new_waiter`), used for every wait of that thread: a
     wake that comes after its wait timed out stays in the counter and makes

@@ -18,15 +18,23 @@ Quiescence (`wait_quiescent`) is: queue empty, no token out, nobody ready,
 nobody preempted, no timer left.
 
 Hand-offs. The token passes between two threads directly: a thread that
-waits (the scheduler for the token back, a process for its next turn)
-blocks on a raw lock of its own, which the other releases (no
+waits blocks on a waiter of its own, which the other wakes (no
 `threading.Condition` bookkeeping in between); the GIL goes with it. A
-process's thread is started at its first turn, not at its spawn (spawning
-10,000 processes starts no thread; one that dies before its first turn
-never has one), after the scheduler has let the lock go, so it comes up
-and runs that turn at once. Per signal and per turn the scheduler's work
-is O(1) (O(log n) for the ready heap): tables by pid number, each
-receiver's signals in its own list, the run queue's order in one deque.
+process waits for its next turn on an eventfd (`mailbox.EventWaiter`; a raw
+lock where there is none): the scheduler's grant is a write, a system call
+made without the GIL, so the process takes the GIL and runs at once, even
+on the core its waker was running on. The scheduler waits for the token
+back on a raw lock, which the process releases just before it blocks
+itself; by then the scheduler mostly is not waiting yet (it was preempted
+in that write), and the release costs nothing. Each side wakes the other
+only once it has let the runtime lock go (`_handoffs`, `_park`), so the
+thread woken never wakes only to wait for that lock. A process's thread is
+started at its first turn, not at its spawn (spawning 10,000 processes
+starts no thread; one that dies before its first turn never has one),
+after the scheduler has let the lock go, so it comes up and runs that turn
+at once. Per signal and per turn the scheduler's work is O(1) (O(log n)
+for the ready heap): tables by pid number, each receiver's signals in its
+own list, the run queue's order in one deque.
 
 Preemption and kills. A process that keeps the token longer than
 `time_slice` seconds (busy in its own code) is preempted: it runs on outside
