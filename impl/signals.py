@@ -208,10 +208,7 @@ def monitor(rt, proc: Process, target: object) -> Ref:
         proc.monitors[ref.n] = target
         # MON-2: a dead target answers with a noproc DOWN that still queues
         # behind the signals already on their way to the watcher.
-        request = _new(MonitorRequest)
-        _set_field(request, "ref", ref)
-        _set_field(request, "object", target)   # MonitorRequest(ref, target)
-        rt.send(proc.pid, target, request)
+        rt.send(proc.pid, target, MonitorRequest(ref, target))
         return ref
     obj = (target, rt.node)
     holder = rt.names.whereis(target)
