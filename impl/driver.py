@@ -40,6 +40,7 @@ from regspec.terms import Atom, LocalName, Outcome, Pid
 from .collector import body_for
 from .mailbox import ANY
 from .process import TIMEOUT, Context
+from . import signals
 from .signals import MESSAGE
 from .runtime import CLOSED, DONE, DRIVER, TIMER, Runtime
 
@@ -166,21 +167,36 @@ class DriverContext(Context):
         the code with the step's `{"exit": "deadlock"}` (the model's Stuck),
         a shutdown with `{"exit": "shutdown"}`.
         """
+        return self.receive_demonitor(match, None, timeout, deadline)
+
+    def receive_demonitor(self, match=ANY, mref=None, timeout: int | None = None, deadline: int | None = None):
+        """`receive`; with `mref`, then `demonitor(Mref, [flush])` unless what came is Mref's DOWN (P0's
+        BIFs run with the gate closed: the two are one BIF already)."""
         rt, box = self._rt, self._proc.mailbox
-        with rt.atomic:
-            found, msg = box.take(match)
-            if found:
-                return msg
-            if deadline is None and isinstance(timeout, int):
-                deadline = rt.time + timeout
-            if deadline is not None and deadline <= rt.time:
-                return TIMEOUT
-        outcome = rt.run_until(partial(box.has, match), timer=deadline)
-        with rt.atomic:
-            if outcome == DONE:
-                return box.take(match)[1]
-            if outcome == TIMER:
-                return TIMEOUT
-            if outcome == CLOSED:
-                raise ErlangError("exit", Atom("shutdown"))
-            raise _Deadlock
+        found: list = []
+        with rt.atomic:   # (the scheduler's waits let it go, at any depth)
+            if box.take_into(match, found):   # (an empty mailbox answers at once, as a call mostly finds it)
+                msg = found[0]
+            else:
+                if deadline is None and isinstance(timeout, int):
+                    deadline = rt.time + timeout
+                if deadline is not None and deadline <= rt.time:
+                    msg = TIMEOUT
+                else:
+                    # The match is taken as soon as it is there (`run_until` stops right after `done`):
+                    outcome = rt.run_until(partial(box.take_into, match, found), timer=deadline)
+                    if outcome == DONE:
+                        msg = found[0]
+                    elif outcome == TIMER:
+                        msg = TIMEOUT
+                    elif outcome == CLOSED:
+                        raise ErlangError("exit", Atom("shutdown"))
+                    else:
+                        raise _Deadlock
+            if mref is not None and not signals.is_down(msg, mref):
+                signals.demonitor(rt, self._proc, mref, True)
+            return msg
+
+    def send_receive(self, to: object, msg: object) -> object:
+        self.send(to, msg)
+        return self.receive()

@@ -32,7 +32,7 @@ from regspec.common.steps import Step, Unsupported
 from regspec.common.results import ARGUMENT_ERROR, ErlangError, link_parties, ok_error, stop_result, stop_self
 from regspec.terms import Atom, GlobalName, LocalName, Outcome, Pid, PlainObject, ViaName
 
-from . import gen, kinds, registry_global, registry_via
+from . import gen, gen_server, kinds, registry_global, registry_via
 from .collector import Control, refusal
 from .process import Context
 
@@ -267,12 +267,11 @@ def _send(ctx: Context, to: object, msg: object) -> object:
 
 
 def _call(ctx: Context, to: object, msg: object, timeout: object, exit_during: object = None) -> object:
-    if isinstance(to, Pid):
-        printed = to
-    else:
-        printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else server_ref(to)
-    return gen.gen_call(ctx, to, msg, None if timeout == "infinity" else timeout, printed_as=printed,
-                        exit_during=exit_during)
+    timeout = None if timeout == "infinity" else timeout
+    if isinstance(to, Pid):   # no name to look up: gen:call goes straight to do_call
+        return gen_server.do_call(ctx, to, msg, to, timeout, exit_during)
+    printed = (Atom("via"), Atom(to.backend), to.name) if isinstance(to, ViaName) else server_ref(to)
+    return gen.gen_call(ctx, to, msg, timeout, printed_as=printed, exit_during=exit_during)
 
 
 def _cast(ctx: Context, to: object, msg: object) -> object:

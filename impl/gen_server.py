@@ -42,9 +42,9 @@ TIMEOUT_REASON = Atom("timeout")
 
 def serve(ctx: Context, callbacks, state: object) -> None:
     """`gen_server:loop`: never returns; the process ends through `ctx.exit` or a kill."""
-    receive, send = ctx.receive, ctx.send
+    receive, send_receive = ctx.receive, ctx.send_receive
+    term = receive()
     while True:
-        term = receive()
         if isinstance(term, tuple):
             n = len(term)
             # (`is` first: the tag atom is mostly the very object the client library put there)
@@ -54,7 +54,7 @@ def serve(ctx: Context, callbacks, state: object) -> None:
                 result = callbacks.handle_call(request, state)
                 if result[0] == "reply":
                     _, value, state = result
-                    send(caller, (tag, value))
+                    term = send_receive(caller, (tag, value))   # the reply, and the next receive
                     continue
             elif n == 2 and (term[0] is GEN_CAST or term[0] == GEN_CAST):
                 result = callbacks.handle_cast(term[1], state)
@@ -66,6 +66,7 @@ def serve(ctx: Context, callbacks, state: object) -> None:
             result = callbacks.handle_info(term, state)
         if result[0] == "noreply":
             state = result[1]
+            term = receive()
             continue
         # ("stop", Reason, State): terminate/2 would run here; then the process exits.
         ctx.exit(result[1])
@@ -92,19 +93,17 @@ def do_call(ctx: Context, pid: Pid, request: object, printed: object, timeout: o
     reason of an exit signal sent to the server right behind the request,
     as if another process sent it then.
     """
-    if pid == ctx.pid:
+    if pid.__class__ is Pid and pid.n == ctx.pid.n:   # (`pid == self()`, without Pid's Python __eq__)
         # gen refuses to call itself
         raise ErlangError("exit", (CALLING_SELF, call_mfa(printed, request, timeout)))
-    mref = ctx.monitor(pid)
-    request_msg = call_message(ctx.pid, mref, request, timeout)
-    ctx.send(pid, request_msg)
+    # Mref = monitor(process, Pid), Pid ! {'$gen_call', {self(), Tag}, Request}:
+    mref, request_msg = ctx.monitor_send(pid, call_message, request, timeout)
     if exit_during is not None:
         ctx.exit_signal(pid, exit_during)
-    msg = ctx.receive(ReplyOrDown(request_msg[1][1], mref).matches, timeout=timeout)
+    # receive {Tag, Reply} or the DOWN; demonitor(Mref, [flush]) after a reply or a timeout:
+    msg = ctx.receive_demonitor(ReplyOrDown(request_msg[1][1], mref).matches, mref, timeout)
     if msg is TIMEOUT:
-        ctx.demonitor(mref, True)
         raise ErlangError("exit", (TIMEOUT_REASON, call_mfa(printed, request, timeout)))
     if len(msg) == 5:   # the DOWN (a reply is {Tag, Reply})
         raise ErlangError("exit", (msg[4], call_mfa(printed, request, timeout)))
-    ctx.demonitor(mref, True)
     return msg[1]

@@ -71,10 +71,10 @@ def process_info(rt: Runtime, pid: Pid, item: str) -> object:
         if item == "links":
             return ErlList(tuple(sorted(proc.links)))
         if item == "monitors":
-            return ErlList(tuple((Atom("process"), p) for _, p in sorted(proc.monitors.items(), key=lambda i: i[0].n)
+            return ErlList(tuple((Atom("process"), p) for _, p in sorted(proc.monitors.items())
                                  if isinstance(p, Pid)))
         if item == "monitored_by":
-            return ErlList(tuple(w for _, (w, _) in sorted(proc.monitored_by.items(), key=lambda i: i[0].n)))
+            return ErlList(tuple(w for _, (w, _, _) in sorted(proc.monitored_by.items())))
         if item == "trap_exit":
             return Atom("true" if proc.trap_exit else "false")
         name = rt.names.name_of(pid)

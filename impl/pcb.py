@@ -51,8 +51,10 @@ class Process:
     alive: bool = True
     exit_reason: object = None
     links: set = attrs.Factory(set)         # pids this process is linked to
-    monitors: dict = attrs.Factory(dict)    # ref -> target pid (None for a free name): monitors it holds
-    monitored_by: dict = attrs.Factory(dict)  # ref -> (watcher pid, DOWN object)
+    # Keyed by the ref's number (an int hashes in C; a Ref's hash is Python code, and a call makes and drops
+    # a monitor on both sides):
+    monitors: dict = attrs.Factory(dict)    # ref.n -> target pid (None for a free name): monitors it holds
+    monitored_by: dict = attrs.Factory(dict)  # ref.n -> (watcher pid, DOWN object, ref)
     status: str = READY
     thread: threading.Thread | None = None
     in_user: bool = False                   # its thread runs its own code (not inside a BIF)

@@ -127,6 +127,21 @@ class Context:
     def demonitor(self, ref: Ref, flush: bool = False) -> Atom:
         return self._rt.bif(self._proc, signals.demonitor, ref, flush)
 
+    # Two BIFs in one, for gen's and gen_server's hot paths: what one does is what the two do one after
+    # the other, with nothing in between (the lock is not let go), which is one way the two can run.
+
+    def monitor_send(self, target: object, make: Callable, *args) -> tuple:
+        """`Mref = monitor(process, Target), Target ! make(self(), Mref, *args)`; returns (Mref, the message)."""
+        return self._rt.bif_monitor_send(self._proc, target, make, args)
+
+    def receive_demonitor(self, match: Callable[[object], bool], mref: Ref, timeout: int | None = None) -> object:
+        """`receive(match, timeout)`, then `demonitor(Mref, [flush])` unless what came is Mref's DOWN."""
+        return self._rt.bif_receive_demonitor(self._proc, match, mref, timeout)
+
+    def send_receive(self, to: object, msg: object) -> object:
+        """`To ! Msg`, then `receive()` of any message."""
+        return self._rt.bif_send_receive(self._proc, to, msg)
+
     def trap_exit(self, value: bool) -> bool:
         """`process_flag(trap_exit, Value)`; returns the previous value."""
         return self._rt.bif(self._proc, signals.trap_exit, value)

@@ -18,15 +18,23 @@ Quiescence (`wait_quiescent`) is: queue empty, no token out, nobody ready,
 nobody preempted, no timer left.
 
 Hand-offs. The token passes between two threads directly: a thread that
-waits (the scheduler for the token back, a process for its next turn)
-blocks on a raw lock of its own, which the other releases (no
+waits blocks on a waiter of its own, which the other wakes (no
 `threading.Condition` bookkeeping in between); the GIL goes with it. A
-process's thread is started at its first turn, not at its spawn (spawning
-10,000 processes starts no thread; one that dies before its first turn
-never has one), after the scheduler has let the lock go, so it comes up
-and runs that turn at once. Per signal and per turn the scheduler's work
-is O(1) (O(log n) for the ready heap): tables by pid number, each
-receiver's signals in its own list, the run queue's order in one deque.
+process waits for its next turn on an eventfd (`mailbox.EventWaiter`; a raw
+lock where there is none): the scheduler's grant is a write, a system call
+made without the GIL, so the process takes the GIL and runs at once, even
+on the core its waker was running on. The scheduler waits for the token
+back on a raw lock, which the process releases just before it blocks
+itself; by then the scheduler mostly is not waiting yet (it was preempted
+in that write), and the release costs nothing. Each side wakes the other
+only once it has let the runtime lock go (`_handoffs`, `_park`), so the
+thread woken never wakes only to wait for that lock. A process's thread is
+started at its first turn, not at its spawn (spawning 10,000 processes
+starts no thread; one that dies before its first turn never has one),
+after the scheduler has let the lock go, so it comes up and runs that turn
+at once. Per signal and per turn the scheduler's work is O(1) (O(log n)
+for the ready heap): tables by pid number, each receiver's signals in its
+own list, the run queue's order in one deque.
 
 Preemption and kills. A process that keeps the token longer than
 `time_slice` seconds (busy in its own code) is preempted: it runs on outside
@@ -104,12 +112,12 @@ from typing import Callable, NamedTuple
 
 import attrs
 
-from regspec.common.records import DRIVER, ExitSignal, Init, Message
+from regspec.common.records import DRIVER, DemonitorRequest, ExitSignal, Init, Message, MonitorRequest
 from regspec.common.results import ErlangError, exit_reason
 from regspec.terms import Atom, Pid, Ref
 
 from . import signals
-from .signals import MESSAGE
+from .signals import MESSAGE, _new, _set_field
 from .mailbox import ANY, Mailbox, MailboxClosed
 from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
@@ -184,19 +192,18 @@ def _filter_unraisable(previous: Callable) -> Callable:
 
 
 class _Signal(NamedTuple):
-    """A signal in flight: the fields of `regspec.common.records.Signal` (which `signals` reads: sender,
-    receiver, payload; `seq` is the global send order), as a named tuple, made on every send by
-    `_new_signal` in C (no Python `__init__`). A message's payload is `signals.MESSAGE` and its term
-    is `term` (the `Message` record it stands for is never made)."""
+    """A signal in flight: the fields of `regspec.common.records.Signal` that `signals` reads (sender,
+    receiver, payload; the global send order is the order of the run queue and of each receiver's list),
+    as a named tuple, made on every send by `_new_signal` in C (no Python `__init__`). A message's payload
+    is `signals.MESSAGE` and its term is `term` (the `Message` record it stands for is never made)."""
 
-    seq: int
     sender: Pid
     receiver: Pid
     payload: object
     term: object
 
 
-_new_signal = tuple.__new__   # _new_signal(_Signal, (seq, sender, receiver, payload))
+_new_signal = tuple.__new__   # _new_signal(_Signal, (sender, receiver, payload, term))
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
@@ -246,11 +253,13 @@ class Runtime:
         self._busy: set = set()
         self._computed: set = set()
         self._timed: set = set()
-        self._sched_waiter = None                       # while the scheduler waits: the raw lock that wakes it
+        self._sched_waiter = None                       # while the scheduler waits: the waiter that wakes it
+        self._handoffs: list = []                       # waiters of the threads granted a turn, woken once the
+                                                        # scheduler lets the lock go (`_wait`): they find it free
         self._starting: list = []                       # threads granted their first turn, not yet started
         self._start_lock = allocate_lock()              # held while they are started (not the runtime lock)
         self._finished = 0                              # process threads that have finished (shutdown's progress)
-        self._next_pid, self._next_ref, self._next_seq = 1, 1, 0
+        self._next_pid, self._next_ref = 1, 1
         self._gate_open = False
         self._current: Process | None = None           # holder of the run token
         self._slice_owner: Process | None = None       # whose slice ran last (cleared once seen over)
@@ -304,12 +313,11 @@ class Runtime:
         """
         if payload.__class__ is Message:
             payload, term = MESSAGE, payload.term
-        seq = self._next_seq
-        self._next_seq = seq + 1
-        sig = _new_signal(_Signal, (seq, sender, receiver, payload, term))
-        box = self._inbox.get(receiver.n)
+        sig = _new_signal(_Signal, (sender, receiver, payload, term))
+        n = receiver.n
+        box = self._inbox.get(n)
         if box is None:
-            self._inbox[receiver.n] = [sig]
+            self._inbox[n] = [sig]
             self._queue.append(sig)   # its receiver's oldest waiting signal: its place in the run queue
         else:
             box.append(sig)
@@ -330,8 +338,11 @@ class Runtime:
 
     def new_ref(self) -> Ref:
         """`make_ref()` with the lock held."""
-        self._next_ref += 1
-        return Ref(self._next_ref - 1)
+        n = self._next_ref
+        self._next_ref = n + 1
+        ref = _new(Ref)
+        _set_field(ref, "n", n)   # `Ref(n)`, without the Python frame of attrs' __init__ (`signals.MonitorRequest`)
+        return ref
 
     def in_flight(self, sender: Pid, receiver: Pid) -> bool:
         """Whether a signal from `sender` to `receiver` is queued and not yet handled."""
@@ -513,34 +524,46 @@ class Runtime:
             self._wake_scheduler()
 
     # -- the process side of scheduling (runtime lock held) --------------------
-    def _await_grant(self, proc: Process) -> object:
+    def _await_grant(self, proc: Process, handoffs: list | None = None) -> object:
+        """Wait for the next item of `proc`'s lane; `handoffs` (from `_park`) are woken once the lock is
+        let go."""
         try:
-            return proc.mailbox.next_signal()
+            return proc.mailbox.await_signal(handoffs)
         except MailboxClosed:
             raise ProcessExit from None
 
-    def _park(self, proc: Process, status: str, deadline: int | None) -> None:
-        self._set_status(proc, status, deadline)
+    def _park(self, proc: Process, status: str, deadline: int | None) -> list | None:
+        """`proc` gives the token back; returns the scheduler's waiter if it waits (in a list), for the
+        caller to wake once it lets the lock go (`_await_grant`): the scheduler then finds the lock free."""
+        if status is WAITING and deadline is None and proc.status is RUNNING:
+            proc.status = WAITING   # (all `_set_status` does for this move: a RUNNING process has no timer)
+        else:
+            self._set_status(proc, status, deadline)
         proc.in_slice = False
         if self._current is proc:
             self._current = None
-        self._wake_scheduler()
+        waiter, self._sched_waiter = self._sched_waiter, None
+        return None if waiter is None else [waiter]
 
-    def _take_signals(self, n: int) -> list:
-        """Every signal waiting for pid number `n`, in arrival order, out of the queue."""
-        return self._inbox.pop(n, None) or []
-
-    def _head_receiver(self) -> int | None:
-        """The pid number of the receiver of the oldest signal in flight (the run queue's first, out of
-        the queue: it is dispatched next, taking all its signals), or None."""
+    def _dispatch_head(self) -> bool:
+        """Run the receiver of the oldest signal in flight (the run queue's first, out of the queue): it
+        takes every signal waiting for it. False when no signal is in flight."""
         queue, inbox = self._queue, self._inbox
         while queue:
             sig = queue.popleft()
             n = sig.receiver.n
-            box = inbox.get(n)
-            if box is not None and box[0] is sig:
-                return n
-        return None
+            batch = inbox.get(n)
+            if batch is not None and batch[0] is sig:   # (else its list was taken meanwhile: a stale entry)
+                break
+        else:
+            return False
+        proc = self._procs.get(n)
+        if proc is not None and proc.status is WAITING and proc.alive:   # (P0 is never WAITING: it schedules)
+            del inbox[n]
+            self._grant(proc, batch)   # it handles them in its own thread
+        else:
+            self._handle_for(n, proc)
+        return True
 
     def _handle_batch(self, proc: Process, batch: list) -> None:
         """`proc` handles its signals in order; once it is dead the rest are answered as dead."""
@@ -550,6 +573,10 @@ class Runtime:
                 payload = sig.payload
                 if payload is MESSAGE:   # the common case, as `signals.handle` delivers it
                     put(sig.term)
+                elif payload.__class__ is MonitorRequest:   # a call's monitor, then its demonitor: as `HANDLERS`
+                    proc.monitored_by[payload.ref.n] = (sig.sender, payload.object, payload.ref)
+                elif payload.__class__ is DemonitorRequest:
+                    proc.monitored_by.pop(payload.ref.n, None)
                 else:
                     handle(payload.__class__)(self, proc, sig.sender, payload)   # `signals.handle`'s table
             else:
@@ -562,10 +589,13 @@ class Runtime:
             raise ProcessExit
 
     def _grant(self, proc: Process, item: object) -> None:
-        self._set_status(proc, RUNNING)   # (from WAITING, READY, BUSY or COMPUTED)
+        if proc.status is WAITING and proc.timer is None:
+            proc.status = RUNNING   # (all `_set_status` does for this move: neither status is indexed)
+        else:
+            self._set_status(proc, RUNNING)   # (from WAITING with a timer, READY, BUSY or COMPUTED)
         proc.in_slice = item.__class__ is list
         self._current = self._slice_owner = proc
-        proc.mailbox.hand(item)
+        proc.mailbox.hand(item, self._handoffs)   # woken once the scheduler lets the lock go (`_wait`)
         if not proc.started:
             # Its first turn: its thread comes up and finds `item` waiting. The scheduler starts it once
             # it has let the lock go (`_start_pending`), so the thread runs its turn straight away.
@@ -598,50 +628,85 @@ class Runtime:
                 proc.in_user = True
                 raise ProcessExit
             messages = proc.mailbox._messages
-            if match is ANY and messages and proc.status is not BUSY:
-                # The common case: a message is there. The lock is not released, so nobody sees
-                # `in_user`, and nothing can kill it before it returns.
+            if match is ANY and messages and proc.status is not BUSY:   # `_receive`'s first case, one frame less
                 return messages.popleft()
-            proc.in_user = False
-            try:
-                if deadline is None and isinstance(timeout, int):
-                    deadline = self.time + timeout
-                if deadline is not None and deadline <= self.time:
-                    timeout = 0   # already due: take a match that is there, else time out at once
-                while True:
-                    if proc.status is BUSY:
-                        # Preempted code is back in receive: it runs again only with the token.
-                        can_run = proc.mailbox.has(match) or timeout == 0
-                        self._park(proc, READY if can_run else WAITING, deadline)
+            return self._receive(proc, match, timeout, deadline)
+
+    def bif_send_receive(self, proc: Process, to: object, msg: object) -> object:
+        """`To ! Msg`, then `receive` of any message, as one BIF (gen_server's reply, then its loop's
+        next receive): nothing happens between the two that could not happen before the send."""
+        with self._lock:
+            if proc.killed:
+                proc.in_user = True
+                raise ProcessExit
+            if to.__class__ is Pid:
+                self.send(proc.pid, to, MESSAGE, msg)   # `signals.send` to a pid
+            else:
+                signals.send(self, proc, to, msg)   # (a free name raises badarg, as `Context.send`)
+            return self._receive(proc, ANY, None, None)
+
+    def bif_receive_demonitor(self, proc: Process, match: Callable, mref: Ref, timeout: object) -> object:
+        """`receive`, then `demonitor(Mref, [flush])` unless what came is Mref's DOWN, as one BIF
+        (gen:do_call after its request): the demonitor follows the receive under the same lock."""
+        with self._lock:
+            if proc.killed:
+                proc.in_user = True
+                raise ProcessExit
+            msg = self._receive(proc, match, timeout, None)
+            if not signals.is_down(msg, mref):
+                signals.demonitor(self, proc, mref, True)
+            return msg
+
+    def _receive(self, proc: Process, match: Callable, timeout: object, deadline: int | None) -> object:
+        """The receive of the BIFs above (lock held, `proc` not killed)."""
+        messages = proc.mailbox._messages
+        if match is ANY and messages and proc.status is not BUSY:
+            # The common case: a message is there. The lock is not released, so nobody sees
+            # `in_user`, and nothing can kill it before it returns.
+            return messages.popleft()
+        proc.in_user = False
+        try:
+            if deadline is None and isinstance(timeout, int):
+                deadline = self.time + timeout
+            if deadline is not None and deadline <= self.time:
+                timeout = 0   # already due: take a match that is there, else time out at once
+            while True:
+                if proc.status is BUSY:
+                    # Preempted code is back in receive: it runs again only with the token.
+                    can_run = proc.mailbox.has(match) or timeout == 0
+                    handoffs = self._park(proc, READY if can_run else WAITING, deadline)
+                else:
+                    if match is ANY:
+                        if messages:
+                            return messages.popleft()
                     else:
-                        if match is ANY:
-                            if messages:
-                                return messages.popleft()
-                        else:
-                            found, msg = proc.mailbox.take(match)
-                            if found:
-                                return msg
-                        if proc.in_slice:
-                            # Signals its own actions sent it during this slice (the model's run loop).
-                            batch = self._take_signals(proc.pid.n)
-                            if batch:
-                                self._handle_own(proc, batch)
-                                continue
-                        if timeout == 0:
-                            return TIMEOUT
-                        self._park(proc, WAITING, deadline)
-                    item = self._await_grant(proc)
-                    if item.__class__ is list:   # its signals: handled in order, then its code looks again
-                        self._handle_batch(proc, item)
-                        if not proc.alive:   # killed by a signal it handled (`_handle_own`)
-                            self.kills_at_call += 1
-                            raise ProcessExit
-                    elif item is _TIMER:
+                        found, msg = proc.mailbox.take(match)
+                        if found:
+                            return msg
+                    if proc.in_slice:
+                        # Signals its own actions sent it during this slice (the model's run loop).
+                        batch = self._inbox.pop(proc.pid.n, None)
+                        if batch is not None:
+                            self._handle_own(proc, batch)
+                            continue
+                    if timeout == 0:
                         return TIMEOUT
-            finally:
-                proc.in_user = True   # `_leave`, inlined
-                if proc.killed:
-                    raise ProcessExit
+                    handoffs = self._park(proc, WAITING, deadline)
+                try:
+                    item = proc.mailbox.await_signal(handoffs)   # (`_await_grant`, inlined)
+                except MailboxClosed:
+                    raise ProcessExit from None
+                if item.__class__ is list:   # its signals: handled in order, then its code looks again
+                    self._handle_batch(proc, item)
+                    if not proc.alive:   # killed by a signal it handled (`_handle_own`)
+                        self.kills_at_call += 1
+                        raise ProcessExit
+                elif item is _TIMER:
+                    return TIMEOUT
+        finally:
+            proc.in_user = True   # `_leave`, inlined
+            if proc.killed:
+                raise ProcessExit
 
     def bif_computed(self, proc: Process) -> None:
         """`proc` is done computing: it parks until the scheduler has nothing else to run (then the
@@ -650,9 +715,9 @@ class Runtime:
         with self._lock:
             self._enter(proc)
             try:
-                self._park(proc, COMPUTED, None)
-                while self._await_grant(proc) is not _RESUME:   # pragma: no cover - only a resume is granted
-                    pass
+                handoffs = self._park(proc, COMPUTED, None)
+                while self._await_grant(proc, handoffs) is not _RESUME:   # pragma: no cover - only a resume is granted
+                    handoffs = None
             finally:
                 self._leave(proc)
 
@@ -661,6 +726,25 @@ class Runtime:
             self._enter(proc)
             signals.exit_process(self, proc, reason)
             raise ProcessExit
+
+    def bif_monitor_send(self, proc: Process, target: object, make: Callable, args: tuple) -> tuple:
+        """`signals.monitor_send` as a BIF (`Context.monitor_send`), its commonest case inline: a pid."""
+        with self._lock:
+            if proc.killed:   # `_enter`, inlined
+                proc.in_user = True
+                raise ProcessExit
+            if not isinstance(target, Pid):   # a name: resolved as `monitor` and `send` resolve it
+                return signals.monitor_send(self, proc, target, make, *args)
+            me = proc.pid
+            mref = self.new_ref()
+            proc.monitors[mref.n] = target   # `signals.monitor` of a pid ...
+            request = _new(MonitorRequest)
+            _set_field(request, "ref", mref)
+            _set_field(request, "object", target)
+            self.send(me, target, request)
+            msg = make(me, mref, *args)
+            self.send(me, target, MESSAGE, msg)   # ... and `signals.send` to it
+            return mref, msg
 
     def bif(self, proc: Process, fn: Callable, *args) -> object:
         """Run `fn(runtime, proc, *args)` as a BIF of `proc`, from `proc`'s own thread, atomically.
@@ -709,13 +793,11 @@ class Runtime:
                         if owner is not None:
                             self._slice_owner = None
                             if not owner.alive:   # it died in its slice: what it sent itself is answered now
-                                self._dispatch(owner.pid.n)
+                                self._handle_for(owner.pid.n, owner)
                                 continue
                         if self._ready and (ready := self._next_ready()) is not None:
                             self._grant(ready, _RESUME)
-                        elif (head := self._head_receiver()) is not None:
-                            self._dispatch(head)
-                        else:
+                        elif not self._dispatch_head():   # nothing in flight
                             now = time.monotonic()
                             if self._busy:
                                 # It computes: no timer fires before it is done (the model's FinishWork
@@ -752,7 +834,9 @@ class Runtime:
                         self._current = None
             finally:
                 self._gate_open = False
-                if self._starting:   # granted, and the run ended before the scheduler waited
+                while self._handoffs:   # granted, and the run ended before the scheduler waited
+                    self._handoffs.pop().release()
+                if self._starting:
                     self._start_pending()
 
     def _wait(self, seconds: float) -> None:
@@ -763,8 +847,11 @@ class Runtime:
         waiter = allocate_lock()
         waiter.acquire()
         self._sched_waiter = waiter
+        handoffs = self._handoffs
         saved = self._lock._release_save()   # as threading.Condition does, with the lock at any depth
         try:
+            while handoffs:   # (only the scheduler's thread uses the list)
+                handoffs.pop().release()
             if self._starting:
                 self._start_pending()
             if seconds > 0:
@@ -795,16 +882,22 @@ class Runtime:
         self._grant(proc, _TIMER)
         return None
 
-    def _dispatch(self, n: int) -> None:
-        """Run the process first in the run queue (pid number `n`): hand it every signal waiting for it."""
-        proc = self._procs.get(n)
+    def _handle_for(self, n: int, proc: Process | None) -> None:
+        """Handle here every signal waiting for pid number `n` (`proc`), which is not blocked in receive:
+        P0's, a dead one's (answered as dead), another's on its behalf."""
         inbox = self._inbox
-        if proc is not None and proc.status is WAITING and proc.alive and proc is not self._driver:
-            self._grant(proc, inbox.pop(n))   # it handles them in its own thread
-            return
         while (batch := inbox.pop(n, None)) is not None:   # (handling may send it more: take those too)
             if proc is self._driver:
-                self._driver_handles(proc, batch)
+                # P0 handles its signals like any process that traps exits, whether or not it is in a
+                # receive: replies, DOWNs and EXITs go to its mailbox, where its code takes them. But no
+                # exit signal kills it, not even `exit(P0, kill)` (SCN-1): it is dropped.
+                put = proc.mailbox.deliver
+                for sig in batch:
+                    payload = sig.payload
+                    if payload is MESSAGE:   # the common case (a reply), as `signals.handle` delivers it
+                        put(sig.term)
+                    elif not (isinstance(payload, ExitSignal) and not payload.link and payload.reason == KILL):
+                        signals.handle(self, proc, sig)
             elif proc is None or not proc.alive:
                 pid = batch[0].receiver
                 for sig in batch:
@@ -813,18 +906,6 @@ class Runtime:
                 # BUSY in its own code: handle its signals on its behalf, as ERTS
                 # does between a running process's reductions; a kill stops its thread.
                 self._handle_batch(proc, batch)
-
-    def _driver_handles(self, driver: Process, batch: list) -> None:
-        """P0 handles its signals like any process that traps exits, whether or not it is in a receive:
-        replies, DOWNs and EXITs go to its mailbox, where its code takes them. But no exit signal
-        kills it, not even `exit(P0, kill)` (SCN-1): it is dropped."""
-        put = driver.mailbox.deliver
-        for sig in batch:
-            payload = sig.payload
-            if payload is MESSAGE:   # the common case (a reply), as `signals.handle` delivers it
-                put(sig.term)
-            elif not (isinstance(payload, ExitSignal) and not payload.link and payload.reason == KILL):
-                signals.handle(self, driver, sig)
 
     def wait_quiescent(self, timeout: float | None = None) -> None:
         """Run until no process is runnable, no signal is in flight and no timer is due (SCN-2).

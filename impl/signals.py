@@ -32,7 +32,7 @@ from .pcb import Process
 
 __all__ = [
     "handle", "exit_process", "receive_exit", "link", "unlink", "monitor", "demonitor", "answer_dead",
-    "deliver_message", "send", "exit_signal", "trap_exit", "HANDLERS", "MESSAGE",
+    "deliver_message", "send", "exit_signal", "trap_exit", "monitor_send", "is_down", "HANDLERS", "MESSAGE",
 ]
 
 KILL = Atom("kill")
@@ -42,6 +42,14 @@ NOPROC = Atom("noproc")
 TRUE = Atom("true")
 FALSE = Atom("false")
 EXIT = Atom("EXIT")
+DOWN = Atom("DOWN")
+PROCESS = Atom("process")
+
+
+# The hot paths make their frozen records as attrs' generated `__init__` does (a new instance, each field
+# set once with `object.__setattr__`), without its Python frame: `_new(Cls)`, then `_set_field` per field.
+_new = object.__new__
+_set_field = object.__setattr__
 
 
 class _MessageMark:
@@ -73,8 +81,8 @@ HANDLERS = {
     ExitSignal: lambda rt, proc, sender, p: receive_exit(rt, proc, sender, p.reason, p.link),
     LinkRequest: lambda rt, proc, sender, p: proc.links.add(sender),
     UnlinkRequest: lambda rt, proc, sender, p: proc.links.discard(sender),
-    MonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.__setitem__(p.ref, (sender, p.object)),
-    DemonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.pop(p.ref, None),
+    MonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.__setitem__(p.ref.n, (sender, p.object, p.ref)),
+    DemonitorRequest: lambda rt, proc, sender, p: proc.monitored_by.pop(p.ref.n, None),
     Down: lambda rt, proc, sender, p: receive_down(proc, p),
     AliveRequest: lambda rt, proc, sender, p: rt.send(proc.pid, sender, MESSAGE, (p.tag, TRUE)),
     Init: lambda rt, proc, sender, p: None,
@@ -113,8 +121,8 @@ def exit_process(rt, proc: Process, reason: object) -> None:
     proc.monitors.clear()
     for peer in peers:
         rt.send(proc.pid, peer, ExitSignal(reason, link=True))
-    for ref in sorted(proc.monitored_by):  # refs sort in creation order
-        watcher, obj = proc.monitored_by[ref]
+    for n in sorted(proc.monitored_by):  # ref numbers: creation order
+        watcher, obj, ref = proc.monitored_by[n]
         rt.send(proc.pid, watcher, Down(ref, obj, reason))
     proc.monitored_by.clear()
     rt.process_exited(proc)
@@ -138,10 +146,10 @@ def receive_exit(rt, proc: Process, sender: Pid, reason: object, via_link: bool)
 
 def receive_down(proc: Process, down: Down) -> bool:
     """A DOWN signal reaches its watcher; returns whether the monitor was still active (MON-5)."""
-    if down.ref not in proc.monitors:
+    if down.ref.n not in proc.monitors:
         return False
-    del proc.monitors[down.ref]
-    deliver_message(proc, (Atom("DOWN"), down.ref, Atom("process"), down.object, down.reason))
+    del proc.monitors[down.ref.n]
+    deliver_message(proc, (DOWN, down.ref, PROCESS, down.object, down.reason))
     return True
 
 
@@ -197,7 +205,7 @@ def monitor(rt, proc: Process, target: object) -> Ref:
     """`monitor(process, Target)`: a pid, or a local name resolved now (MON-1, MON-3, MON-4)."""
     ref = rt.new_ref()
     if isinstance(target, Pid):
-        proc.monitors[ref] = target
+        proc.monitors[ref.n] = target
         # MON-2: a dead target answers with a noproc DOWN that still queues
         # behind the signals already on their way to the watcher.
         rt.send(proc.pid, target, MonitorRequest(ref, target))
@@ -205,10 +213,10 @@ def monitor(rt, proc: Process, target: object) -> Ref:
     obj = (target, rt.node)
     holder = rt.names.whereis(target)
     if not isinstance(holder, Pid):
-        proc.monitors[ref] = None  # MON-3: a free name gives an immediate noproc DOWN
+        proc.monitors[ref.n] = None  # MON-3: a free name gives an immediate noproc DOWN
         rt.send(proc.pid, proc.pid, Down(ref, obj, NOPROC))
         return ref
-    proc.monitors[ref] = holder
+    proc.monitors[ref.n] = holder
     rt.send(proc.pid, holder, MonitorRequest(ref, obj))
     return ref
 
@@ -216,13 +224,26 @@ def monitor(rt, proc: Process, target: object) -> Ref:
 def demonitor(rt, proc: Process, ref: Ref, flush: bool) -> Atom:
     """`demonitor(Ref[, [flush]])` (MON-5): a DOWN still in flight is dropped when it arrives;
     `flush` also removes one already in the mailbox, but not one the process took out of it."""
-    target = proc.monitors.pop(ref, None)   # None too for a monitor of a free name: nobody to tell
+    # None too for a monitor of a free name (nobody to tell), or for what is no ref at all:
+    target = proc.monitors.pop(ref.n, None) if isinstance(ref, Ref) else None
     if target is not None:
-        rt.send(proc.pid, target, DemonitorRequest(ref))
-    if flush:
-        proc.mailbox.remove(lambda m: _is_down(m, ref))
+        request = _new(DemonitorRequest)
+        _set_field(request, "ref", ref)   # DemonitorRequest(ref)
+        rt.send(proc.pid, target, request)
+    if flush and proc.mailbox.has():   # (an empty mailbox has nothing to flush)
+        proc.mailbox.remove(lambda m: is_down(m, ref))
     return TRUE
 
 
-def _is_down(term: object, ref: Ref) -> bool:
-    return isinstance(term, tuple) and len(term) == 5 and term[0] == Atom("DOWN") and term[1] == ref
+def monitor_send(rt, proc: Process, target: object, make, *args) -> tuple:
+    """`Mref = monitor(process, Target), Target ! make(self(), Mref, *args)`: a request under a monitor
+    (gen:do_call's first two steps); returns (Mref, the message)."""
+    mref = monitor(rt, proc, target)
+    msg = make(proc.pid, mref, *args)
+    send(rt, proc, target, msg)
+    return mref, msg
+
+
+def is_down(term: object, ref: Ref) -> bool:
+    """Whether `term` is `{'DOWN', Ref, process, _, _}`."""
+    return isinstance(term, tuple) and len(term) == 5 and term[0] == DOWN and term[1] == ref

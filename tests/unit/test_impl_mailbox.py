@@ -1,12 +1,17 @@
-"""The impl's mailbox: selective receive in arrival order, a signal lane served first, close, flush."""
+"""The impl's mailbox: selective receive in arrival order, a signal lane served first, close, flush;
+what a blocked thread waits on (`new_waiter`) and the hand-offs that wake another thread once the
+lock is let go."""
 
 from __future__ import annotations
 
+import os
 import threading
+from _thread import allocate_lock
 
 import pytest
 
-from regspec.impl.mailbox import ANY, Mailbox, MailboxClosed
+from regspec.impl import mailbox
+from regspec.impl.mailbox import ANY, EventWaiter, Mailbox, MailboxClosed, new_waiter, wait_for
 
 
 def test_selective_receive_takes_the_oldest_match_and_leaves_the_rest_in_order():
@@ -71,3 +76,95 @@ def test_remove_flushes_only_matching_messages():
         box.put(m)
     assert 2 == box.remove(lambda m: m.startswith("down"))
     assert ("keep",) == box.messages()
+
+
+# -- waiters and hand-offs -----------------------------------------------------------------
+
+def _waiters_of_a_new_thread() -> list:
+    got: list = []
+    thread = threading.Thread(target=lambda: got.extend(new_waiter() for _ in range(2)))
+    thread.start()
+    thread.join(10)
+    return got
+
+
+@pytest.mark.skipif(not hasattr(os, "eventfd"), reason="eventfd is Linux's")
+def test_a_thread_waits_on_an_eventfd_of_its_own():
+    first, second = _waiters_of_a_new_thread()
+    assert isinstance(first, EventWaiter) and first is second
+
+
+def test_past_event_fds_threads_a_thread_waits_on_a_new_raw_lock_each_time(monkeypatch):
+    """Also what every thread does where there is no eventfd."""
+    monkeypatch.setattr(mailbox, "_event_fds", [])
+    first, second = _waiters_of_a_new_thread()
+    assert first is not second and first.locked() and second.locked()   # held raw locks
+
+
+@pytest.mark.skipif(not hasattr(os, "eventfd"), reason="eventfd is Linux's")
+def test_an_event_waiter_woken_after_its_wait_timed_out_returns_at_once_from_the_next():
+    """A late wake stays in the counter: the next wait returns (each wait here is in a loop that looks
+    again); the fd goes back when the waiter goes."""
+    before = len(mailbox._event_fds)
+    waiter = mailbox._event_waiter()
+    assert before - 1 == len(mailbox._event_fds)
+    assert not wait_for(waiter, 0.01)
+    waiter.release()
+    assert wait_for(waiter, 10)
+    waiter.release()
+    waiter.acquire()
+    del waiter
+    assert before == len(mailbox._event_fds)
+
+
+def _held() -> object:
+    lock = allocate_lock()
+    lock.acquire()
+    return lock
+
+
+def test_await_signal_wakes_its_handoffs_whether_it_waits_or_not():
+    box = Mailbox()
+    # An item is there: no wait, the hand-off is woken all the same.
+    box.put_signal("go")
+    handoff = _held()
+    with box._lock:
+        assert "go" == box.await_signal([handoff])
+    assert handoff.acquire(False)
+    # It waits: the hand-off is woken once the lock is let go, so the thread woken can take it.
+    handoff, got = _held(), []
+
+    def wait():
+        with box._lock:
+            got.append(box.await_signal([handoff]))
+    thread = threading.Thread(target=wait)
+    thread.start()
+    assert handoff.acquire(True, 10)
+    assert box._lock.acquire(False)   # free: the waiting thread let it go before it woke us
+    box.hand("turn")
+    box._lock.release()
+    thread.join(10)
+    assert ["turn"] == got
+    # Closed: MailboxClosed, and the hand-off woken.
+    box.close()
+    handoff = _held()
+    with box._lock, pytest.raises(MailboxClosed):
+        box.await_signal([handoff])
+    assert handoff.acquire(False)
+
+
+def test_a_hand_with_later_leaves_the_waiter_for_the_caller_to_wake():
+    box, later, got, waiting = Mailbox(), [], [], _held()
+
+    def wait():
+        with box._lock:
+            got.append(box.await_signal([waiting]))
+    thread = threading.Thread(target=wait)
+    thread.start()
+    assert waiting.acquire(True, 10)   # it waits now
+    with box._lock:
+        box.hand("turn", later)
+    assert 1 == len(later) and thread.is_alive()
+    later.pop().release()
+    thread.join(10)
+    assert ["turn"] == got

@@ -12,7 +12,8 @@ import threading
 import pytest
 
 from regspec.impl import DRIVER, Driver, LeakedThreads, Runtime
-from regspec.impl import driver_names, gen_server
+from regspec.common.results import ErlangError, strip_call
+from regspec.impl import driver_names, gen_server, observe
 from regspec.impl.process import TIMEOUT, ProcessKilled
 from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid
 
@@ -318,6 +319,132 @@ def test_a_receive_timeout_fires_in_logical_time_when_nothing_else_can_happen():
         rt.wait_quiescent(timeout=20)
         assert [TIMEOUT, TIMEOUT] == got
         assert 250 == rt.time
+
+
+# -- two BIFs in one: gen's and gen_server's hot paths ---------------------------------------
+
+def _request(me, mref, tag):
+    return (tag, me, mref)
+
+
+@pytest.mark.spec("MON-1", "MON-3")
+@pytest.mark.parametrize("by_name", [False, True], ids=["pid", "name"])
+def test_monitor_send_leaves_what_a_monitor_then_a_send_leave(by_name):
+    """`Context.monitor_send` is one BIF (a pid inline, a name through `signals.monitor_send`): the
+    target gets the message, each side holds the monitor and the DOWN comes, as after `monitor` then
+    `send`, two BIFs."""
+    seen: dict = {}
+    with make_runtime() as rt:
+        d = Driver(rt)
+        targets = {}
+        for how in ("one", "two"):
+            target = d.spawn()
+            d.register(Atom(f"target_{how}"), target)
+            targets[how] = (target, Atom(f"target_{how}") if by_name else target)
+
+        def body(how):
+            def run(ctx):
+                to = targets[how][1]
+                if how == "one":
+                    mref, msg = ctx.monitor_send(to, _request, how)
+                    seen[how, "msg"] = msg
+                else:
+                    mref = ctx.monitor(to)
+                    ctx.send(to, _request(ctx.pid, mref, how))
+                seen[how] = (ctx.pid, mref)
+                seen[how, "down"] = ctx.receive()
+            return run
+        for how in ("one", "two"):
+            d.start("caller", body=body(how), link=False)
+        rt.wait_quiescent(timeout=20)
+        for how in ("one", "two"):
+            target, caller, mref = targets[how][0], *seen[how]
+            assert ErlList((caller,)) == observe.process_info(rt, target, "monitored_by")
+            assert ErlList(((Atom("process"), target),)) == observe.process_info(rt, caller, "monitors")
+        assert _request(*seen["one"], "one") == seen["one", "msg"]
+        for how in ("one", "two"):
+            target, to = targets[how]
+            assert ErlList((_request(*seen[how], how),)) == ask(d, target, ("messages",))
+            d.kill(target)
+        rt.wait_quiescent(timeout=20)
+        for how in ("one", "two"):
+            target, to = targets[how]
+            down = (Atom("DOWN"), seen[how][1], Atom("process"), (to, rt.node) if by_name else target, KILLED)
+            assert down == seen[how, "down"]
+        assert () == rt.statistics().crashes
+
+
+@pytest.mark.parametrize("to", ["pid", "name", "free name"])
+def test_send_receive_is_a_send_then_a_receive(to):
+    """`Context.send_receive` (gen_server's reply and its loop's next receive; a pid inline, a name
+    through `signals.send`) as `send` then `receive`: the message goes and the next one is taken; to
+    a free name it raises badarg and takes nothing."""
+    got: dict = {}
+    with make_runtime() as rt:
+        d = Driver(rt)
+        target = d.spawn()
+        d.register(Atom("target"), target)
+        dest = {"pid": target, "name": Atom("target"), "free name": Atom("nobody")}[to]
+
+        def body(how):
+            def run(ctx):
+                ctx.receive()   # go: the watcher monitors it now
+                if how == "one":
+                    got[how] = ctx.send_receive(dest, ("hello", how))
+                else:
+                    ctx.send(dest, ("hello", how))
+                    got[how] = ctx.receive()
+                ctx.receive()
+            return run
+        watcher = d.spawn()
+        senders = {how: d.start("sender", body=body(how), link=False).value for how in ("one", "two")}
+        refs = {how: ask(d, watcher, ("monitor", pid)) for how, pid in senders.items()}
+        for how, pid in senders.items():
+            d.send(pid, Atom("go"))
+            d.send(pid, ("next", how))
+        rt.wait_quiescent(timeout=20)
+        if to == "free name":
+            badarg = (Atom("badarg"), ErlList(()))
+            assert {} == got
+            assert ErlList(tuple((Atom("DOWN"), refs[how], Atom("process"), senders[how], badarg)
+                                 for how in ("one", "two"))) == ask(d, watcher, ("messages",))
+        else:
+            assert {"one": ("next", "one"), "two": ("next", "two")} == got
+            assert ErlList((("hello", "one"), ("hello", "two"))) == ask(d, target, ("messages",))
+        assert () == rt.statistics().crashes
+
+
+@pytest.mark.spec("GS-3", "GS-4")
+def test_a_process_calls_as_the_driver_does_and_keeps_no_monitor_after():
+    """gen:do_call in a process (`Context.receive_demonitor`, one BIF: the receive, then the demonitor
+    under the same lock) answers as in the driver: the reply, noproc from a dead server (its DOWN,
+    nothing to demonitor), a timeout (demonitored); the caller keeps no monitor and no DOWN."""
+    get = Atom("get_messages")
+    results: list = []
+    with make_runtime() as rt:
+        d = Driver(rt)
+        room = d.start("chat_room").value
+        d.cast(room, (Atom("add_message"), 1))
+        dead = d.start("chat_room").value
+        d.kill(dead)
+        silent = d.spawn()
+        calls = [(room, 5000), (room, None), (dead, 5000), (silent, 100)]
+
+        def body(ctx):
+            for to, timeout in calls:
+                try:
+                    results.append(gen_server.call(ctx, to, get, timeout))
+                except ErlangError as e:
+                    results.append(Outcome(e.cls, strip_call(e.reason)))
+            ctx.receive()
+        caller = d.start("caller", body=body).value
+        rt.wait_quiescent(timeout=20)
+        assert [ErlList((1,)), ErlList((1,)), Outcome("exit", Atom("noproc")), Outcome("exit", Atom("timeout"))] \
+            == results
+        assert results == [call(d, to, get, timeout="infinity" if timeout is None else timeout) for to, timeout in calls]
+        assert (ErlList(()), ErlList(())) == (observe.process_info(rt, caller, "monitors"),
+                                              observe.process_info(rt, caller, "messages"))
+        assert () == rt.statistics().crashes
 
 
 # -- the quiescence barrier ----------------------------------------------------------
