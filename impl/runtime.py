@@ -735,9 +735,11 @@ class Runtime:
                 raise ProcessExit
             if not isinstance(target, Pid):   # a name: resolved as `monitor` and `send` resolve it
                 return signals.monitor_send(self, proc, target, make, *args)
-            me = proc.pid
-            mref = self.new_ref()
-            proc.monitors[mref.n] = target   # `signals.monitor` of a pid ...
+            me, n = proc.pid, self._next_ref
+            self._next_ref = n + 1
+            mref = _new(Ref)
+            _set_field(mref, "n", n)   # `new_ref()`: `Ref(n)` ...
+            proc.monitors[n] = target   # ... `signals.monitor` of a pid ...
             request = _new(MonitorRequest)
             _set_field(request, "ref", mref)
             _set_field(request, "object", target)

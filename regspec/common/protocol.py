@@ -33,11 +33,14 @@ EXIT = Atom("EXIT")
 
 # -- gen_server's call protocol ----------------------------------------------------
 
+_ALIAS_HEAD = (ALIAS,)   # the items of `[alias | Mref]` (made once: a call is the runtime's hottest path)
+
+
 def reply_tag(mref: Ref, timeout: object = 5000) -> object:
     """The tag of an OTP 25 call: `[alias | Mref]`, replies going to the monitor's alias (GS-4); a call
     with timeout infinity (`None`) to a local process needs no alias and is tagged with `Mref` alone
     (gen.erl's `do_call/4`)."""
-    return mref if timeout is None else ErlList((ALIAS,), tail=mref)
+    return mref if timeout is None else ErlList(_ALIAS_HEAD, mref)
 
 
 def call_message(caller: Pid, mref: Ref, request: object, timeout: object = 5000) -> tuple:
