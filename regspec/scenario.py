@@ -142,9 +142,9 @@ class _Checker:
         self.procs: set[str] = set()  # labels bound to processes
         self.refs: set[str] = set()   # labels bound to monitor refs
         self.driver_names: list = []  # the names a step gives the driver, P0
-        # The start_child arguments each dynamic supervisor's template makes a local name of,
-        # by the supervisor's label or name ("*": of any template, for a supervisor named otherwise).
-        self.local_args: dict[object, set[int]] = {"*": set()}
+        # The start_child arguments each dynamic supervisor's template makes a local name of, by
+        # how a step names the supervisor (its label or name, as JSON; "*": of any template).
+        self.local_args: dict[str, set[int]] = {"*": set()}
 
     def bind(self, label: str, where: str, refs: bool = False) -> None:
         """`as` binds each label once per scenario."""
@@ -379,8 +379,10 @@ class _Checker:
             if isinstance(name, dict) and isinstance(name.get("local"), dict) and set(name["local"]) == {"arg"}:
                 args.add(name["local"]["arg"])
             todo.extend(c for c in spec.get("children", ()) if isinstance(c, dict))
-        for key in _sup_keys(sup):
-            self.local_args[key] = args
+        refs = ([{"proc": sup["as"]}] if isinstance(sup.get("as"), str) else []) + \
+            ([sup["name"]] if isinstance(sup.get("name"), dict) else [])
+        for ref in refs:
+            self.local_args[json.dumps(ref, sort_keys=True)] = args
         self.local_args["*"] |= args
 
     def kind_fields(self, spec: dict, where: str) -> None:
@@ -442,8 +444,7 @@ class _Checker:
         spec = step["spec"]
         if isinstance(spec, list):
             self.value(spec, "'spec'")
-            keys = _sup_keys({"as": step["sup"].get("proc"), "name": step["sup"]}) if isinstance(step["sup"], dict) else []
-            args = next((self.local_args[k] for k in keys if k in self.local_args), self.local_args["*"])
+            args = self.local_args.get(json.dumps(step["sup"], sort_keys=True), self.local_args["*"])
             for i in sorted(args):
                 arg = spec[i] if i < len(spec) else None
                 atom = arg["atom"] if isinstance(arg, dict) and set(arg) == {"atom"} else arg
@@ -518,14 +519,6 @@ def _local_name(s: str, where: str) -> None:
     if s in RESERVED_NAMES or s.startswith(RESERVED_PREFIXES):
         raise ScenarioError(f"{where}: the local name {json.dumps(s)} is taken on every BEAM node before step 0 "
                             f"(reserved: the runtime system's, Elixir's and regspec's own names)")
-
-
-def _sup_keys(sup: dict) -> list:
-    """How a step may name a supervisor: by its label, by its name."""
-    keys = [("proc", sup["as"])] if isinstance(sup.get("as"), str) else []
-    if isinstance(sup.get("name"), dict) and set(sup["name"]) != {"proc"}:
-        keys.append(json.dumps(sup["name"], sort_keys=True))
-    return keys
 
 
 def _depth(value: Any) -> int:
