@@ -34,7 +34,7 @@ import itertools
 import json
 
 from hypothesis import note, strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
 
 from regspec.common import backends
 from regspec.sessions import ModelSession
