@@ -15,7 +15,12 @@ machine hits a figure and its baseline alike. Figures:
   `ask` (when Pykka is importable);
 - cast throughput vs a bare one-way hand-off between two threads, and vs
   Pykka's `tell` (flushed by one `ask`); the chat room's figures, and a
-  no-op server's (the like of Pykka's echo actor). The chat room adds each
+  no-op server's (the like of Pykka's echo actor).
+  The runtime runs its threads on one CPU (`Runtime(one_cpu=True)`, the
+  default); the baselines run as they come (the OS spreads their threads
+  over the CPUs), and, where the OS allows pinning, again with their
+  threads on one CPU too ("on one CPU"), so that the figures also compare
+  like with like. The chat room adds each
   cast's message to its persistent list (`regspec.impl.behaviours.Room`),
   a cost that does not grow with the messages it holds;
 - `whereis` lookups per second vs `dict.get` under a `threading.Lock`;
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -240,6 +246,22 @@ def pykka_tell(n: int) -> float | None:
         ref.stop()
 
 
+def on_one_cpu(fn):
+    """`fn` run with the calling thread, and every thread it starts, on one CPU (the one it is on);
+    None where the OS cannot pin (then the figure is left out)."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        return lambda: None
+    cpus = os.sched_getaffinity(0)
+
+    def pinned():
+        os.sched_setaffinity(0, {min(cpus)})
+        try:
+            return fn()
+        finally:
+            os.sched_setaffinity(0, cpus)
+    return pinned
+
+
 # -- the runtime ---------------------------------------------------------------
 
 class Sink:
@@ -408,21 +430,33 @@ def main(argv=None) -> int:
     figs = []
 
     m = interleaved({"floor": lambda: bare_ping_pong(20_000 // k),
+                     "floor1": on_one_cpu(lambda: bare_ping_pong(20_000 // k)),
                      "ask": lambda: pykka_ask(5_000 // k),
+                     "ask1": on_one_cpu(lambda: pykka_ask(5_000 // k)),
                      "call": lambda: call_round_trip(5_000 // k),
                      "sink": lambda: sink_call_round_trip(5_000 // k)}, rounds)
     floor = m["floor"]
     figs.append(figure("call round trip vs bare threads", m["call"], "s", floor, "bare ping-pong"))
+    figs.append(figure("call round trip vs bare threads on one CPU", m["call"], "s", m["floor1"],
+                       "bare ping-pong, 1 CPU"))
     figs.append(figure("call round trip vs Pykka ask", m["call"], "s", m["ask"], "pykka ask"))
+    figs.append(figure("call round trip vs Pykka ask on one CPU", m["call"], "s", m["ask1"], "pykka ask, 1 CPU"))
     figs.append(figure("call (no-op server) vs Pykka ask", m["sink"], "s", m["ask"], "pykka ask"))
+    figs.append(figure("call (no-op server) vs Pykka ask on one CPU", m["sink"], "s", m["ask1"],
+                       "pykka ask, 1 CPU"))
 
     m = interleaved({"one_way": lambda: bare_one_way(50_000 // k),
                      "tell": lambda: pykka_tell(20_000 // k),
+                     "tell1": on_one_cpu(lambda: pykka_tell(20_000 // k)),
                      "casts": lambda: cast_throughput(20_000 // k),
                      "sink": lambda: sink_cast_throughput(20_000 // k)}, rounds)
     figs.append(figure("cast throughput vs bare hand-off", m["casts"], "/s", m["one_way"], "bare hand-off", True))
     figs.append(figure("cast throughput vs Pykka tell", m["casts"], "/s", m["tell"], "pykka tell", True))
+    figs.append(figure("cast throughput vs Pykka tell on one CPU", m["casts"], "/s", m["tell1"],
+                       "pykka tell, 1 CPU", True))
     figs.append(figure("cast (no-op server) vs Pykka tell", m["sink"], "/s", m["tell"], "pykka tell", True))
+    figs.append(figure("cast (no-op server) vs Pykka tell on one CPU", m["sink"], "/s", m["tell1"],
+                       "pykka tell, 1 CPU", True))
 
     m = interleaved({"dict": lambda: locked_dict_get(500_000 // k),
                      "whereis": lambda: whereis_rate(200_000 // k)}, rounds)

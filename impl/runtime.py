@@ -36,6 +36,16 @@ at once. Per signal and per turn the scheduler's work is O(1) (O(log n)
 for the ready heap): tables by pid number, each receiver's signals in its
 own list, the run queue's order in one deque.
 
+One CPU. While a runtime lives, its driver and every process thread (each
+started by the driver, so it inherits this) run on one CPU: the one the
+driver was on when the runtime was made (`one_cpu`, the default; the
+driver's own CPUs come back at shutdown, once its last runtime is gone).
+One thread runs at a time anyway, and the GIL lets no two run Python at
+once; a hand-off to a thread on the same CPU is a context switch, where
+one to a thread on another CPU, idle, first wakes that CPU (on a virtual
+machine an interrupt through the hypervisor): measured, a call round trip
+took a quarter of the time pinned (`benchmarks/bench_runtime.py`).
+
 Preemption and kills. A process that keeps the token longer than
 `time_slice` seconds (busy in its own code) is preempted: it runs on outside
 the token and the scheduler handles its signals on its behalf. If one kills
@@ -103,6 +113,7 @@ from __future__ import annotations
 
 import ctypes
 import heapq
+import os
 import sys
 import threading
 import time
@@ -206,6 +217,58 @@ class _Signal(NamedTuple):
 _new_signal = tuple.__new__   # _new_signal(_Signal, (sender, receiver, payload, term))
 
 
+# -- one CPU for a runtime's threads ---------------------------------------------
+
+_pins: dict[int, list] = {}   # native thread id of a driver -> [its affinity before the first pin, runtimes alive]
+_pins_lock = allocate_lock()
+try:
+    _sched_getcpu = ctypes.CDLL(None).sched_getcpu   # glibc's: the CPU the calling thread is running on
+except (AttributeError, OSError):   # pragma: no cover - not glibc
+    _sched_getcpu = None
+
+
+def _pin_driver() -> int | None:
+    """Pin the calling thread (a runtime's driver) to the CPU it runs on, if it may run on several; its
+    process threads, started by it, inherit that. Returns its native id, to `_unpin` it at shutdown, or
+    None where nothing was pinned (no `sched_setaffinity`, one CPU allowed, or the OS refused)."""
+    if not hasattr(os, "sched_setaffinity"):   # pragma: no cover - not Linux
+        return None
+    tid = threading.get_native_id()
+    with _pins_lock:
+        pin = _pins.get(tid)
+        if pin is not None:   # a runtime of this thread is alive: already pinned
+            pin[1] += 1
+            return tid
+        try:
+            allowed = os.sched_getaffinity(tid)
+            if len(allowed) < 2:
+                return None
+            cpu = _sched_getcpu() if _sched_getcpu is not None else -1
+            os.sched_setaffinity(tid, {cpu if cpu in allowed else min(allowed)})
+        except OSError:   # pragma: no cover - a cpuset that forbids it
+            return None
+        _pins[tid] = [allowed, 1]
+        return tid
+
+
+def _unpin(tid: int | None) -> None:
+    """The driver `tid`'s runtime is shut down: give the thread back the CPUs it had before its first
+    runtime, once no runtime of it is left."""
+    if tid is None:
+        return
+    with _pins_lock:
+        pin = _pins.get(tid)
+        if pin is None:
+            return
+        pin[1] -= 1
+        if pin[1] == 0:
+            del _pins[tid]
+            try:
+                os.sched_setaffinity(tid, pin[0])
+            except OSError:   # pragma: no cover - the thread has ended meanwhile
+                pass
+
+
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
     """Raise `exc` in `thread` at its next bytecode (CPython only)."""
     n = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc))
@@ -221,6 +284,9 @@ class Runtime:
         time_slice: seconds a process may keep the run token before it is preempted.
         wait_timeout: default real-time bound of every blocking wait.
         join_timeout: how long shutdown waits for process threads.
+        one_cpu: run the driver and every process thread on one CPU while the runtime lives (the
+            driver's own CPUs are given back at shutdown): one thread runs at a time anyway, and a
+            hand-off on one CPU is a context switch, not a wake-up of another CPU.
 
     Thread safety: the scheduling methods (`run_until`, `wait_quiescent`) and
     the driver's actions must be called from the thread that created the
@@ -228,7 +294,7 @@ class Runtime:
     """
 
     def __init__(self, node: str = "a", *, time_slice: float = 1.0, wait_timeout: float = 30.0,
-                 join_timeout: float = 5.0):
+                 join_timeout: float = 5.0, one_cpu: bool = True):
         self.node = Atom(node)
         self.time_slice = time_slice
         self.wait_timeout = wait_timeout
@@ -284,6 +350,7 @@ class Runtime:
         self.unnamed_registries = 0
         self.bindings: dict = {}                  # child spec "as" label -> the child's first pid
         self.dynamic_templates: dict = {}         # DynamicSupervisor pid -> its child template (or None)
+        self._pinned = _pin_driver() if one_cpu else None   # last: a failed __init__ pins nothing
 
     def __enter__(self) -> "Runtime":
         return self
@@ -993,7 +1060,11 @@ class Runtime:
         try:
             self._join_processes(pending)
         finally:
-            self._close_beside()
+            try:
+                self._close_beside()
+            finally:
+                pinned, self._pinned = self._pinned, None
+                _unpin(pinned)
 
     def _join_processes(self, pending: list) -> None:
         """Join the threads of the processes `pending` in order. At shutdown `process_exited` closes a

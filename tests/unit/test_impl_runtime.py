@@ -7,6 +7,7 @@ thread join.
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -532,6 +533,34 @@ def test_a_process_has_a_thread_from_its_first_turn_on():
     assert not rt.process(waiting).started and not thread_of(rt, waiting).is_alive()
     assert () == rt.statistics().live_threads
     assert set() == {t for t in threading.enumerate() if t not in before}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="one CPU allowed (or no sched_setaffinity): there is nothing to pin")
+def test_a_runtime_runs_its_threads_on_one_cpu_and_gives_the_driver_its_cpus_back():
+    """One thread runs at a time, so the driver and every process thread share one CPU while the
+    runtime lives; the driver's CPUs come back when its last runtime shuts down."""
+    before = os.sched_getaffinity(0)
+    with Runtime() as rt:
+        d = Driver(rt)
+        collector = d.spawn()
+        assert "done" == rt.run_until(lambda: rt.process(collector).started, timeout=20)
+        pinned = os.sched_getaffinity(0)
+        assert len(pinned) == 1 and pinned <= before
+        assert pinned == os.sched_getaffinity(thread_of(rt, collector).native_id)
+        with Runtime() as inner:   # a second runtime of the same driver: the same CPU
+            assert pinned == os.sched_getaffinity(0)
+            other = Driver(inner).spawn()
+            assert "done" == inner.run_until(lambda: inner.process(other).started, timeout=20)
+            assert pinned == os.sched_getaffinity(thread_of(inner, other).native_id)
+        assert pinned == os.sched_getaffinity(0)   # the first one still lives
+    assert before == os.sched_getaffinity(0)
+    with Runtime(one_cpu=False) as rt:
+        Driver(rt).spawn()
+        assert before == os.sched_getaffinity(0)
+    rt = Runtime()
+    rt.shutdown(); rt.shutdown()   # a second shutdown gives back nothing more
+    assert before == os.sched_getaffinity(0)
 
 
 # -- shutdown ---------------------------------------------------------------------------
