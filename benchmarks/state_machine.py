@@ -9,7 +9,8 @@ own cost per example), the system machine and the supervision machine of
 `tests/stateful/machine.py` (the model against the threaded runtime).
 Printed for each: examples per second (the median of `--rounds`), and the
 ratio to the trivial machine's, measured in the same run (the target is
-0.30 or more); then where a differential example's time goes, in ms per
+0.30 or more); the CPU time per example of that round (every thread of the
+process: on a machine shared with other work, what moves least); then where a differential example's time goes, in ms per
 example: the model's side, the runtime's side, making and closing the
 runtime session, the invariants, and the rest (Hypothesis drawing the steps).
 With `--json`, one JSON object per figure: {"name", "value", "unit", "baseline", "ratio"}.
@@ -93,14 +94,18 @@ class Split:
         return timed
 
 
+CPU = {}   # machine class name -> CPU seconds of its last run (every thread of this process)
+
+
 def run(machine_class, s: settings, on_side=None) -> float:
-    """Seconds to run `max_examples` examples of `machine_class`."""
+    """Seconds to run `max_examples` examples of `machine_class` (its CPU seconds go to `CPU`)."""
     original = machine.Side.apply
     if on_side is not None:
         machine.Side.apply = on_side
     try:
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         run_state_machine_as_test(machine_class, settings=s)
+        CPU[machine_class.__name__] = time.process_time() - cpu
         return time.perf_counter() - start
     finally:
         machine.Side.apply = original
@@ -121,17 +126,25 @@ def main(argv=None) -> None:
         figures.append({"name": name, "value": round(value, 3), "unit": unit, "baseline": round(baseline, 3),
                         "ratio": round(value / baseline, 3) if baseline else None})
 
-    trivial = sorted(args.examples / run(TrivialMachine, s) for _ in range(args.rounds))[args.rounds // 2]
+    trivials = []
+    for _ in range(args.rounds):
+        rate = args.examples / run(TrivialMachine, s)
+        trivials.append((rate, CPU[TrivialMachine.__name__] * 1000 / args.examples))
+    trivial, trivial_cpu = sorted(trivials)[args.rounds // 2]
     figure("trivial_machine_examples_per_s", trivial, "examples/s", trivial)
+    figure("trivial_machine_cpu_ms_per_example", trivial_cpu, "ms/example", trivial_cpu)
     for name, factory in (("system", machine.system_machine), ("supervision", machine.supervision_machine)):
         rates, splits = [], []
         for _ in range(args.rounds):
             split = Split()
             timed = split.machine(factory)
             seconds = run(timed, s, on_side=timed.side_apply)
-            rates.append((args.examples / seconds, seconds, split))
-        rate, seconds, split = sorted(rates, key=lambda r: r[0])[args.rounds // 2]
+            rates.append((args.examples / seconds, seconds, split, CPU[timed.__name__] * 1000 / args.examples))
+        rate, seconds, split, cpu_ms = sorted(rates, key=lambda r: r[0])[args.rounds // 2]
         figure(f"{name}_machine_examples_per_s", rate, "examples/s", trivial)
+        # CPU time, what a loaded machine moves least (ratio: this machine's over trivial's, so its
+        # inverse is the one to hold beside the examples/s ratio)
+        figure(f"{name}_machine_cpu_ms_per_example", cpu_ms, "ms/example", trivial_cpu)
         per_example = {part: t * 1000 / args.examples for part, t in split.times.items()}
         per_example["hypothesis"] = seconds * 1000 / args.examples - sum(per_example.values())
         for part, ms in per_example.items():
