@@ -175,7 +175,7 @@ class DriverContext(Context):
         rt, box = self._rt, self._proc.mailbox
         found: list = []
         with rt.atomic:   # (the scheduler's waits let it go, at any depth)
-            if box._messages and box.take_into(match, found):   # (a call mostly finds it empty)
+            if box._messages and box.take_held(match, found):   # (a call mostly finds it empty)
                 msg = found[0]
             else:
                 if deadline is None and isinstance(timeout, int):

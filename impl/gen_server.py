@@ -52,9 +52,9 @@ def serve(ctx: Context, callbacks, state: object) -> None:
             n = len(term)
             # (`is` first: the tag atom is mostly the very object the client library put there)
             if n == 3 and (term[0] is GEN_CALL or term[0] == GEN_CALL) \
-                    and isinstance(term[1], tuple) and len(term[1]) == 2:
-                (caller, tag), request = term[1], term[2]
-                result = callbacks.handle_call(request, state)
+                    and isinstance(sender := term[1], tuple) and len(sender) == 2:
+                caller, tag = sender
+                result = callbacks.handle_call(term[2], state)
                 if result[0] == "reply":
                     _, value, state = result
                     term = send_receive(caller, (tag, value))   # the reply, and the next receive

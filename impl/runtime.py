@@ -666,15 +666,12 @@ class Runtime:
         Its commonest path inlined: back in receive with the token (RUNNING), it handles what its own
         actions sent it, then gives the token back (`_park`) and waits for its next turn on its waiter
         (`Mailbox.await_signal`), waking the scheduler once it has let the lock go."""
-        box = proc.mailbox
-        messages = box._messages
         if proc.status is not RUNNING:   # preempted code back in receive (BUSY): the general case
             return self._receive(proc, ANY, None, None)
-        if messages:
-            return messages.popleft()
+        box = proc.mailbox
+        messages, lane = box._messages, box._signals
         proc.in_user = False
         try:
-            inbox, n, lane, lock = self._inbox, proc.pid.n, box._signals, self._lock
             while True:
                 # (RUNNING here: a process holding the runtime lock is never preempted, and each turn is
                 # granted as RUNNING)
@@ -682,7 +679,7 @@ class Runtime:
                     return messages.popleft()
                 if proc.in_slice:
                     # Signals its own actions sent it during this slice (the model's run loop).
-                    batch = inbox.pop(n, None)
+                    batch = self._inbox.pop(proc.pid.n, None)
                     if batch is not None:
                         self._handle_own(proc, batch)
                         continue
@@ -704,6 +701,7 @@ class Runtime:
                                 proc.waiter = waiter
                         waiters = box._waiters
                         waiters.append(waiter)
+                        lock = self._lock
                         saved = lock._release_save()   # (the RLock at any depth)
                         try:
                             if handoff is not None:   # the scheduler: it finds the lock free
@@ -765,50 +763,7 @@ class Runtime:
                             continue
                     if timeout == 0:
                         return TIMEOUT
-                    if deadline is None and proc.status is RUNNING:
-                        # `_park(proc, WAITING, None)` and `Mailbox.await_signal`, inlined for their
-                        # commonest case: it gives the token back and waits for its next turn.
-                        proc.status = WAITING
-                        proc.in_slice = False
-                        if self._current is proc:
-                            self._current = None
-                        handoff, self._sched_waiter = self._sched_waiter, None
-                        lane = box._signals
-                        try:
-                            while not lane:   # (a closed mailbox has an empty lane)
-                                if box._closed:
-                                    raise ProcessExit
-                                waiter = new_waiter()
-                                waiters = box._waiters
-                                waiters.append(waiter)
-                                saved = self._lock._release_save()
-                                try:
-                                    if handoff is not None:   # the scheduler, woken once the lock is let go
-                                        handoff.release()
-                                        handoff = None
-                                    waiter.acquire()
-                                finally:
-                                    self._lock._acquire_restore(saved)
-                                    if waiter in waiters:   # not woken: unwound by an exception
-                                        waiters.remove(waiter)
-                            item = lane.popleft()
-                        finally:
-                            if handoff is not None:   # (the lock was never let go)
-                                handoff.release()
-                    else:
-                        handoffs = self._park(proc, WAITING, deadline)
-                        try:
-                            item = box.await_signal(handoffs)   # (`_await_grant`, inlined)
-                        except MailboxClosed:
-                            raise ProcessExit from None
-                    if item.__class__ is list:   # its signals: handled in order, then its code looks again
-                        self._handle_batch(proc, item)
-                        if not proc.alive:   # killed by a signal it handled (`_handle_own`)
-                            self.kills_at_call += 1
-                            raise ProcessExit
-                    elif item is _TIMER:
-                        return TIMEOUT
-                    continue
+                    handoffs = self._park(proc, WAITING, deadline)
                 try:
                     item = box.await_signal(handoffs)   # (`_await_grant`, inlined)
                 except MailboxClosed:
@@ -850,7 +805,7 @@ class Runtime:
             if proc.killed:   # `_enter`, inlined
                 proc.in_user = True
                 raise ProcessExit
-            if not isinstance(target, Pid):   # a name: resolved as `monitor` and `send` resolve it
+            if target.__class__ is not Pid:   # a name: resolved as `monitor` and `send` resolve it
                 return signals.monitor_send(self, proc, target, make, *args)
             me, n = proc.pid, self._next_ref
             self._next_ref = n + 1
