@@ -34,7 +34,17 @@ starts no thread; one that dies before its first turn never has one),
 after the scheduler has let the lock go, so it comes up and runs that turn
 at once. Per signal and per turn the scheduler's work is O(1) (O(log n)
 for the ready heap): tables by pid number, each receiver's signals in its
-own list, the run queue's order in one deque.
+own list, the run queue those lists in one deque.
+
+A call's path. Only one thread runs at a time, so every bytecode of a
+round trip is on its critical path: the commonest case of each step is
+inlined, each beside the general code it stands for (and each tested
+against it): the scheduler's loop (`run_held`) delivers a lone reply to P0
+in place and grants a thread blocked in a receive without a timer, then
+waits, without `_grant`'s and `_wait`'s frames; a receive of any message
+without a timeout (`_receive_any`, a server's loop) parks and waits for
+its next turn without `_park`'s and `Mailbox.await_signal`'s; the fused
+BIFs queue their signals without `send`'s frame.
 
 Preemption and kills. A process that keeps the token longer than
 `time_slice` seconds (busy in its own code) is preempted: it runs on outside
