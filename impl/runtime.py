@@ -560,8 +560,8 @@ class Runtime:
         """`proc` (alive) handles its signals in order; once it is dead the rest are answered as dead.
 
         A message goes straight to the end of its mailbox (`Mailbox.deliver` without its checks: a live
-        process's mailbox is open, and nobody waits on it but its own thread, which is not waiting now:
-        it handles the batch itself, or it is busy in its code and the scheduler handles it)."""
+        process's mailbox is open, and only its own thread ever waits on it, for its next turn on the
+        signal lane, never for a message: a message wakes nobody)."""
         put, monitored_by = proc.mailbox._messages.append, proc.monitored_by
         signals_ = iter(batch)
         for sig in signals_:
