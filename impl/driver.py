@@ -175,7 +175,7 @@ class DriverContext(Context):
         rt, box = self._rt, self._proc.mailbox
         found: list = []
         with rt.atomic:   # (the scheduler's waits let it go, at any depth)
-            if box.take_into(match, found):   # (an empty mailbox answers at once, as a call mostly finds it)
+            if box._messages and box.take_held(match, found):   # (a call mostly finds it empty)
                 msg = found[0]
             else:
                 if deadline is None and isinstance(timeout, int):
@@ -184,8 +184,8 @@ class DriverContext(Context):
                     msg = TIMEOUT
                 else:
                     # The match is taken as soon as it is there (`run_until` stops right after `done`):
-                    outcome = rt.run_until(partial(box.take_into, match, found), timer=deadline)
-                    if outcome == DONE:
+                    outcome = rt.run_held(partial(box.take_held, match, found), deadline, None)
+                    if outcome is DONE:
                         msg = found[0]
                     elif outcome == TIMER:
                         msg = TIMEOUT
@@ -193,7 +193,8 @@ class DriverContext(Context):
                         raise ErlangError("exit", Atom("shutdown"))
                     else:
                         raise _Deadlock
-            if mref is not None and not signals.is_down(msg, mref):
+            # (a reply is {Tag, Reply}: `is_down` is asked only of a 5-tuple)
+            if mref is not None and (msg.__class__ is not tuple or len(msg) != 5 or not signals.is_down(msg, mref)):
                 signals.demonitor(rt, self._proc, mref, True)
             return msg
 

@@ -39,6 +39,9 @@ CALL = Atom("call")
 CALLING_SELF = Atom("calling_self")
 TIMEOUT_REASON = Atom("timeout")
 
+_new = object.__new__
+_set_field = object.__setattr__
+
 
 def serve(ctx: Context, callbacks, state: object) -> None:
     """`gen_server:loop`: never returns; the process ends through `ctx.exit` or a kill."""
@@ -49,9 +52,9 @@ def serve(ctx: Context, callbacks, state: object) -> None:
             n = len(term)
             # (`is` first: the tag atom is mostly the very object the client library put there)
             if n == 3 and (term[0] is GEN_CALL or term[0] == GEN_CALL) \
-                    and isinstance(term[1], tuple) and len(term[1]) == 2:
-                (caller, tag), request = term[1], term[2]
-                result = callbacks.handle_call(request, state)
+                    and isinstance(sender := term[1], tuple) and len(sender) == 2:
+                caller, tag = sender
+                result = callbacks.handle_call(term[2], state)
                 if result[0] == "reply":
                     _, value, state = result
                     term = send_receive(caller, (tag, value))   # the reply, and the next receive
@@ -101,7 +104,10 @@ def do_call(ctx: Context, pid: Pid, request: object, printed: object, timeout: o
     if exit_during is not None:
         ctx.exit_signal(pid, exit_during)
     # receive {Tag, Reply} or the DOWN; demonitor(Mref, [flush]) after a reply or a timeout:
-    msg = ctx.receive_demonitor(ReplyOrDown(request_msg[1][1], mref).matches, mref, timeout)
+    pattern = _new(ReplyOrDown)   # `ReplyOrDown(Tag, Mref)`, without the Python frame of attrs' __init__
+    _set_field(pattern, "tag", request_msg[1][1])
+    _set_field(pattern, "mref", mref)
+    msg = ctx.receive_demonitor(pattern.matches, mref, timeout)
     if msg is TIMEOUT:
         raise ErlangError("exit", (TIMEOUT_REASON, call_mfa(printed, request, timeout)))
     if len(msg) == 5:   # the DOWN (a reply is {Tag, Reply})

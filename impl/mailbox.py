@@ -251,6 +251,17 @@ class Mailbox:
                     return True
             return False
 
+    def take_held(self, match: Callable[[object], bool], found: list) -> bool:
+        """`take_into` with the lock already held (the driver's `done` in the scheduler, which holds it)."""
+        messages = self._messages
+        if messages:
+            for i, msg in enumerate(messages):
+                if match(msg):
+                    del messages[i]
+                    found.append(msg)
+                    return True
+        return False
+
     def has(self, match: Callable[[object], bool] = ANY) -> bool:
         if not self._messages:   # (one read: atomic; an empty mailbox is the common answer)
             return False

@@ -63,6 +63,7 @@ class Process:
     async_at: float = 0.0                   # when it was last raised (time.monotonic)
     timer: int | None = None                # logical deadline of its pending receive timeout
     in_slice: bool = False                  # it runs because it was handed its signals (not to resume)
+    waiter: object = None                   # its thread's `mailbox.EventWaiter`, once it has waited on one
     started: bool = False                   # its thread was started (at its first turn)
     thread_done: bool = False               # its thread has finished, or it died before it was started
     state: object = None                    # a supervisor's state, as it was when it last waited for a message

@@ -34,7 +34,17 @@ starts no thread; one that dies before its first turn never has one),
 after the scheduler has let the lock go, so it comes up and runs that turn
 at once. Per signal and per turn the scheduler's work is O(1) (O(log n)
 for the ready heap): tables by pid number, each receiver's signals in its
-own list, the run queue's order in one deque.
+own list, the run queue those lists in one deque.
+
+A call's path. Only one thread runs at a time, so every bytecode of a
+round trip is on its critical path: the commonest case of each step is
+inlined, each beside the general code it stands for (and each tested
+against it): the scheduler's loop (`run_held`) delivers a lone reply to P0
+in place and grants a thread blocked in a receive without a timer, then
+waits, without `_grant`'s and `_wait`'s frames; a receive of any message
+without a timeout (`_receive_any`, a server's loop) parks and waits for
+its next turn without `_park`'s and `Mailbox.await_signal`'s; the fused
+BIFs queue their signals without `send`'s frame.
 
 One CPU. While a runtime lives, its driver and every process thread (each
 started by the driver, so it inherits this) run on one CPU: the one the
@@ -129,7 +139,7 @@ from regspec.terms import Atom, Pid, Ref
 
 from . import signals
 from .signals import MESSAGE, _new, _set_field
-from .mailbox import ANY, Mailbox, MailboxClosed
+from .mailbox import ANY, EventWaiter, Mailbox, MailboxClosed, new_waiter
 from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
@@ -215,6 +225,7 @@ class _Signal(NamedTuple):
 
 
 _new_signal = tuple.__new__   # _new_signal(_Signal, (sender, receiver, payload, term))
+_get_ident = threading.get_ident
 
 
 # -- one CPU for a runtime's threads ---------------------------------------------
@@ -308,9 +319,9 @@ class Runtime:
         self._procs: dict[int, Process] = {}            # every process ever, dead ones too
         self._active: dict[Pid, Process] = {}           # processes whose thread the scheduler tracks
         # The signals in flight: each receiver's in send order (`_inbox`), and the run queue (`_queue`):
-        # the first signal of each receiver's list, in send order. A receiver takes all its signals at
-        # once, so its place is that of its oldest; an entry whose list was taken meanwhile (it is no
-        # longer the first of its receiver's list) is dropped when it reaches the front.
+        # each receiver's list, put there with its first signal, so in the send order of their oldest.
+        # A receiver takes all its signals at once, so its place is that of its oldest; an entry whose
+        # list was taken meanwhile (it is no longer its receiver's list) is dropped when it reaches the front.
         self._queue: deque = deque()
         self._inbox: dict[int, list] = {}
         # Indexes of `_active` by status (kept by `_set_status`): READY pids in a heap (stale entries
@@ -384,8 +395,8 @@ class Runtime:
         n = receiver.n
         box = self._inbox.get(n)
         if box is None:
-            self._inbox[n] = [sig]
-            self._queue.append(sig)   # its receiver's oldest waiting signal: its place in the run queue
+            self._inbox[n] = box = [sig]
+            self._queue.append(box)   # its receiver's oldest waiting signal: its place in the run queue
         else:
             box.append(sig)
         if self._sched_waiter is not None and self._current is None:
@@ -612,42 +623,30 @@ class Runtime:
         waiter, self._sched_waiter = self._sched_waiter, None
         return None if waiter is None else [waiter]
 
-    def _dispatch_head(self) -> bool:
-        """Run the receiver of the oldest signal in flight (the run queue's first, out of the queue): it
-        takes every signal waiting for it. False when no signal is in flight."""
-        queue, inbox = self._queue, self._inbox
-        while queue:
-            sig = queue.popleft()
-            n = sig.receiver.n
-            batch = inbox.get(n)
-            if batch is not None and batch[0] is sig:   # (else its list was taken meanwhile: a stale entry)
-                break
-        else:
-            return False
-        proc = self._procs.get(n)
-        if proc is not None and proc.status is WAITING and proc.alive:   # (P0 is never WAITING: it schedules)
-            del inbox[n]
-            self._grant(proc, batch)   # it handles them in its own thread
-        else:
-            self._handle_for(n, proc)
-        return True
-
     def _handle_batch(self, proc: Process, batch: list) -> None:
-        """`proc` handles its signals in order; once it is dead the rest are answered as dead."""
-        put, handle = proc.mailbox.deliver, signals.HANDLERS.__getitem__
-        for sig in batch:
-            if proc.alive:
-                payload = sig.payload
-                if payload is MESSAGE:   # the common case, as `signals.handle` delivers it
-                    put(sig.term)
-                elif payload.__class__ is MonitorRequest:   # a call's monitor, then its demonitor: as `HANDLERS`
-                    proc.monitored_by[payload.ref.n] = (sig.sender, payload.object, payload.ref)
-                elif payload.__class__ is DemonitorRequest:
-                    proc.monitored_by.pop(payload.ref.n, None)
-                else:
-                    handle(payload.__class__)(self, proc, sig.sender, payload)   # `signals.handle`'s table
+        """`proc` (alive) handles its signals in order; once it is dead the rest are answered as dead.
+
+        A message goes straight to the end of its mailbox (`Mailbox.deliver` without its checks: a live
+        process's mailbox is open, and only its own thread ever waits on it, for its next turn on the
+        signal lane, never for a message: a message wakes nobody)."""
+        put, monitored_by = proc.mailbox._messages.append, proc.monitored_by
+        signals_ = iter(batch)
+        for sig in signals_:
+            payload = sig.payload
+            if payload is MESSAGE:   # the common case, as `signals.handle` delivers it
+                put(sig.term)
+                continue
+            kind = payload.__class__
+            if kind is MonitorRequest:   # a call's monitor, then its demonitor: as `HANDLERS`
+                monitored_by[payload.ref.n] = (sig.sender, payload.object, payload.ref)
+            elif kind is DemonitorRequest:
+                monitored_by.pop(payload.ref.n, None)
             else:
-                signals.answer_dead(self, proc.pid, sig)
+                signals.HANDLERS[kind](self, proc, sig.sender, payload)   # `signals.handle`'s table
+                if not proc.alive:   # (only such a signal can kill it)
+                    for sig in signals_:   # the rest
+                        signals.answer_dead(self, proc.pid, sig)
+                    return
 
     def _handle_own(self, proc: Process, batch: list) -> None:
         self._handle_batch(proc, batch)
@@ -697,6 +696,8 @@ class Runtime:
             messages = proc.mailbox._messages
             if match is ANY and messages and proc.status is not BUSY:   # `_receive`'s first case, one frame less
                 return messages.popleft()
+            if match is ANY and timeout is None and deadline is None:
+                return self._receive_any(proc)
             return self._receive(proc, match, timeout, deadline)
 
     def bif_send_receive(self, proc: Process, to: object, msg: object) -> object:
@@ -706,11 +707,23 @@ class Runtime:
             if proc.killed:
                 proc.in_user = True
                 raise ProcessExit
-            if to.__class__ is Pid:
-                self.send(proc.pid, to, MESSAGE, msg)   # `signals.send` to a pid
+            if to.__class__ is Pid:   # `signals.send` to a pid: `send(proc.pid, to, MESSAGE, msg)`, inlined
+                sig = _new_signal(_Signal, (proc.pid, to, MESSAGE, msg))
+                n = to.n
+                box = self._inbox.get(n)
+                if box is None:
+                    self._inbox[n] = box = [sig]
+                    self._queue.append(box)
+                else:
+                    box.append(sig)
+                if self._sched_waiter is not None and self._current is None:
+                    self._wake_scheduler()
             else:
                 signals.send(self, proc, to, msg)   # (a free name raises badarg, as `Context.send`)
-            return self._receive(proc, ANY, None, None)
+            messages = proc.mailbox._messages
+            if messages and proc.status is not BUSY:   # `_receive_any`'s first case, one frame less
+                return messages.popleft()
+            return self._receive_any(proc)
 
     def bif_receive_demonitor(self, proc: Process, match: Callable, mref: Ref, timeout: object) -> object:
         """`receive`, then `demonitor(Mref, [flush])` unless what came is Mref's DOWN, as one BIF
@@ -724,9 +737,78 @@ class Runtime:
                 signals.demonitor(self, proc, mref, True)
             return msg
 
+    def _receive_any(self, proc: Process) -> object:
+        """`_receive(proc, ANY, None, None)`: the next message, however long it takes (a server's loop).
+
+        Its commonest path inlined: back in receive with the token (RUNNING), it handles what its own
+        actions sent it, then gives the token back (`_park`) and waits for its next turn on its waiter
+        (`Mailbox.await_signal`), waking the scheduler once it has let the lock go."""
+        if proc.status is not RUNNING:   # preempted code back in receive (BUSY): the general case
+            return self._receive(proc, ANY, None, None)
+        box = proc.mailbox
+        messages, lane = box._messages, box._signals
+        proc.in_user = False
+        try:
+            while True:
+                # (RUNNING here: a process holding the runtime lock is never preempted, and each turn is
+                # granted as RUNNING)
+                if messages:
+                    return messages.popleft()
+                if proc.in_slice:
+                    # Signals its own actions sent it during this slice (the model's run loop).
+                    batch = self._inbox.pop(proc.pid.n, None)
+                    if batch is not None:
+                        self._handle_own(proc, batch)
+                        continue
+                # `_park(proc, WAITING, None)`:
+                proc.status = WAITING   # (all `_set_status` does for this move: a RUNNING process has no timer)
+                proc.in_slice = False
+                if self._current is proc:
+                    self._current = None
+                handoff, self._sched_waiter = self._sched_waiter, None
+                # `Mailbox.await_signal([handoff])`:
+                try:
+                    while not lane:   # (a closed mailbox has an empty lane: `close` clears it)
+                        if box._closed:
+                            raise ProcessExit
+                        waiter = proc.waiter   # (its thread's EventWaiter, once it has one: `new_waiter`)
+                        if waiter is None:
+                            waiter = new_waiter()
+                            if waiter.__class__ is EventWaiter:   # (a raw lock serves one wait only)
+                                proc.waiter = waiter
+                        waiters = box._waiters
+                        waiters.append(waiter)
+                        lock = self._lock
+                        saved = lock._release_save()   # (the RLock at any depth)
+                        try:
+                            if handoff is not None:   # the scheduler: it finds the lock free
+                                handoff.release()
+                                handoff = None
+                            waiter.acquire()
+                        finally:
+                            lock._acquire_restore(saved)
+                            if waiter in waiters:   # not woken: unwound by an exception
+                                waiters.remove(waiter)
+                    item = lane.popleft()
+                finally:
+                    if handoff is not None:   # (the lock was never let go)
+                        handoff.release()
+                if item.__class__ is list:   # its signals: handled in order, then its code looks again
+                    self._handle_batch(proc, item)
+                    if not proc.alive:   # killed by a signal it handled (`_handle_own`)
+                        self.kills_at_call += 1
+                        raise ProcessExit
+                elif item is _TIMER:   # pragma: no cover - a receive without a timeout has no timer
+                    return TIMEOUT
+        finally:
+            proc.in_user = True   # `_leave`, inlined
+            if proc.killed:
+                raise ProcessExit
+
     def _receive(self, proc: Process, match: Callable, timeout: object, deadline: int | None) -> object:
         """The receive of the BIFs above (lock held, `proc` not killed)."""
-        messages = proc.mailbox._messages
+        box = proc.mailbox
+        messages = box._messages
         if match is ANY and messages and proc.status is not BUSY:
             # The common case: a message is there. The lock is not released, so nobody sees
             # `in_user`, and nothing can kill it before it returns.
@@ -740,14 +822,14 @@ class Runtime:
             while True:
                 if proc.status is BUSY:
                     # Preempted code is back in receive: it runs again only with the token.
-                    can_run = proc.mailbox.has(match) or timeout == 0
+                    can_run = box.has(match) or timeout == 0
                     handoffs = self._park(proc, READY if can_run else WAITING, deadline)
                 else:
                     if match is ANY:
                         if messages:
                             return messages.popleft()
                     else:
-                        found, msg = proc.mailbox.take(match)
+                        found, msg = box.take(match)
                         if found:
                             return msg
                     if proc.in_slice:
@@ -760,7 +842,7 @@ class Runtime:
                         return TIMEOUT
                     handoffs = self._park(proc, WAITING, deadline)
                 try:
-                    item = proc.mailbox.await_signal(handoffs)   # (`_await_grant`, inlined)
+                    item = box.await_signal(handoffs)   # (`_await_grant`, inlined)
                 except MailboxClosed:
                     raise ProcessExit from None
                 if item.__class__ is list:   # its signals: handled in order, then its code looks again
@@ -800,7 +882,7 @@ class Runtime:
             if proc.killed:   # `_enter`, inlined
                 proc.in_user = True
                 raise ProcessExit
-            if not isinstance(target, Pid):   # a name: resolved as `monitor` and `send` resolve it
+            if target.__class__ is not Pid:   # a name: resolved as `monitor` and `send` resolve it
                 return signals.monitor_send(self, proc, target, make, *args)
             me, n = proc.pid, self._next_ref
             self._next_ref = n + 1
@@ -810,9 +892,18 @@ class Runtime:
             request = _new(MonitorRequest)
             _set_field(request, "ref", mref)
             _set_field(request, "object", target)
-            self.send(me, target, request)
+            # `send(me, target, request)`, inlined ...
+            sig = _new_signal(_Signal, (me, target, request, None))
+            box = self._inbox.get(target.n)
+            if box is None:
+                box = self._inbox[target.n] = [sig]
+                self._queue.append(box)
+            else:
+                box.append(sig)
+            if self._sched_waiter is not None and self._current is None:
+                self._wake_scheduler()
             msg = make(me, mref, *args)
-            self.send(me, target, MESSAGE, msg)   # ... and `signals.send` to it
+            box.append(_new_signal(_Signal, (me, target, MESSAGE, msg)))   # ... and `signals.send` to it
             return mref, msg
 
     def bif(self, proc: Process, fn: Callable, *args) -> object:
@@ -842,32 +933,47 @@ class Runtime:
         runs, however long (SCN-5). Raises `TimeoutError` (with a `statistics()`
         snapshot) when `timeout` real seconds pass first.
         """
-        if threading.get_ident() != self._driver_ident:
+        with self._lock:
+            return self.run_held(done, timer, timeout)
+
+    def run_held(self, done: Callable[[], bool], timer: int | None, timeout: float | None) -> str:
+        """`run_until` with the runtime lock already held (the driver's receive, in an atomic step)."""
+        if _get_ident() != self._driver_ident:
             raise RuntimeError("only the driver's thread (the one that made the runtime) may schedule")
         now = time.monotonic()
         real_deadline = now + (self.wait_timeout if timeout is None else timeout)
-        with self._lock:
-            self._gate_open = True
-            try:
-                while True:
-                    if self._closing:
-                        return CLOSED
-                    if done():
-                        return DONE
-                    if self._zombies and time.monotonic() >= self._rekill_at:
-                        self._rekill()
-                    current = self._current
-                    if current is None:
-                        owner = self._slice_owner
-                        if owner is not None:
-                            self._slice_owner = None
-                            if not owner.alive:   # it died in its slice: what it sent itself is answered now
-                                self._handle_for(owner.pid.n, owner)
-                                continue
-                        if self._ready and (ready := self._next_ready()) is not None:
-                            self._grant(ready, _RESUME)
-                        elif not self._dispatch_head():   # nothing in flight
-                            now = time.monotonic()
+        queue, inbox, procs, driver = self._queue, self._inbox, self._procs, self._driver
+        messages = driver.mailbox._messages
+        lock, handoffs, monotonic = self._lock, self._handoffs, time.monotonic
+        self._gate_open = True
+        try:
+            while True:
+                if self._closing:
+                    return CLOSED
+                if done():
+                    return DONE
+                if self._zombies and monotonic() >= self._rekill_at:
+                    self._rekill()
+                current = self._current
+                if current is None:
+                    owner = self._slice_owner
+                    if owner is not None:
+                        self._slice_owner = None
+                        if not owner.alive:   # it died in its slice: what it sent itself is answered now
+                            self._handle_for(owner.pid.n, owner)
+                            continue
+                    if self._ready and (ready := self._next_ready()) is not None:
+                        self._grant(ready, _RESUME)
+                    else:
+                        # The run queue's head, out of the queue: its receiver takes every signal waiting
+                        # for it (an entry whose list was taken meanwhile is stale: dropped).
+                        while queue:
+                            batch = queue.popleft()
+                            n = batch[0].receiver.n
+                            if inbox.get(n) is batch:
+                                break
+                        else:   # nothing in flight
+                            now = monotonic()
                             if self._busy:
                                 # It computes: no timer fires before it is done (the model's FinishWork
                                 # comes first), however long that takes in real time.
@@ -889,24 +995,75 @@ class Runtime:
                                 elif fired is not None:
                                     return fired
                             continue
-                        current = self._current
-                        if current is None:   # handled on someone's behalf (P0's, a dead one's, a busy one's)
+                        proc = procs.get(n)
+                        if proc is driver:
+                            if len(batch) == 1 and (sig := batch[0]).payload is MESSAGE:
+                                # A reply to P0 (a call's): `_handle_for`'s delivery of one message, inlined.
+                                del inbox[n]
+                                if not driver.mailbox._closed:
+                                    messages.append(sig.term)   # (nobody waits on P0's mailbox: it schedules)
+                            else:
+                                self._handle_for(n, proc)
                             continue
-                        # Granted: wait for the token at once (a grant delivers nothing `done` reads).
-                    now = time.monotonic()
-                    if now >= real_deadline:
-                        raise self._timeout_error(timeout)
-                    if now < self._slice_end:
-                        self._wait(min(self._slice_end, real_deadline) - now)
-                    else:  # it kept the token a whole slice: preempt it
-                        self._set_status(current, BUSY)
-                        self._current = None
-            finally:
-                self._gate_open = False
-                while self._handoffs:   # granted, and the run ended before the scheduler waited
-                    self._handoffs.pop().release()
-                if self._starting:
-                    self._start_pending()
+                        if proc is None or proc.status is not WAITING or not proc.alive:
+                            self._handle_for(n, proc)   # on someone's behalf (a dead one's, a busy one's)
+                            continue
+                        del inbox[n]
+                        if proc.timer is not None or not proc.started:
+                            self._grant(proc, batch)   # it handles them in its own thread
+                        else:
+                            # `_grant(proc, batch)` and `_wait`, inlined for their commonest case: a
+                            # started thread blocked in a receive without a timer (a server's loop).
+                            proc.status = RUNNING   # (all `_set_status` does for this move)
+                            proc.in_slice = True
+                            self._current = self._slice_owner = proc
+                            box = proc.mailbox
+                            box._signals.append(batch)   # (alive: its mailbox is open)
+                            waiters = box._waiters
+                            if waiters:
+                                handoffs.extend(waiters)
+                                waiters.clear()
+                            now = monotonic()
+                            self._slice_end = now + self.time_slice
+                            if now >= real_deadline:
+                                raise self._timeout_error(timeout)
+                            seconds = min(self._slice_end, real_deadline) - now
+                            if self._zombies:
+                                seconds = min(seconds, RESEND)
+                            waiter = allocate_lock()
+                            waiter.acquire()
+                            self._sched_waiter = waiter
+                            saved = lock._release_save()
+                            try:
+                                while handoffs:   # woken once the lock is let go: it finds it free
+                                    handoffs.pop().release()
+                                if self._starting:
+                                    self._start_pending()
+                                if seconds > 0:
+                                    waiter.acquire(True, seconds)
+                            finally:
+                                lock._acquire_restore(saved)
+                                if self._sched_waiter is waiter:   # not woken: timed out
+                                    self._sched_waiter = None
+                            continue
+                    current = self._current
+                    if current is None:   # handled on someone's behalf (P0's, a dead one's, a busy one's)
+                        continue
+                    # Granted: wait for the token at once (a grant delivers nothing `done` reads).
+                now = monotonic()
+                if now >= real_deadline:
+                    raise self._timeout_error(timeout)
+                if now < self._slice_end:
+                    self._wait(min(self._slice_end, real_deadline) - now)
+                else:  # it kept the token a whole slice: preempt it
+                    self._set_status(current, BUSY)
+                    self._current = None
+        finally:
+            self._gate_open = False
+            while handoffs:   # granted, and the run ended before the scheduler waited
+                handoffs.pop().release()
+            if self._starting:
+                self._start_pending()
 
     def _wait(self, seconds: float) -> None:
         """Wait until woken (`_wake_scheduler`) or `seconds` pass (lock held, released meanwhile); while

@@ -225,12 +225,12 @@ def demonitor(rt, proc: Process, ref: Ref, flush: bool) -> Atom:
     """`demonitor(Ref[, [flush]])` (MON-5): a DOWN still in flight is dropped when it arrives;
     `flush` also removes one already in the mailbox, but not one the process took out of it."""
     # None too for a monitor of a free name (nobody to tell), or for what is no ref at all:
-    target = proc.monitors.pop(ref.n, None) if isinstance(ref, Ref) else None
+    target = proc.monitors.pop(ref.n, None) if ref.__class__ is Ref else None
     if target is not None:
         request = _new(DemonitorRequest)
         _set_field(request, "ref", ref)   # DemonitorRequest(ref)
         rt.send(proc.pid, target, request)
-    if flush and proc.mailbox.has():   # (an empty mailbox has nothing to flush)
+    if flush and proc.mailbox._messages:   # (an empty mailbox has nothing to flush)
         proc.mailbox.remove(lambda m: is_down(m, ref))
     return TRUE
 

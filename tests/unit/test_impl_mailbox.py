@@ -22,6 +22,21 @@ def test_selective_receive_takes_the_oldest_match_and_leaves_the_rest_in_order()
     assert ("a", "b", 2) == box.messages()
 
 
+
+def test_take_held_takes_as_take_into_does():
+    """`take_held` (the driver's `done`, run with the lock held) is `take_into` without taking the lock:
+    the oldest match, appended to `found`, the rest left in order; False with nothing to take."""
+    is_int = lambda m: isinstance(m, int)
+    for take in ("take_into", "take_held"):
+        box, found = Mailbox(), []
+        assert not getattr(box, take)(is_int, found)
+        for m in ("a", 1, "b", 2):
+            box.put(m)
+        with box._lock:
+            assert getattr(box, take)(is_int, found) and getattr(box, take)(is_int, found)
+            assert not getattr(box, take)(is_int, found)
+        assert ([1, 2], ("a", "b")) == (found, box.messages()), take
+
 def test_the_signal_lane_is_served_before_any_message():
     box = Mailbox()
     box.put("msg")

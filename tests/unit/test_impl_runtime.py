@@ -448,6 +448,77 @@ def test_a_process_calls_as_the_driver_does_and_keeps_no_monitor_after():
         assert () == rt.statistics().crashes
 
 
+@pytest.mark.spec("PROC-2", "MON-1", "SIG-2")
+def test_receive_of_any_message_takes_as_a_receive_with_a_pattern():
+    """`receive()` without a timeout has its own path (`Runtime._receive_any`: the park and the wait
+    for the next turn inlined), and the scheduler grants a thread blocked without a timer inline
+    (`run_held`): each takes what `receive` with a pattern does (`Runtime._receive`), and one with a
+    timer (`_grant`): the same messages in the same order, its own messages sent to itself, the
+    signals of its batches handled (a monitor, a trapped exit), a kill while it waits."""
+    taken: dict = {}
+    everything = lambda m: True
+    receives = {"any": lambda ctx: ctx.receive(),
+                "pattern": lambda ctx: ctx.receive(everything),
+                "timer": lambda ctx: ctx.receive(timeout=10**6)}
+    with make_runtime() as rt:
+        d = Driver(rt)
+
+        def body(how):
+            def run(ctx):
+                got = taken[how] = []
+                receive = receives[how]
+                while True:
+                    msg = receive(ctx)
+                    if msg is TIMEOUT:   # (the timer fired once nothing else could run: wait on without one)
+                        receive = receives["any"]
+                        continue
+                    got.append(msg)
+                    if isinstance(msg, tuple) and msg[0] == "self":
+                        ctx.send(ctx.pid, ("sent", msg[1]))
+                        ctx.send(ctx.pid, ("sent", msg[1] + 1))
+                    elif msg == "trap":
+                        ctx.trap_exit(True)
+            return run
+        pids = {how: d.start("receiver", body=body(how), link=False).value for how in receives}
+        watcher = d.spawn(trap_exit=True)
+        refs = {how: ask(d, watcher, ("monitor", pid)) for how, pid in pids.items()}
+        for step in range(3):
+            for pid in pids.values():
+                d.send(pid, ("self", 10 * step))
+                d.send(pid, "trap")
+            rt.wait_quiescent(timeout=20)
+        for how, pid in pids.items():
+            ask(d, watcher, ("link", pid))
+            d.send(pid, "last")
+        rt.wait_quiescent(timeout=20)
+        expected = [m for step in range(3)
+                    for m in (("self", 10 * step), "trap", ("sent", 10 * step), ("sent", 10 * step + 1))] + ["last"]
+        for how, pid in pids.items():
+            assert expected == taken[how], how
+            assert ErlList((watcher,)) == observe.process_info(rt, pid, "monitored_by")
+            assert ErlList((watcher,)) == observe.process_info(rt, pid, "links")
+            d.kill(pid)   # blocked in its receive: it dies there, its thread ends
+        rt.wait_quiescent(timeout=20)
+        for how, pid in pids.items():
+            assert not rt.process(pid).alive and rt.process(pid).thread_done
+        downs = {m[1]: m for m in ask(d, watcher, ("messages",)).items if m[0] == Atom("DOWN")}
+        assert {refs[how]: (Atom("DOWN"), refs[how], Atom("process"), pid, KILLED) for how, pid in pids.items()} \
+            == downs
+        assert () == rt.statistics().crashes
+
+
+def test_a_call_message_is_tagged_as_reply_tag_says():
+    """`call_message` makes its `[alias | Mref]` tag without attrs' `__init__`: the very term `reply_tag` makes."""
+    from regspec.common.protocol import GEN_CALL, ReplyOrDown, call_message, reply_tag
+    from regspec.terms import Ref
+    for timeout in (5000, None):
+        msg = call_message(Pid(3), Ref(7), Atom("get"), timeout)
+        assert (GEN_CALL, (Pid(3), reply_tag(Ref(7), timeout)), Atom("get")) == msg
+        assert hash(reply_tag(Ref(7), timeout)) == hash(msg[1][1])
+        assert repr(reply_tag(Ref(7), timeout)) == repr(msg[1][1])
+        assert ReplyOrDown(reply_tag(Ref(7), timeout), Ref(7)).matches((msg[1][1], Atom("ok")))
+
+
 # -- the quiescence barrier ----------------------------------------------------------
 
 @pytest.mark.spec("SCN-2")
