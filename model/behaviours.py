@@ -113,13 +113,13 @@ def collector_loop(world: World, pid: Pid) -> World:
         while world.is_alive(pid) and world.processes[pid].mailbox:
             proc = world.processes[pid]
             term, rest = proc.mailbox[0], proc.mailbox[1:]
-            world = world.update(pid, mailbox=rest)
             if isinstance(term, Control):
-                world = _control(world, pid, term)
+                world = _control(world.update(pid, mailbox=rest), pid, term)
             elif isinstance(term, SystemStop):
-                world = signals.exit_process(world, pid, term.reason)   # SCN-10: it exits itself
+                # SCN-10: it exits itself
+                world = signals.exit_process(world.update(pid, mailbox=rest), pid, term.reason)
             else:
-                world = world.update(pid, kept=world.processes[pid].kept + (term,))
+                world = world.update(pid, mailbox=rest, kept=proc.kept + (term,))
         return world
     # Mailbox mode: a selective receive of control requests only.
     while world.is_alive(pid):

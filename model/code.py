@@ -236,9 +236,13 @@ class Atomic:
 # -- running code ------------------------------------------------------------
 
 def start_code(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]:
-    """Install `running` as `pid`'s code and run it as far as it goes."""
-    world = world.update(pid, code=running)
-    return resume(world, pid)
+    """Install `running` as `pid`'s code and run it as far as it goes.
+
+    The record is written into the process only if the code waits: code that
+    runs to its end in one go leaves the process's `code` as it found it (None),
+    as installing and clearing it would.
+    """
+    return _run(world, pid, running)
 
 
 def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
@@ -248,7 +252,10 @@ def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
     `value` (and `code` is cleared) or the process died; False when it waits
     in a `Receive` with nothing matching.
     """
-    running: Running = world.processes[pid].code
+    return _run(world, pid, world.processes[pid].code)
+
+
+def _run(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]:
     gen = running.fn(*running.args)
     log = list(running.log)
     deadline = running.deadline
@@ -267,8 +274,8 @@ def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
                     if deadline is None:
                         deadline = _deadline(world, effect)
                     if deadline is None or deadline > world.time:
-                        world = world.update(pid, code=attrs.evolve(running, log=tuple(log), deadline=deadline))
-                        return world, False, None
+                        waiting = Running(running.fn, running.args, tuple(log), deadline, running.busy)
+                        return world.update(pid, code=waiting), False, None
                     value = TIMEOUT
                 else:
                     value = proc.mailbox[i]
@@ -276,7 +283,7 @@ def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
                 deadline = None
             elif isinstance(effect, Compute):
                 if effect.n > 0:   # computing: it goes on at finish_work
-                    world = world.update(pid, code=attrs.evolve(running, log=tuple(log), deadline=None, busy=True))
+                    world = world.update(pid, code=Running(running.fn, running.args, tuple(log), None, True))
                     return world, False, None
                 value = OK
             else:
@@ -289,11 +296,15 @@ def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
             log.append(value)
             effect = gen.send(value)
     except StopIteration as stop:
-        world = world.update(pid, code=None)
-        return world, True, stop.value
+        return _clear_code(world, pid), True, stop.value
     except ErlangError as e:
         # An exception the code did not catch: the process exits with it.
         return _die(world, pid, exit_reason(e)), True, None
+
+
+def _clear_code(world: World, pid: Pid) -> World:
+    """`pid` is out of its code (None also when it never had to be written, `start_code`)."""
+    return world if world.processes[pid].code is None else world.update(pid, code=None)
 
 
 @attrs.frozen
@@ -319,8 +330,7 @@ def _deadline(world: World, effect: Receive):
 
 
 def _die(world: World, pid: Pid, reason: object) -> World:
-    world = world.update(pid, code=None)
-    return signals.exit_process(world, pid, reason)
+    return signals.exit_process(_clear_code(world, pid), pid, reason)
 
 
 def fire_timeout(world: World, pid: Pid) -> World:
@@ -335,7 +345,7 @@ def fire_timeout(world: World, pid: Pid) -> World:
 def finish_work(world: World, pid: Pid) -> World:
     """The pending `Compute` of `pid` is done: its code takes `ok` when it next resumes."""
     running: Running = world.processes[pid].code
-    return world.update(pid, code=attrs.evolve(running, log=running.log + (OK,), busy=False))
+    return world.update(pid, code=Running(running.fn, running.args, running.log + (OK,), running.deadline))
 
 
 def is_process_alive(pid: object):

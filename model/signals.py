@@ -161,7 +161,8 @@ def demonitor(world: World, pid: Pid, ref: Ref, flush: bool) -> World:
     if flush:
         proc = world.processes[pid]
         kept = tuple(m for m in proc.mailbox if not _is_down(m, ref))
-        world = world.update(pid, mailbox=kept)
+        if len(kept) != len(proc.mailbox):
+            world = world.update(pid, mailbox=kept)
     return world
 
 

@@ -48,6 +48,7 @@ __all__ = ["PMap", "ProcessTable", "NameTable", "pmap", "process_table", "name_t
 
 _MASK = (1 << 64) - 1
 _MISSING = object()
+_new_object = object.__new__
 
 
 class PMap(Mapping):
@@ -131,7 +132,10 @@ class PMap(Mapping):
             if old is not _MISSING:
                 h -= hash((key, old))
             h = (h + hash((key, value))) & _MASK
-        return self._derived(self, self._m.set(key, value), h)
+        new = self._derived(self, self._m.set(key, value), h)
+        if old is not _MISSING:
+            new._keys = self._keys   # same keys: their order holds
+        return new
 
     def delete(self, key) -> "PMap":
         old = self._m.get(key, _MISSING)
@@ -174,8 +178,23 @@ class ProcessTable(PMap):
         return new
 
     def set(self, key, value) -> "ProcessTable":
-        new = super().set(key, value)
-        if new is not self:
+        # PMap.set and the index in one go: this is the world's most frequent update.
+        m = self._m
+        old = m.get(key, _MISSING)
+        if old is value:
+            return self
+        new = _new_object(ProcessTable)
+        h = self._h
+        if h is not None:
+            if old is not _MISSING:
+                h -= hash((key, old))
+            h = (h + hash((key, value))) & _MASK
+        new._m, new._h = m.set(key, value), h
+        # A new key changes the order of the keys; a new value for a key does not.
+        new._keys = None if old is _MISSING else self._keys
+        if value.code is None and (old is _MISSING or old.code is None):
+            new._busy, new._timers = self._busy, self._timers   # code-less before and after: no index entry
+        else:
             new._busy, new._timers = _index(self._busy, self._timers, key, value)
         return new
 
