@@ -18,6 +18,12 @@ from there. The generator must depend only on its arguments and what it
 received, so a replay always reaches the same point; the world stays a
 frozen, hashable value, and any run can be repeated.
 
+Replaying is only needed when a world is resumed a second time (a run
+repeated from an earlier world). A blocked `Running` also carries the
+suspended generator itself (`Suspended`), outside its value (neither equality
+nor hash sees it): the first resume of that record takes it and goes on
+from where the code waits, any later one finds it taken and replays.
+
 An Erlang exception inside the code is an `ErlangError` (shared with the
 runtime: `regspec.common.results`): a generator may catch it (OTP's
 `catch`); one that escapes kills the process with its reason, as an
@@ -51,7 +57,7 @@ from .world import World, replace_world
 __all__ = [
     "Running", "Receive", "Anything", "Send", "SpawnLink", "Link", "Unlink", "Monitor", "Demonitor",
     "ExitTo", "Die", "TrapExit", "Now", "Self", "Atomic", "Compute", "TIMEOUT", "start_code", "resume", "fire_timeout",
-    "finish_work",
+    "finish_work", "Suspended",
 ]
 
 TIMEOUT = Atom("$timeout")
@@ -64,7 +70,9 @@ class Running:
     """Code a process is in the middle of: `fn(*args)` and the values it has received.
 
     `deadline` is the logical time at which the pending `Receive` times out;
-    `busy` is true while the code computes (a pending `Compute`).
+    `busy` is true while the code computes (a pending `Compute`). `suspended`
+    is no part of the value: the generator at the point the log leads to, for
+    the first resume to take (`Suspended`).
     """
 
     fn: Callable
@@ -72,6 +80,37 @@ class Running:
     log: tuple = ()
     deadline: object = None
     busy: bool = False
+    suspended: object = attrs.field(default=None, eq=False, repr=False)
+
+
+class Suspended:
+    """The generator of a `Running`, suspended at `effect` after taking its whole log; taken once.
+
+    A cache beside the world's value: a copy or a pickle of a world gets an
+    empty one (its resume replays), and so does every resume after the first.
+    """
+
+    __slots__ = ("gen", "effect")
+
+    def __init__(self, gen, effect):
+        self.gen, self.effect = gen, effect
+
+    def take(self):
+        """`(gen, effect)`, or None if an earlier resume took them."""
+        gen, effect = self.gen, self.effect
+        if gen is None:
+            return None
+        self.gen = self.effect = None
+        return gen, effect
+
+    def __reduce__(self):
+        return Suspended, (None, None)
+
+    def __copy__(self):
+        return Suspended(None, None)
+
+    def __deepcopy__(self, memo):
+        return Suspended(None, None)
 
 
 # -- effects -----------------------------------------------------------------
@@ -256,13 +295,17 @@ def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
 
 
 def _run(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]:
-    gen = running.fn(*running.args)
     log = list(running.log)
     deadline = running.deadline
+    taken = running.suspended.take() if running.suspended is not None else None
     try:
-        effect = gen.send(None)
-        for value in running.log:          # replay: nothing is performed again
-            effect = _feed(gen, value)
+        if taken is not None:
+            gen, effect = taken            # the generator where this record's log left it
+        else:
+            gen = running.fn(*running.args)
+            effect = gen.send(None)
+            for value in running.log:      # replay: nothing is performed again
+                effect = _feed(gen, value)
         while True:
             if isinstance(effect, Die):
                 gen.close()
@@ -274,7 +317,8 @@ def _run(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]
                     if deadline is None:
                         deadline = _deadline(world, effect)
                     if deadline is None or deadline > world.time:
-                        waiting = Running(running.fn, running.args, tuple(log), deadline, running.busy)
+                        waiting = Running(running.fn, running.args, tuple(log), deadline, running.busy,
+                                          Suspended(gen, effect))
                         return world.update(pid, code=waiting), False, None
                     value = TIMEOUT
                 else:

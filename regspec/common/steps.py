@@ -258,9 +258,15 @@ class Heal(Step):
 
 _FIXED = frozenset({"label", "nowait", "source"})
 
+_OWN_FIELDS: dict = {}   # step type -> the names of its own fields (attrs' field walk, once per type)
+
+
 def values(step: Step):
     """The step's own fields (`as`, `nowait`, `source` aside) as `(name, value)` pairs."""
-    return ((f.name, getattr(step, f.name)) for f in attrs.fields(type(step)) if f.name not in _FIXED)
+    names = _OWN_FIELDS.get(type(step))
+    if names is None:
+        names = _OWN_FIELDS[type(step)] = tuple(f.name for f in attrs.fields(type(step)) if f.name not in _FIXED)
+    return ((name, getattr(step, name)) for name in names)
 
 def bind(step: Step, proc: Callable[[str], object], ref: Callable[[str], object]) -> Step:
     """`step` with every `ProcLabel` replaced by `proc(label)` and every `RefLabel` by `ref(label)`."""
@@ -283,5 +289,9 @@ def bind(step: Step, proc: Callable[[str], object], ref: Callable[[str], object]
             return attrs.evolve(t, id=term(t.id), name=term(t.name),
                                 options=FrozenMap({k: term(v) for k, v in t.options.items()}))
         return t
-    changes = {name: term(v) for name, v in values(step)}
-    return attrs.evolve(step, **changes)
+    changes = {}
+    for name, v in values(step):
+        bound = term(v)
+        if bound != v:   # a label was filled in (a label never equals what it stands for)
+            changes[name] = bound
+    return attrs.evolve(step, **changes) if changes else step   # most steps hold no label
