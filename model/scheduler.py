@@ -90,13 +90,16 @@ def enabled(world: World) -> tuple:
     Timeouts come only when nothing can run, and then only the earliest one
     (the lowest pid first among equal deadlines): logical time jumps to it.
     """
-    seen: set = set()
-    choices = []
-    for sig in world.in_flight:  # ordered by arrival
-        if sig.receiver not in seen:
-            seen.add(sig.receiver)
-            choices.append(Run(sig.receiver))
-    if choices:
+    in_flight = world.in_flight
+    if in_flight:
+        seen: set = set()
+        choices = []
+        for sig in in_flight:  # ordered by arrival
+            receiver = sig.receiver
+            key = receiver.n if type(receiver) is Pid else receiver   # `_key`, written out
+            if key not in seen:
+                seen.add(key)
+                choices.append(Run(sig.receiver))
         return tuple(choices)
     # A computing process outlasts everything else: it goes on once nothing else can run,
     # the lowest pid first, before any timeout (a BEAM process is preempted every 4000 reductions).
@@ -147,16 +150,25 @@ def run(world: World, pid: Pid) -> tuple[World, tuple]:
     ever sees that message.
     """
     effects: tuple = ()
+    key = _key(pid)
     while True:
-        mine = tuple(s for s in world.in_flight if s.receiver == pid)
+        mine, rest = [], []
+        for s in world.in_flight:
+            receiver = s.receiver
+            (mine if (receiver.n if type(receiver) is Pid else receiver) == key else rest).append(s)
         if not mine:
             return world, effects
-        world = replace_world(world, in_flight=tuple(s for s in world.in_flight if s.receiver != pid))
+        world = replace_world(world, in_flight=tuple(rest))
         for sig in mine:
             world = deliver(world, sig)
         if world.is_alive(pid):
             world, more = resume(world, pid)
             effects += more
+
+
+def _key(receiver: object) -> object:
+    """What tells receivers apart: a pid's number (an int compares and hashes in C, a `Pid` in Python)."""
+    return receiver.n if type(receiver) is Pid else receiver
 
 
 def resume(world: World, pid: Pid) -> tuple[World, tuple]:
