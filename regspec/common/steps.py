@@ -25,13 +25,13 @@ from typing import Callable, ClassVar
 
 import attrs
 
-from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName  # noqa: F401 (Pid: the doctest)
+from regspec.terms import Atom, Binary, ErlList, GlobalName, LocalName, Pid, Ref, ViaName
 
 from .childspec import ChildSpec
 from .records import FrozenMap
 
 __all__ = [
-    "Step", "ProcLabel", "RefLabel", "STEP_TYPES", "bind", "values", "Unsupported",
+    "Step", "ProcLabel", "RefLabel", "STEP_TYPES", "bind", "values", "PLAIN", "Unsupported",
     "Spawn", "Start", "Stop", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
     "Monitor", "Demonitor", "Link", "Unlink", "TrapExit", "Messages", "Alive", "StartChild", "TerminateChild",
     "WhichChildren", "CountChildren", "GlobalRegister", "GlobalUnregister", "GlobalSend", "RegistryKeys",
@@ -258,6 +258,9 @@ class Heal(Step):
 
 _FIXED = frozenset({"label", "nowait", "source"})
 
+# Values that are terms through and through, no label inside: most of a step's fields.
+PLAIN = frozenset({int, bool, str, type(None), Atom, Binary, Pid, Ref})
+
 _OWN_FIELDS: dict = {}   # step type -> the names of its own fields (attrs' field walk, once per type)
 
 
@@ -271,6 +274,8 @@ def values(step: Step):
 def bind(step: Step, proc: Callable[[str], object], ref: Callable[[str], object]) -> Step:
     """`step` with every `ProcLabel` replaced by `proc(label)` and every `RefLabel` by `ref(label)`."""
     def term(t):
+        if t.__class__ in PLAIN:
+            return t
         if isinstance(t, ProcLabel):
             return proc(t.label)
         if isinstance(t, RefLabel):
@@ -291,6 +296,8 @@ def bind(step: Step, proc: Callable[[str], object], ref: Callable[[str], object]
         return t
     changes = {}
     for name, v in values(step):
+        if v.__class__ in PLAIN:
+            continue
         bound = term(v)
         if bound != v:   # a label was filled in (a label never equals what it stands for)
             changes[name] = bound
