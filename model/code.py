@@ -311,8 +311,13 @@ def _run(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]
                 gen.close()
                 return _die(world, pid, effect.reason), True, None
             if isinstance(effect, Receive):
-                proc = world.processes[pid]
-                i = next((i for i, t in enumerate(proc.mailbox) if effect.pattern.matches(t)), None)
+                mailbox = world.processes[pid].mailbox
+                matches = effect.pattern.matches
+                i = None
+                for j, t in enumerate(mailbox):
+                    if matches(t):
+                        i = j
+                        break
                 if i is None:
                     if deadline is None:
                         deadline = _deadline(world, effect)
@@ -322,8 +327,8 @@ def _run(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]
                         return world.update(pid, code=waiting), False, None
                     value = TIMEOUT
                 else:
-                    value = proc.mailbox[i]
-                    world = world.update(pid, mailbox=proc.mailbox[:i] + proc.mailbox[i + 1:])
+                    value = mailbox[i]
+                    world = world.update(pid, mailbox=mailbox[:i] + mailbox[i + 1:])
                 deadline = None
             elif isinstance(effect, Compute):
                 if effect.n > 0:   # computing: it goes on at finish_work

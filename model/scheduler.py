@@ -181,29 +181,37 @@ def resume(world: World, pid: Pid) -> tuple[World, tuple]:
 def deliver(world: World, sig: Signal) -> World:
     """The receiver handles one signal (its code does not run here)."""
     pid, payload = sig.receiver, sig.payload
-    if isinstance(payload, Init):
+    kind = type(payload)
+    if kind is Init:
         return world  # the new process's code is already in place; this only queued it
-    if isinstance(payload, AliveRequest):
+    if kind is AliveRequest:
         return signals.answer_alive(world, pid, sig.sender, payload)
-    if not world.is_alive(pid):
+    proc = world.processes.get(pid)
+    if proc is None or not proc.alive:
         return signals.answer_dead(world, pid, sig.sender, payload)
-    if isinstance(payload, Message):
-        return signals.deliver_message(world, pid, payload.term)
-    if isinstance(payload, ExitSignal):
-        if pid == DRIVER and payload.reason == KILL and not payload.link:
-            return world   # SCN-1: the shell outlives every step; an exit(P0, kill) is dropped
-        return signals.receive_exit(world, pid, sig.sender, payload.reason, payload.link)
-    if isinstance(payload, LinkRequest):
-        return signals.receive_link(world, pid, sig.sender)
-    if isinstance(payload, UnlinkRequest):
-        return signals.receive_unlink(world, pid, sig.sender)
-    if isinstance(payload, MonitorRequest):
-        return signals.receive_monitor(world, pid, sig.sender, payload.ref, payload.object)
-    if isinstance(payload, DemonitorRequest):
-        return signals.receive_demonitor(world, pid, payload.ref)
-    if isinstance(payload, Down):
-        return signals.receive_down(world, pid, payload)[0]
-    raise TypeError(f"unknown signal payload {payload!r}")
+    handle = _HANDLERS.get(kind)
+    if handle is None:
+        raise TypeError(f"unknown signal payload {payload!r}")
+    return handle(world, pid, sig.sender, payload)
+
+
+def _exit_signal(world: World, pid: Pid, sender: Pid, payload: ExitSignal) -> World:
+    if pid == DRIVER and payload.reason == KILL and not payload.link:
+        return world   # SCN-1: the shell outlives every step; an exit(P0, kill) is dropped
+    return signals.receive_exit(world, pid, sender, payload.reason, payload.link)
+
+
+# What a live receiver does with each kind of signal (`deliver`: one lookup instead of a chain of tests).
+_HANDLERS = {
+    Message: lambda world, pid, sender, payload: signals.deliver_message(world, pid, payload.term),
+    ExitSignal: _exit_signal,
+    LinkRequest: lambda world, pid, sender, payload: signals.receive_link(world, pid, sender),
+    UnlinkRequest: lambda world, pid, sender, payload: signals.receive_unlink(world, pid, sender),
+    MonitorRequest: lambda world, pid, sender, payload: signals.receive_monitor(world, pid, sender, payload.ref,
+                                                                                payload.object),
+    DemonitorRequest: lambda world, pid, sender, payload: signals.receive_demonitor(world, pid, payload.ref),
+    Down: lambda world, pid, sender, payload: signals.receive_down(world, pid, payload)[0],
+}
 
 
 class Chooser(Protocol):

@@ -269,7 +269,7 @@ def values(step: Step):
     names = _OWN_FIELDS.get(type(step))
     if names is None:
         names = _OWN_FIELDS[type(step)] = tuple(f.name for f in attrs.fields(type(step)) if f.name not in _FIXED)
-    return ((name, getattr(step, name)) for name in names)
+    return [(name, getattr(step, name)) for name in names]
 
 def bind(step: Step, proc: Callable[[str], object], ref: Callable[[str], object]) -> Step:
     """`step` with every `ProcLabel` replaced by `proc(label)` and every `RefLabel` by `ref(label)`."""
@@ -301,4 +301,20 @@ def bind(step: Step, proc: Callable[[str], object], ref: Callable[[str], object]
         bound = term(v)
         if bound != v:   # a label was filled in (a label never equals what it stands for)
             changes[name] = bound
-    return attrs.evolve(step, **changes) if changes else step   # most steps hold no label
+    return _evolve(step, changes) if changes else step   # most steps hold no label
+
+
+_ALL_FIELDS: dict = {}   # step type -> the names of all its fields
+
+
+def _evolve(step: Step, changes: dict) -> Step:
+    """`attrs.evolve(step, **changes)` without its per-call field walk: a step record has no
+    converter, validator or hash cache to run (`bind` is on every step's path)."""
+    cls = type(step)
+    names = _ALL_FIELDS.get(cls)
+    if names is None:
+        names = _ALL_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls))
+    new = object.__new__(cls)
+    for name in names:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(step, name))
+    return new
