@@ -167,11 +167,24 @@ class World:
         return world
 
     def send(self, sender: Pid, receiver: Pid, payload: object) -> "World":
-        sig = Signal(self.next_seq, sender, receiver, payload)
-        return replace_world(self, in_flight=self.in_flight + (sig,), next_seq=self.next_seq + 1)
+        # `replace_world` written out, as in `update`: every signal passes here.
+        seq = self.next_seq
+        fields = self.__dict__.copy()
+        fields["in_flight"] = self.in_flight + (Signal(seq, sender, receiver, payload),)
+        fields["next_seq"] = seq + 1
+        fields[_HASH_CACHE] = None
+        world = _new_object(World)
+        _set_attr(world, "__dict__", fields)
+        return world
 
     def make_ref(self) -> tuple["World", Ref]:
-        return replace_world(self, next_ref=self.next_ref + 1), Ref(self.next_ref)
+        n = self.next_ref
+        fields = self.__dict__.copy()
+        fields["next_ref"] = n + 1
+        fields[_HASH_CACHE] = None
+        world = _new_object(World)
+        _set_attr(world, "__dict__", fields)
+        return world, Ref(n)
 
     def spawn(self, kind: str, **fields) -> tuple["World", Pid]:
         # SCN-3: pids are numbered in creation order, so a model pid is its printed number.

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from .canonical import UNBOUND, Encoder
 from .common.childspec import ChildSpec
-from .common.steps import PLAIN, RefLabel, Step, bind, values
+from .common.steps import PLAIN, ProcLabel, RefLabel, Step, bind, values
 from .scenario import Scenario, to_step
 from .terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, Ref, ViaName
 
@@ -79,7 +79,7 @@ def _missing_number(step: Step, bindings: dict, encoder: Encoder, session) -> st
     return None
 
 
-_NOTHING_TO_NAME = PLAIN - {Pid}   # no pid or ref label inside (a Ref is a value, not a label)
+_NOTHING_TO_NAME = (PLAIN - {Pid}) | {ProcLabel}   # no pid or ref label inside (a Ref is a value, not a label)
 
 
 def _printed(label: str, encoder: Encoder) -> bool:

@@ -299,10 +299,12 @@ def bind(step: Step, proc: Callable[[str], object], ref: Callable[[str], object]
         if v.__class__ in PLAIN:
             continue
         bound = term(v)
-        if bound != v:   # a label was filled in (a label never equals what it stands for)
+        if v.__class__ in _LABELS or bound != v:   # a label was filled in (a label never equals what it stands for)
             changes[name] = bound
     return _evolve(step, changes) if changes else step   # most steps hold no label
 
+
+_LABELS = frozenset({ProcLabel, RefLabel})
 
 _ALL_FIELDS: dict = {}   # step type -> the names of all its fields
 
