@@ -307,10 +307,11 @@ def _run(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]
             for value in running.log:      # replay: nothing is performed again
                 effect = _feed(gen, value)
         while True:
-            if isinstance(effect, Die):
+            kind = effect.__class__   # the effects that are no `perform` first, by their exact type
+            if kind is Die:
                 gen.close()
                 return _die(world, pid, effect.reason), True, None
-            if isinstance(effect, Receive):
+            if kind is Receive:
                 mailbox = world.processes[pid].mailbox
                 matches = effect.pattern.matches
                 i = None
@@ -330,7 +331,7 @@ def _run(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]
                     value = mailbox[i]
                     world = world.update(pid, mailbox=mailbox[:i] + mailbox[i + 1:])
                 deadline = None
-            elif isinstance(effect, Compute):
+            elif kind is Compute:
                 if effect.n > 0:   # computing: it goes on at finish_work
                     world = world.update(pid, code=Running(running.fn, running.args, tuple(log), None, True))
                     return world, False, None

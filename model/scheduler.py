@@ -246,15 +246,24 @@ class FunctionChooser:
         return self._fn(len(choices))
 
 
+def _choose(world: World, chooser: Chooser) -> object:
+    """The choice `chooser` takes among `enabled(world)`, or None when there is none."""
+    if type(chooser) is CanonicalChooser and world.in_flight:
+        # The first choice, without listing the others: the process of the oldest signal in flight.
+        return Run(world.in_flight[0].receiver)
+    choices = enabled(world)
+    return choices[chooser.choose(world, choices)] if choices else None
+
+
 def run_until_quiescent(world: World, chooser: Chooser | None = None, limit: int = 100_000) -> tuple[World, tuple]:
     """Take choices until none is left (SCN-2); returns the world and all effects."""
     chooser = chooser or CanonicalChooser()
     effects: tuple = ()
     for _ in range(limit):
-        choices = enabled(world)
-        if not choices:
+        choice = _choose(world, chooser)
+        if choice is None:
             return world, effects
-        world, more = step(world, choices[chooser.choose(world, choices)])
+        world, more = step(world, choice)
         effects += more
     raise RuntimeError(f"no quiescence after {limit} steps")
 
@@ -265,10 +274,10 @@ def run_until_result(world: World, chooser: Chooser | None = None, limit: int = 
     for _ in range(limit):
         if not driver.blocked(world):
             raise RuntimeError("the driver is not waiting")
-        choices = enabled(world)
-        if not choices:
+        choice = _choose(world, chooser)
+        if choice is None:
             raise Stuck(f"the driver waits forever (in {world.processes[DRIVER].code.args[0].__name__})")
-        world, effects = step(world, choices[chooser.choose(world, choices)])
+        world, effects = step(world, choice)
         for e in effects:
             if isinstance(e, driver.Result):
                 return world, e.value
