@@ -244,33 +244,39 @@ class ProcessTable(PMap):
 
     def first_busy(self):
         """The lowest pid whose process is computing (alive, its code in a `Compute`), or None."""
-        return min(self._busy, key=_pid_number) if self._busy else None
+        return self._busy[min(self._busy.keys())] if self._busy else None
 
     def first_timer(self):
         """`(deadline, pid)` of the earliest pending receive deadline (lowest pid first on a tie), or None."""
         if not self._timers:
             return None
-        pid = min(self._timers, key=lambda p: (self._timers[p], p.n))
-        return self._timers[pid], pid
+        return min(self._timers.values(), key=_deadline_then_pid)
 
 
-def _pid_number(pid) -> int:
-    return pid.n
+def _deadline_then_pid(entry) -> tuple:
+    return entry[0], entry[1].n
 
 
 def _index(busy: immutables.Map, timers: immutables.Map, pid, proc):
-    """The two indexes with `pid`'s entries as its process `proc` (None: gone) makes them."""
+    """The two indexes with `pid`'s entries as its process `proc` (None: gone) makes them.
+
+    Both are keyed by the pid's number, as the table is: `busy` maps it to the pid,
+    `timers` to `(deadline, pid)`.
+    """
+    n = pid.n
     code = proc.code if proc is not None and proc.alive else None
     if code is not None and code.busy:
-        busy = busy.set(pid, True)
-    elif pid in busy:
-        busy = busy.delete(pid)
+        if n not in busy:
+            busy = busy.set(n, pid)
+    elif n in busy:
+        busy = busy.delete(n)
     deadline = code.deadline if code is not None else None
     if deadline is not None:
-        if timers.get(pid, _MISSING) != deadline:
-            timers = timers.set(pid, deadline)
-    elif pid in timers:
-        timers = timers.delete(pid)
+        entry = timers.get(n)
+        if entry is None or entry[0] != deadline:
+            timers = timers.set(n, (deadline, pid))
+    elif n in timers:
+        timers = timers.delete(n)
     return busy, timers
 
 
