@@ -264,47 +264,63 @@ PLAIN = frozenset({int, bool, str, type(None), Atom, Binary, Pid, Ref})
 _OWN_FIELDS: dict = {}   # step type -> the names of its own fields (attrs' field walk, once per type)
 
 
+def _own_fields(cls: type) -> tuple:
+    names = _OWN_FIELDS.get(cls)
+    if names is None:
+        names = _OWN_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.name not in _FIXED)
+    return names
+
+
 def values(step: Step):
     """The step's own fields (`as`, `nowait`, `source` aside) as `(name, value)` pairs."""
-    names = _OWN_FIELDS.get(type(step))
-    if names is None:
-        names = _OWN_FIELDS[type(step)] = tuple(f.name for f in attrs.fields(type(step)) if f.name not in _FIXED)
-    return [(name, getattr(step, name)) for name in names]
+    return [(name, getattr(step, name)) for name in _own_fields(type(step))]
+
 
 def bind(step: Step, proc: Callable[[str], object], ref: Callable[[str], object]) -> Step:
     """`step` with every `ProcLabel` replaced by `proc(label)` and every `RefLabel` by `ref(label)`."""
-    def term(t):
-        if t.__class__ in PLAIN:
-            return t
-        if isinstance(t, ProcLabel):
-            return proc(t.label)
-        if isinstance(t, RefLabel):
-            return ref(t.label)
-        if isinstance(t, tuple):
-            return tuple(term(x) for x in t)
-        if isinstance(t, ErlList):
-            return ErlList(tuple(term(x) for x in t.items), term(t.tail))
-        if isinstance(t, LocalName):
-            return LocalName(term(t.name))
-        if isinstance(t, GlobalName):
-            return GlobalName(term(t.name))
-        if isinstance(t, ViaName):
-            return ViaName(t.backend, term(t.name))
-        if isinstance(t, ChildSpec):
-            return attrs.evolve(t, id=term(t.id), name=term(t.name),
-                                options=FrozenMap({k: term(v) for k, v in t.options.items()}))
-        return t
-    changes = {}
-    for name, v in values(step):
-        if v.__class__ in PLAIN:
+    changes = None
+    for name in _own_fields(type(step)):
+        v = getattr(step, name)
+        kind = v.__class__
+        if kind in PLAIN:
             continue
-        bound = term(v)
-        if v.__class__ in _LABELS or bound != v:   # a label was filled in (a label never equals what it stands for)
-            changes[name] = bound
+        if kind is ProcLabel:
+            bound = proc(v.label)
+        elif kind is RefLabel:
+            bound = ref(v.label)
+        else:
+            bound = _bound(v, proc, ref)
+            if bound == v:   # no label inside (a label never equals what it stands for)
+                continue
+        if changes is None:
+            changes = {}
+        changes[name] = bound
     return _evolve(step, changes) if changes else step   # most steps hold no label
 
 
-_LABELS = frozenset({ProcLabel, RefLabel})
+def _bound(t, proc: Callable[[str], object], ref: Callable[[str], object]):
+    """The term `t` with its labels filled in (`bind`)."""
+    if t.__class__ in PLAIN:
+        return t
+    if isinstance(t, ProcLabel):
+        return proc(t.label)
+    if isinstance(t, RefLabel):
+        return ref(t.label)
+    if isinstance(t, tuple):
+        return tuple(_bound(x, proc, ref) for x in t)
+    if isinstance(t, ErlList):
+        return ErlList(tuple(_bound(x, proc, ref) for x in t.items), _bound(t.tail, proc, ref))
+    if isinstance(t, LocalName):
+        return LocalName(_bound(t.name, proc, ref))
+    if isinstance(t, GlobalName):
+        return GlobalName(_bound(t.name, proc, ref))
+    if isinstance(t, ViaName):
+        return ViaName(t.backend, _bound(t.name, proc, ref))
+    if isinstance(t, ChildSpec):
+        return attrs.evolve(t, id=_bound(t.id, proc, ref), name=_bound(t.name, proc, ref),
+                            options=FrozenMap({k: _bound(v, proc, ref) for k, v in t.options.items()}))
+    return t
+
 
 _ALL_FIELDS: dict = {}   # step type -> the names of all its fields
 
