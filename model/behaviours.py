@@ -110,17 +110,24 @@ def collector_loop(world: World, pid: Pid) -> World:
     proc = world.processes[pid]
     if proc.mode == "eager":
         # SCN-4: an eager collector takes every message; control requests it performs.
-        while world.is_alive(pid) and world.processes[pid].mailbox:
+        while True:
             proc = world.processes[pid]
-            term, rest = proc.mailbox[0], proc.mailbox[1:]
-            world = world.update(pid, mailbox=rest)
+            mailbox = proc.mailbox
+            if not proc.alive or not mailbox:
+                return world
+            # The plain messages up to the first request or stop are kept in one go.
+            n = 0
+            while n < len(mailbox) and not isinstance(mailbox[n], (Control, SystemStop)):
+                n += 1
+            if n:
+                world = world.update(pid, mailbox=mailbox[n:], kept=proc.kept + mailbox[:n])
+                continue
+            term, rest = mailbox[0], mailbox[1:]
             if isinstance(term, Control):
-                world = _control(world, pid, term)
-            elif isinstance(term, SystemStop):
-                world = signals.exit_process(world, pid, term.reason)   # SCN-10: it exits itself
+                world = _control(world.update(pid, mailbox=rest), pid, term)
             else:
-                world = world.update(pid, kept=world.processes[pid].kept + (term,))
-        return world
+                # SCN-10: it exits itself
+                world = signals.exit_process(world.update(pid, mailbox=rest), pid, term.reason)
     # Mailbox mode: a selective receive of control requests only.
     while world.is_alive(pid):
         proc = world.processes[pid]

@@ -18,6 +18,12 @@ from there. The generator must depend only on its arguments and what it
 received, so a replay always reaches the same point; the world stays a
 frozen, hashable value, and any run can be repeated.
 
+Replaying is only needed when a world is resumed a second time (a run
+repeated from an earlier world). A blocked `Running` also carries the
+suspended generator itself (`Suspended`), outside its value (neither equality
+nor hash sees it): the first resume of that record takes it and goes on
+from where the code waits, any later one finds it taken and replays.
+
 An Erlang exception inside the code is an `ErlangError` (shared with the
 runtime: `regspec.common.results`): a generator may catch it (OTP's
 `catch`); one that escapes kills the process with its reason, as an
@@ -51,7 +57,7 @@ from .world import World, replace_world
 __all__ = [
     "Running", "Receive", "Anything", "Send", "SpawnLink", "Link", "Unlink", "Monitor", "Demonitor",
     "ExitTo", "Die", "TrapExit", "Now", "Self", "Atomic", "Compute", "TIMEOUT", "start_code", "resume", "fire_timeout",
-    "finish_work",
+    "finish_work", "Suspended",
 ]
 
 TIMEOUT = Atom("$timeout")
@@ -64,7 +70,9 @@ class Running:
     """Code a process is in the middle of: `fn(*args)` and the values it has received.
 
     `deadline` is the logical time at which the pending `Receive` times out;
-    `busy` is true while the code computes (a pending `Compute`).
+    `busy` is true while the code computes (a pending `Compute`). `suspended`
+    is no part of the value: the generator at the point the log leads to, for
+    the first resume to take (`Suspended`).
     """
 
     fn: Callable
@@ -72,6 +80,37 @@ class Running:
     log: tuple = ()
     deadline: object = None
     busy: bool = False
+    suspended: object = attrs.field(default=None, eq=False, repr=False)
+
+
+class Suspended:
+    """The generator of a `Running`, suspended at `effect` after taking its whole log; taken once.
+
+    A cache beside the world's value: a copy or a pickle of a world gets an
+    empty one (its resume replays), and so does every resume after the first.
+    """
+
+    __slots__ = ("gen", "effect")
+
+    def __init__(self, gen, effect):
+        self.gen, self.effect = gen, effect
+
+    def take(self):
+        """`(gen, effect)`, or None if an earlier resume took them."""
+        gen, effect = self.gen, self.effect
+        if gen is None:
+            return None
+        self.gen = self.effect = None
+        return gen, effect
+
+    def __reduce__(self):
+        return Suspended, (None, None)
+
+    def __copy__(self):
+        return Suspended(None, None)
+
+    def __deepcopy__(self, memo):
+        return Suspended(None, None)
 
 
 # -- effects -----------------------------------------------------------------
@@ -236,9 +275,13 @@ class Atomic:
 # -- running code ------------------------------------------------------------
 
 def start_code(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]:
-    """Install `running` as `pid`'s code and run it as far as it goes."""
-    world = world.update(pid, code=running)
-    return resume(world, pid)
+    """Install `running` as `pid`'s code and run it as far as it goes.
+
+    The record is written into the process only if the code waits: code that
+    runs to its end in one go leaves the process's `code` as it found it (None),
+    as installing and clearing it would.
+    """
+    return _run(world, pid, running)
 
 
 def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
@@ -248,35 +291,49 @@ def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
     `value` (and `code` is cleared) or the process died; False when it waits
     in a `Receive` with nothing matching.
     """
-    running: Running = world.processes[pid].code
-    gen = running.fn(*running.args)
+    return _run(world, pid, world.processes[pid].code)
+
+
+def _run(world: World, pid: Pid, running: Running) -> tuple[World, bool, object]:
     log = list(running.log)
     deadline = running.deadline
+    taken = running.suspended.take() if running.suspended is not None else None
     try:
-        effect = gen.send(None)
-        for value in running.log:          # replay: nothing is performed again
-            effect = _feed(gen, value)
+        if taken is not None:
+            gen, effect = taken            # the generator where this record's log left it
+        else:
+            gen = running.fn(*running.args)
+            effect = gen.send(None)
+            for value in running.log:      # replay: nothing is performed again
+                effect = _feed(gen, value)
         while True:
-            if isinstance(effect, Die):
+            kind = effect.__class__   # the effects that are no `perform` first, by their exact type
+            if kind is Die:
                 gen.close()
                 return _die(world, pid, effect.reason), True, None
-            if isinstance(effect, Receive):
-                proc = world.processes[pid]
-                i = next((i for i, t in enumerate(proc.mailbox) if effect.pattern.matches(t)), None)
+            if kind is Receive:
+                mailbox = world.processes[pid].mailbox
+                matches = effect.pattern.matches
+                i = None
+                for j, t in enumerate(mailbox):
+                    if matches(t):
+                        i = j
+                        break
                 if i is None:
                     if deadline is None:
                         deadline = _deadline(world, effect)
                     if deadline is None or deadline > world.time:
-                        world = world.update(pid, code=attrs.evolve(running, log=tuple(log), deadline=deadline))
-                        return world, False, None
+                        waiting = Running(running.fn, running.args, tuple(log), deadline, running.busy,
+                                          Suspended(gen, effect))
+                        return world.update(pid, code=waiting), False, None
                     value = TIMEOUT
                 else:
-                    value = proc.mailbox[i]
-                    world = world.update(pid, mailbox=proc.mailbox[:i] + proc.mailbox[i + 1:])
+                    value = mailbox[i]
+                    world = world.update(pid, mailbox=mailbox[:i] + mailbox[i + 1:])
                 deadline = None
-            elif isinstance(effect, Compute):
+            elif kind is Compute:
                 if effect.n > 0:   # computing: it goes on at finish_work
-                    world = world.update(pid, code=attrs.evolve(running, log=tuple(log), deadline=None, busy=True))
+                    world = world.update(pid, code=Running(running.fn, running.args, tuple(log), None, True))
                     return world, False, None
                 value = OK
             else:
@@ -289,11 +346,15 @@ def resume(world: World, pid: Pid) -> tuple[World, bool, object]:
             log.append(value)
             effect = gen.send(value)
     except StopIteration as stop:
-        world = world.update(pid, code=None)
-        return world, True, stop.value
+        return _clear_code(world, pid), True, stop.value
     except ErlangError as e:
         # An exception the code did not catch: the process exits with it.
         return _die(world, pid, exit_reason(e)), True, None
+
+
+def _clear_code(world: World, pid: Pid) -> World:
+    """`pid` is out of its code (None also when it never had to be written, `start_code`)."""
+    return world if world.processes[pid].code is None else world.update(pid, code=None)
 
 
 @attrs.frozen
@@ -319,8 +380,7 @@ def _deadline(world: World, effect: Receive):
 
 
 def _die(world: World, pid: Pid, reason: object) -> World:
-    world = world.update(pid, code=None)
-    return signals.exit_process(world, pid, reason)
+    return signals.exit_process(_clear_code(world, pid), pid, reason)
 
 
 def fire_timeout(world: World, pid: Pid) -> World:
@@ -335,7 +395,7 @@ def fire_timeout(world: World, pid: Pid) -> World:
 def finish_work(world: World, pid: Pid) -> World:
     """The pending `Compute` of `pid` is done: its code takes `ok` when it next resumes."""
     running: Running = world.processes[pid].code
-    return world.update(pid, code=attrs.evolve(running, log=running.log + (OK,), busy=False))
+    return world.update(pid, code=Running(running.fn, running.args, running.log + (OK,), running.deadline))
 
 
 def is_process_alive(pid: object):

@@ -145,7 +145,8 @@ def perform(world: World, cmd: object) -> tuple[World, tuple]:
     if blocked(world):
         raise RuntimeError("the driver is blocked; run the scheduler first")
     # Before each step the driver drops whatever reached its mailbox (EXITs of its links, late replies).
-    world = world.update(DRIVER, mailbox=())
+    if world.processes[DRIVER].mailbox:
+        world = world.update(DRIVER, mailbox=())
     if isinstance(cmd, RunCode):
         world, done, value = code.start_code(world, DRIVER, code.Running(_api, (cmd.fn, cmd.args)))
         return world, ((Result(value),) if done else ())

@@ -38,64 +38,46 @@ NAMES = (GlobalName, ViaName)
 def to_command(step: Step) -> object:
     """The driver command for one scenario step, its labels bound: the model's one dispatch
     of steps (raises `Unsupported` for a step this release does not cover, SCN-7)."""
-    match step:
-        case steps.Spawn():
-            return driver.Spawn(trap_exit=step.trap_exit, link=step.link, mode=step.mode)
-        case steps.Start():
-            return driver.RunCode(_start, (step.spec, step.link))
-        case steps.StartChild() | steps.TerminateChild() | steps.WhichChildren() | steps.CountChildren():
-            return driver.RunCode(_sup_call, (step,))
-        case steps.GlobalRegister():
-            return driver.RunCode(registry_global.register_name, (step.name, step.target))
-        case steps.GlobalUnregister():
-            return driver.RunCode(registry_global.unregister_name, (step.name,))
-        case steps.GlobalSend():
-            return driver.RunCode(registry_global.send, (step.name, step.msg))
-        case steps.RegistryKeys():
-            return driver.RunCode(_registry_keys, (step.registry, step.target))
-        case steps.Register(name=GlobalName() | ViaName()):
-            return driver.RunCode(_register, (step.name, step.target))
-        case steps.Register():
-            return driver.Register(step.name.name, step.target)
-        case steps.Unregister(name=GlobalName() | ViaName()):
-            return driver.RunCode(_unregister, (step.name, step.target))
-        case steps.Unregister():
-            return driver.Unregister(step.name.name)
-        case steps.Whereis(name=GlobalName() | ViaName()):
-            return driver.RunCode(gen.where, (step.name,))
-        case steps.Whereis():
-            return driver.Whereis(step.name.name)
-        case steps.Registered():
-            return driver.Registered()
-        case steps.Send(to=GlobalName() | ViaName()):
-            return driver.RunCode(_send, (step.to, step.msg))
-        case steps.Send():
-            return driver.Send(step.to, step.msg)
-        case steps.Cast(to=GlobalName() | ViaName()):
-            return driver.RunCode(_cast, (step.to, step.msg))
-        case steps.Cast():
-            return driver.Cast(step.to, step.msg)
-        case steps.Kill(target=GlobalName() | ViaName()):
-            return driver.RunCode(_kill, (step.target, step.reason))
-        case steps.Kill():
-            return driver.Kill(step.target, step.reason)
-        case steps.Call():
-            return call(step.to, step.msg, step.timeout, step.exit_during)
-        case steps.Stop():
-            return stop(step.target, step.reason)
-        case steps.Alive():
-            return alive(step.target)
-        case steps.Monitor():
-            return monitor(step.watcher, step.target)
-        case steps.Demonitor():
-            return ask(step.watcher, ("demonitor", step.ref, step.flush))
-        case steps.Link() | steps.Unlink():
-            return link(step.op, step.a, step.b)
-        case steps.TrapExit():
-            return ask(step.target, ("trap_exit", step.value))
-        case steps.Messages():
-            return ask(step.target, ("messages",))
-    raise Unsupported   # partition, heal: one node only in this release
+    make = _COMMANDS.get(type(step))
+    if make is None:
+        raise Unsupported   # partition, heal: one node only in this release
+    return make(step)
+
+
+def _unregister_command(step: steps.Unregister):
+    if isinstance(step.name, NAMES):
+        return driver.RunCode(_unregister, (step.name, step.target))
+    return driver.Unregister(step.name.name)
+
+
+def _register_command(step: steps.Register):
+    if isinstance(step.name, NAMES):
+        return driver.RunCode(_register, (step.name, step.target))
+    return driver.Register(step.name.name, step.target)
+
+
+def _whereis_command(step: steps.Whereis):
+    if isinstance(step.name, NAMES):
+        return driver.RunCode(gen.where, (step.name,))
+    return driver.Whereis(step.name.name)
+
+
+def _send_command(step: steps.Send):
+    if isinstance(step.to, NAMES):
+        return driver.RunCode(_send, (step.to, step.msg))
+    return driver.Send(step.to, step.msg)
+
+
+def _cast_command(step: steps.Cast):
+    if isinstance(step.to, NAMES):
+        return driver.RunCode(_cast, (step.to, step.msg))
+    return driver.Cast(step.to, step.msg)
+
+
+def _kill_command(step: steps.Kill):
+    if isinstance(step.target, NAMES):
+        return driver.RunCode(_kill, (step.target, step.reason))
+    return driver.Kill(step.target, step.reason)
 
 
 # -- the steps that wait, for any target --------------------------------------------
@@ -391,3 +373,34 @@ def _registry_of(world: World, me: Pid, registry: object):
         else:
             return world, None
     return world, world.registry_servers.get(registry)
+
+
+# The dispatch of `to_command`: step type -> the command for a step of that type.
+_COMMANDS = {
+    steps.Spawn: lambda step: driver.Spawn(trap_exit=step.trap_exit, link=step.link, mode=step.mode),
+    steps.Start: lambda step: driver.RunCode(_start, (step.spec, step.link)),
+    steps.StartChild: lambda step: driver.RunCode(_sup_call, (step,)),
+    steps.TerminateChild: lambda step: driver.RunCode(_sup_call, (step,)),
+    steps.WhichChildren: lambda step: driver.RunCode(_sup_call, (step,)),
+    steps.CountChildren: lambda step: driver.RunCode(_sup_call, (step,)),
+    steps.GlobalRegister: lambda step: driver.RunCode(registry_global.register_name, (step.name, step.target)),
+    steps.GlobalUnregister: lambda step: driver.RunCode(registry_global.unregister_name, (step.name,)),
+    steps.GlobalSend: lambda step: driver.RunCode(registry_global.send, (step.name, step.msg)),
+    steps.RegistryKeys: lambda step: driver.RunCode(_registry_keys, (step.registry, step.target)),
+    steps.Register: _register_command,
+    steps.Unregister: _unregister_command,
+    steps.Whereis: _whereis_command,
+    steps.Registered: lambda step: driver.Registered(),
+    steps.Send: _send_command,
+    steps.Cast: _cast_command,
+    steps.Kill: _kill_command,
+    steps.Call: lambda step: call(step.to, step.msg, step.timeout, step.exit_during),
+    steps.Stop: lambda step: stop(step.target, step.reason),
+    steps.Alive: lambda step: alive(step.target),
+    steps.Monitor: lambda step: monitor(step.watcher, step.target),
+    steps.Demonitor: lambda step: ask(step.watcher, ("demonitor", step.ref, step.flush)),
+    steps.Link: lambda step: link(step.op, step.a, step.b),
+    steps.Unlink: lambda step: link(step.op, step.a, step.b),
+    steps.TrapExit: lambda step: ask(step.target, ("trap_exit", step.value)),
+    steps.Messages: lambda step: ask(step.target, ("messages",)),
+}

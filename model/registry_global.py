@@ -16,8 +16,6 @@ Implements: REG-GLOBAL-1, REG-GLOBAL-2, REG-GLOBAL-3, REG-GLOBAL-4, REG-GLOBAL-5
 
 from __future__ import annotations
 
-import attrs
-
 from regspec.common.protocol import GEN_CALL
 from regspec.common.records import GLOBAL_SERVER, SystemStop
 from regspec.common.results import ErlangError
@@ -25,7 +23,7 @@ from regspec.terms import Atom, Pid
 
 from .code import Atomic, Die, Monitor, Send, is_process_alive
 from .gen import gen_call
-from .world import Process, World
+from .world import Process, World, replace_world
 
 __all__ = ["whereis_name", "register_name", "unregister_name", "send", "handle_global_server", "boot"]
 
@@ -95,21 +93,21 @@ def _register(world: World, me: Pid, name: object, pid: Pid):
         return world, NO
     if world.global_names.name_of(pid) is not None:
         return world, NO  # global refuses a second name for one pid
-    return attrs.evolve(world, global_names=world.global_names.set(name, pid)), YES
+    return replace_world(world, global_names=world.global_names.set(name, pid)), YES
 
 
 def _unregister(world: World, me: Pid, name: object):
-    return attrs.evolve(world, global_names=world.global_names.delete(name)), OK
+    return replace_world(world, global_names=world.global_names.delete(name)), OK
 
 
 def _drop_pid(world: World, me: Pid, dead: Pid):
     name = world.global_names.name_of(dead)   # a pid holds one name at most (`_register`)
     if name is None:
         return world, OK
-    return attrs.evolve(world, global_names=world.global_names.delete(name)), OK
+    return replace_world(world, global_names=world.global_names.delete(name)), OK
 
 
 def boot(world: World) -> World:
     """The global name server, started before step 0 (it traps exits)."""
     world = world.put(Process(pid=GLOBAL_SERVER, kind="global_name_server", trap_exit=True))
-    return attrs.evolve(world, labels=world.labels.set(GLOBAL_SERVER, "?global_name_server"))
+    return replace_world(world, labels=world.labels.set(GLOBAL_SERVER, "?global_name_server"))

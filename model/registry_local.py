@@ -22,11 +22,9 @@ Each function returns `(world, result)`, where a result of
 
 from __future__ import annotations
 
-import attrs
-
 from regspec.terms import Atom, ErlList, Pid
 
-from .world import World
+from .world import World, replace_world
 
 __all__ = ["register", "unregister", "whereis", "registered", "release_name"]
 
@@ -44,14 +42,14 @@ def register(world: World, name: object, pid: object) -> tuple[World, object]:
         return world, BADARG  # REG-LOCAL-3: a dead process can never get a name
     if world.name_of(pid) is not None:
         return world, BADARG  # REG-LOCAL-2: one name per process, even the same name again
-    return attrs.evolve(world, names=world.names.set(name, pid)), Atom("true")
+    return replace_world(world, names=world.names.set(name, pid)), Atom("true")
 
 
 def unregister(world: World, name: object) -> tuple[World, object]:
     """`unregister(Name)`: any process may free any name; a free name is badarg (REG-LOCAL-5)."""
     if not isinstance(name, Atom) or name not in world.names:
         return world, BADARG
-    return attrs.evolve(world, names=world.names.delete(name)), Atom("true")
+    return replace_world(world, names=world.names.delete(name)), Atom("true")
 
 
 def whereis(world: World, name: object) -> object:
@@ -73,4 +71,4 @@ def release_name(world: World, pid: Pid) -> World:
     name = world.name_of(pid)
     if name is None:
         return world
-    return attrs.evolve(world, names=world.names.delete(name))
+    return replace_world(world, names=world.names.delete(name))

@@ -64,7 +64,7 @@ from regspec.terms import Atom, ErlList, LocalName, Pid, term_order
 
 from . import gen, supervisor
 from .code import Atomic, Die, Monitor, Send, TrapExit, is_process_alive
-from .world import Process, World
+from .world import Process, World, replace_world
 
 __all__ = ["MAP_REGISTRY", "MAP_REGISTRY_NOMONITOR", "UNIQUE_REGISTRY", "REDIS_REGISTRY", "backend", "current_server", "MapBackend",
            "UniqueBackend", "MapRegistry", "UniqueTable", "handle_map_registry", "handle_partition", "start_server",
@@ -241,7 +241,7 @@ def unique_register(world: World, me: Pid, key: object, pid: object):
             world = _unlink(world, me, partition)
         return world, NO
     table = attrs.evolve(table, keys=table.keys.set(key, me))
-    return attrs.evolve(world, unique=world.unique.set(registry, table)), YES
+    return replace_world(world, unique=world.unique.set(registry, table)), YES
 
 
 def unique_unregister(world: World, me: Pid, key: object):
@@ -252,7 +252,7 @@ def unique_unregister(world: World, me: Pid, key: object):
         return world, e
     if table.keys.get(key) == me:
         table = attrs.evolve(table, keys=table.keys.delete(key))
-        world = attrs.evolve(world, unique=world.unique.set(registry, table))
+        world = replace_world(world, unique=world.unique.set(registry, table))
     if me not in table.keys.values():
         world = _unlink(world, me, table.partition)
     return world, OK
@@ -315,7 +315,7 @@ class UniqueBackend:
                 Process(pid=UNIQUE_PARTITION, kind="registry_partition", trap_exit=True, links=frozenset({pid}),
                         state=pid)):
             world = world.put(proc)
-        world = attrs.evolve(world, labels=world.labels.set(UNIQUE_PARTITION, "?" + partition_name.name),
+        world = replace_world(world, labels=world.labels.set(UNIQUE_PARTITION, "?" + partition_name.name),
                              unique=world.unique.set(BOOT_REGISTRY, UniqueTable(sup=pid, partition=UNIQUE_PARTITION)))
         return world, BOOT_REGISTRY
 
@@ -361,7 +361,7 @@ def start_server(backend_name: str, name: object):
 
 
 def _note_server(world: World, me: Pid, backend_name: str, ref: object, pid: Pid):
-    return attrs.evolve(world, via_servers=world.via_servers.set(backend_name, ref),
+    return replace_world(world, via_servers=world.via_servers.set(backend_name, ref),
                         registry_servers=world.registry_servers.set(pid, (backend_name, ref))), OK
 
 
@@ -384,7 +384,7 @@ def start_unique(name: object):
 
 def _unnamed_registry(world: World, me: Pid):
     n = world.unnamed_registries + 1
-    return attrs.evolve(world, unnamed_registries=n), Atom(f"unique_registry_{n}")
+    return replace_world(world, unnamed_registries=n), Atom(f"unique_registry_{n}")
 
 
 def unique_init(me: Pid, starter: Pid, registry: Atom, partition_spec):
@@ -394,7 +394,7 @@ def unique_init(me: Pid, starter: Pid, registry: Atom, partition_spec):
 
 
 def _new_table(world: World, me: Pid, registry: Atom):
-    return attrs.evolve(world, unique=world.unique.set(registry, UniqueTable(sup=me))), OK
+    return replace_world(world, unique=world.unique.set(registry, UniqueTable(sup=me))), OK
 
 
 def start_partition(registry: Atom, name: object):
@@ -410,7 +410,7 @@ def partition_init(me: Pid, starter: Pid, registry: Atom):
 
 def _set_partition(world: World, me: Pid, registry: Atom):
     table = world.unique[registry]
-    return attrs.evolve(world, unique=world.unique.set(registry, attrs.evolve(table, partition=me,
+    return replace_world(world, unique=world.unique.set(registry, attrs.evolve(table, partition=me,
                                                                                keys=FrozenMap()))), OK
 
 
@@ -430,7 +430,7 @@ def _drop_keys(world: World, me: Pid, dead: Pid):
         table = world.unique[registry]
         if table.partition == me:
             keys = FrozenMap({k: table.keys[k] for k in table.keys if table.keys[k] != dead})
-            world = attrs.evolve(world, unique=world.unique.set(registry, attrs.evolve(table, keys=keys)))
+            world = replace_world(world, unique=world.unique.set(registry, attrs.evolve(table, keys=keys)))
     return world, OK
 
 
@@ -455,7 +455,7 @@ def boot(world: World) -> World:
             continue
         pid = backends.server_pid(record.name)
         world, ref = leg.boot(world, pid)
-        world = attrs.evolve(world, labels=world.labels.set(pid, record.name),
+        world = replace_world(world, labels=world.labels.set(pid, record.name),
                              via_servers=world.via_servers.set(record.name, ref),
                              registry_servers=world.registry_servers.set(pid, (record.name, ref)))
     return world

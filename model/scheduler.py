@@ -90,13 +90,16 @@ def enabled(world: World) -> tuple:
     Timeouts come only when nothing can run, and then only the earliest one
     (the lowest pid first among equal deadlines): logical time jumps to it.
     """
-    seen: set = set()
-    choices = []
-    for sig in world.in_flight:  # ordered by arrival
-        if sig.receiver not in seen:
-            seen.add(sig.receiver)
-            choices.append(Run(sig.receiver))
-    if choices:
+    in_flight = world.in_flight
+    if in_flight:
+        seen: set = set()
+        choices = []
+        for sig in in_flight:  # ordered by arrival
+            receiver = sig.receiver
+            key = receiver.n if type(receiver) is Pid else receiver   # `_key`, written out
+            if key not in seen:
+                seen.add(key)
+                choices.append(Run(sig.receiver))
         return tuple(choices)
     # A computing process outlasts everything else: it goes on once nothing else can run,
     # the lowest pid first, before any timeout (a BEAM process is preempted every 4000 reductions).
@@ -147,16 +150,25 @@ def run(world: World, pid: Pid) -> tuple[World, tuple]:
     ever sees that message.
     """
     effects: tuple = ()
+    key = _key(pid)
     while True:
-        mine = tuple(s for s in world.in_flight if s.receiver == pid)
+        mine, rest = [], []
+        for s in world.in_flight:
+            receiver = s.receiver
+            (mine if (receiver.n if type(receiver) is Pid else receiver) == key else rest).append(s)
         if not mine:
             return world, effects
-        world = replace_world(world, in_flight=tuple(s for s in world.in_flight if s.receiver != pid))
+        world = replace_world(world, in_flight=tuple(rest))
         for sig in mine:
             world = deliver(world, sig)
         if world.is_alive(pid):
             world, more = resume(world, pid)
             effects += more
+
+
+def _key(receiver: object) -> object:
+    """What tells receivers apart: a pid's number (an int compares and hashes in C, a `Pid` in Python)."""
+    return receiver.n if type(receiver) is Pid else receiver
 
 
 def resume(world: World, pid: Pid) -> tuple[World, tuple]:
@@ -169,29 +181,37 @@ def resume(world: World, pid: Pid) -> tuple[World, tuple]:
 def deliver(world: World, sig: Signal) -> World:
     """The receiver handles one signal (its code does not run here)."""
     pid, payload = sig.receiver, sig.payload
-    if isinstance(payload, Init):
+    kind = type(payload)
+    if kind is Init:
         return world  # the new process's code is already in place; this only queued it
-    if isinstance(payload, AliveRequest):
+    if kind is AliveRequest:
         return signals.answer_alive(world, pid, sig.sender, payload)
-    if not world.is_alive(pid):
+    proc = world.processes.get(pid)
+    if proc is None or not proc.alive:
         return signals.answer_dead(world, pid, sig.sender, payload)
-    if isinstance(payload, Message):
-        return signals.deliver_message(world, pid, payload.term)
-    if isinstance(payload, ExitSignal):
-        if pid == DRIVER and payload.reason == KILL and not payload.link:
-            return world   # SCN-1: the shell outlives every step; an exit(P0, kill) is dropped
-        return signals.receive_exit(world, pid, sig.sender, payload.reason, payload.link)
-    if isinstance(payload, LinkRequest):
-        return signals.receive_link(world, pid, sig.sender)
-    if isinstance(payload, UnlinkRequest):
-        return signals.receive_unlink(world, pid, sig.sender)
-    if isinstance(payload, MonitorRequest):
-        return signals.receive_monitor(world, pid, sig.sender, payload.ref, payload.object)
-    if isinstance(payload, DemonitorRequest):
-        return signals.receive_demonitor(world, pid, payload.ref)
-    if isinstance(payload, Down):
-        return signals.receive_down(world, pid, payload)[0]
-    raise TypeError(f"unknown signal payload {payload!r}")
+    handle = _HANDLERS.get(kind)
+    if handle is None:
+        raise TypeError(f"unknown signal payload {payload!r}")
+    return handle(world, pid, sig.sender, payload)
+
+
+def _exit_signal(world: World, pid: Pid, sender: Pid, payload: ExitSignal) -> World:
+    if pid == DRIVER and payload.reason == KILL and not payload.link:
+        return world   # SCN-1: the shell outlives every step; an exit(P0, kill) is dropped
+    return signals.receive_exit(world, pid, sender, payload.reason, payload.link)
+
+
+# What a live receiver does with each kind of signal (`deliver`: one lookup instead of a chain of tests).
+_HANDLERS = {
+    Message: lambda world, pid, sender, payload: signals.deliver_message(world, pid, payload.term),
+    ExitSignal: _exit_signal,
+    LinkRequest: lambda world, pid, sender, payload: signals.receive_link(world, pid, sender),
+    UnlinkRequest: lambda world, pid, sender, payload: signals.receive_unlink(world, pid, sender),
+    MonitorRequest: lambda world, pid, sender, payload: signals.receive_monitor(world, pid, sender, payload.ref,
+                                                                                payload.object),
+    DemonitorRequest: lambda world, pid, sender, payload: signals.receive_demonitor(world, pid, payload.ref),
+    Down: lambda world, pid, sender, payload: signals.receive_down(world, pid, payload)[0],
+}
 
 
 class Chooser(Protocol):
@@ -226,15 +246,24 @@ class FunctionChooser:
         return self._fn(len(choices))
 
 
+def _choose(world: World, chooser: Chooser) -> object:
+    """The choice `chooser` takes among `enabled(world)`, or None when there is none."""
+    if type(chooser) is CanonicalChooser and world.in_flight:
+        # The first choice, without listing the others: the process of the oldest signal in flight.
+        return Run(world.in_flight[0].receiver)
+    choices = enabled(world)
+    return choices[chooser.choose(world, choices)] if choices else None
+
+
 def run_until_quiescent(world: World, chooser: Chooser | None = None, limit: int = 100_000) -> tuple[World, tuple]:
     """Take choices until none is left (SCN-2); returns the world and all effects."""
     chooser = chooser or CanonicalChooser()
     effects: tuple = ()
     for _ in range(limit):
-        choices = enabled(world)
-        if not choices:
+        choice = _choose(world, chooser)
+        if choice is None:
             return world, effects
-        world, more = step(world, choices[chooser.choose(world, choices)])
+        world, more = step(world, choice)
         effects += more
     raise RuntimeError(f"no quiescence after {limit} steps")
 
@@ -245,10 +274,10 @@ def run_until_result(world: World, chooser: Chooser | None = None, limit: int = 
     for _ in range(limit):
         if not driver.blocked(world):
             raise RuntimeError("the driver is not waiting")
-        choices = enabled(world)
-        if not choices:
+        choice = _choose(world, chooser)
+        if choice is None:
             raise Stuck(f"the driver waits forever (in {world.processes[DRIVER].code.args[0].__name__})")
-        world, effects = step(world, choices[chooser.choose(world, choices)])
+        world, effects = step(world, choice)
         for e in effects:
             if isinstance(e, driver.Result):
                 return world, e.value

@@ -52,14 +52,15 @@ def exit_process(world: World, pid: Pid, reason: object) -> World:
     world = release_name(world, pid)
     # A dead process runs no more code: a supervisor killed while it waits for a child's ack,
     # a room killed while it computes in its init (SUP-12), leaves its code behind.
+    # (Its monitors go too: the DOWNs below are sent from `proc`, the process as it was.)
     world = world.update(pid, alive=False, exit_reason=reason, links=frozenset(), mailbox=(),
-                         monitors=FrozenMap(), code=None)
+                         monitors=FrozenMap(), code=None, monitored_by=FrozenMap())
     for peer in sorted(proc.links, reverse=True):
         world = world.send(pid, peer, ExitSignal(reason, link=True))
     for ref in proc.monitored_by:  # FrozenMap iterates refs in creation order
         watcher, obj = proc.monitored_by[ref]
         world = world.send(pid, watcher, Down(ref, obj, reason))
-    return world.update(pid, monitored_by=FrozenMap())
+    return world
 
 
 def receive_exit(world: World, pid: Pid, sender: Pid, reason: object, via_link: bool) -> World:
@@ -103,6 +104,8 @@ def link(world: World, pid: Pid, other: object) -> tuple[World, object]:
 
 def receive_link(world: World, pid: Pid, sender: Pid) -> World:
     proc = world.processes[pid]
+    if sender in proc.links:
+        return world   # LINK-1: at most one link per pair
     return world.update(pid, links=proc.links | {sender})
 
 
@@ -119,6 +122,8 @@ def unlink(world: World, pid: Pid, other: object) -> tuple[World, object]:
 
 def receive_unlink(world: World, pid: Pid, sender: Pid) -> World:
     proc = world.processes[pid]
+    if sender not in proc.links:
+        return world
     return world.update(pid, links=proc.links - {sender})
 
 
@@ -161,7 +166,8 @@ def demonitor(world: World, pid: Pid, ref: Ref, flush: bool) -> World:
     if flush:
         proc = world.processes[pid]
         kept = tuple(m for m in proc.mailbox if not _is_down(m, ref))
-        world = world.update(pid, mailbox=kept)
+        if len(kept) != len(proc.mailbox):
+            world = world.update(pid, mailbox=kept)
     return world
 
 
@@ -171,6 +177,8 @@ def _is_down(term: object, ref: Ref) -> bool:
 
 def receive_demonitor(world: World, pid: Pid, ref: Ref) -> World:
     proc = world.processes[pid]
+    if ref not in proc.monitored_by:
+        return world   # the monitor is gone already
     return world.update(pid, monitored_by=proc.monitored_by.delete(ref))
 
 

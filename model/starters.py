@@ -21,13 +21,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-import attrs
-
 from regspec.common.childspec import ChildSpec, substitute_spec
 from regspec.terms import Atom, Pid
 
 from .code import Atomic
-from .world import World
+from .world import World, replace_world
 
 __all__ = ["STARTERS", "register_starter", "start_kind"]
 
@@ -60,4 +58,4 @@ def start_kind(spec: ChildSpec, args: tuple = ()):
 def _bind(world: World, me: Pid, label: str, pid: Pid):
     if label in world.bindings:
         return world, OK
-    return attrs.evolve(world, bindings=world.bindings.set(label, pid)), OK
+    return replace_world(world, bindings=world.bindings.set(label, pid)), OK

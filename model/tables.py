@@ -42,12 +42,13 @@ from typing import Iterator, Mapping
 
 import immutables
 
-from regspec.terms import term_order
+from regspec.terms import Pid, term_order
 
 __all__ = ["PMap", "ProcessTable", "NameTable", "pmap", "process_table", "name_table"]
 
 _MASK = (1 << 64) - 1
 _MISSING = object()
+_new_object = object.__new__
 
 
 class PMap(Mapping):
@@ -131,7 +132,10 @@ class PMap(Mapping):
             if old is not _MISSING:
                 h -= hash((key, old))
             h = (h + hash((key, value))) & _MASK
-        return self._derived(self, self._m.set(key, value), h)
+        new = self._derived(self, self._m.set(key, value), h)
+        if old is not _MISSING:
+            new._keys = self._keys   # same keys: their order holds
+        return new
 
     def delete(self, key) -> "PMap":
         old = self._m.get(key, _MISSING)
@@ -146,14 +150,18 @@ class PMap(Mapping):
 class ProcessTable(PMap):
     """pid -> Process, with the pids computing and the pending receive deadlines kept beside.
 
+    Its HAMT is keyed by the pid's number: an int hashes in C where a `Pid`
+    hashes in Python, and the table is read several times in every step.
+    Its keys are pids all the same (a lookup by anything else finds nothing).
+
     >>> from regspec.terms import Pid
     >>> class P:   # a stand-in for world.Process
     ...     def __init__(self, pid, code=None): self.pid, self.alive, self.code = pid, True, code
     >>> class R:   # a stand-in for code.Running
     ...     def __init__(self, busy=False, deadline=None): self.busy, self.deadline = busy, deadline
     >>> t = ProcessTable({Pid(1): P(Pid(1))}).set(Pid(2), P(Pid(2), R(busy=True))).set(Pid(3), P(Pid(3), R(deadline=7)))
-    >>> t.first_busy(), t.first_timer()
-    (P2, (7, P3))
+    >>> t.first_busy(), t.first_timer(), list(t), Pid(2) in t, 2 in t
+    (P2, (7, P3), [P1, P2, P3], True, False)
     >>> t.set(Pid(2), P(Pid(2))).first_busy() is None
     True
     """
@@ -161,59 +169,114 @@ class ProcessTable(PMap):
     __slots__ = ("_busy", "_timers")
 
     def __init__(self, items=()):
-        super().__init__(items)
+        pairs = items.items() if isinstance(items, Mapping) else items
+        m = immutables.Map()
+        for pid, proc in pairs:
+            if type(pid) is not Pid:
+                raise TypeError(f"a process table is keyed by pids, not {pid!r}")
+            m = m.set(pid.n, proc)
+        self._m, self._h, self._keys = m, None, None
         busy, timers = immutables.Map(), immutables.Map()
-        for pid, proc in self._m.items():
-            busy, timers = _index(busy, timers, pid, proc)
+        for n, proc in m.items():
+            busy, timers = _index(busy, timers, Pid(n), proc)
         self._busy, self._timers = busy, timers
 
-    @classmethod
-    def _derived(cls, parent, m, h):
-        new = super()._derived(parent, m, h)
-        new._busy, new._timers = parent._busy, parent._timers
+    # -- reading: by the pid's number ---------------------------------------------
+    def __getitem__(self, pid):
+        if type(pid) is Pid:
+            return self._m[pid.n]
+        raise KeyError(pid)
+
+    def get(self, pid, default=None):
+        return self._m.get(pid.n, default) if type(pid) is Pid else default
+
+    def __contains__(self, pid) -> bool:
+        return type(pid) is Pid and pid.n in self._m
+
+    def unordered_items(self):
+        return ((Pid(n), proc) for n, proc in self._m.items())
+
+    def sorted_keys(self) -> tuple:
+        if self._keys is None:
+            self._keys = tuple(Pid(n) for n in sorted(self._m.keys()))   # term order of pids: by number
+        return self._keys
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({{" + ", ".join(f"{k!r}: {self[k]!r}" for k in self) + "})"
+
+    def __reduce__(self):
+        return (type(self), (dict(self.unordered_items()),))
+
+    # -- updates ---------------------------------------------------------------------
+    def set(self, pid, value) -> "ProcessTable":
+        # The item and the index in one go: this is the world's most frequent update.
+        if type(pid) is not Pid:
+            raise TypeError(f"a process table is keyed by pids, not {pid!r}")
+        m, n = self._m, pid.n
+        old = m.get(n, _MISSING)
+        if old is value:
+            return self
+        new = _new_object(ProcessTable)
+        h = self._h
+        if h is not None:
+            if old is not _MISSING:
+                h -= hash((n, old))
+            h = (h + hash((n, value))) & _MASK
+        new._m, new._h = m.set(n, value), h
+        # A new key changes the order of the keys; a new value for a key does not.
+        new._keys = None if old is _MISSING else self._keys
+        if value.code is None and (old is _MISSING or old.code is None):
+            new._busy, new._timers = self._busy, self._timers   # code-less before and after: no index entry
+        else:
+            new._busy, new._timers = _index(self._busy, self._timers, pid, value)
         return new
 
-    def set(self, key, value) -> "ProcessTable":
-        new = super().set(key, value)
-        if new is not self:
-            new._busy, new._timers = _index(self._busy, self._timers, key, value)
-        return new
-
-    def delete(self, key) -> "ProcessTable":
-        new = super().delete(key)
-        if new is not self:
-            new._busy, new._timers = _index(self._busy, self._timers, key, None)
+    def delete(self, pid) -> "ProcessTable":
+        m = self._m
+        old = m.get(pid.n, _MISSING) if type(pid) is Pid else _MISSING
+        if old is _MISSING:
+            return self
+        new = _new_object(ProcessTable)
+        h = self._h
+        new._m, new._h, new._keys = m.delete(pid.n), None if h is None else (h - hash((pid.n, old))) & _MASK, None
+        new._busy, new._timers = _index(self._busy, self._timers, pid, None)
         return new
 
     def first_busy(self):
         """The lowest pid whose process is computing (alive, its code in a `Compute`), or None."""
-        return min(self._busy, key=_pid_number) if self._busy else None
+        return self._busy[min(self._busy.keys())] if self._busy else None
 
     def first_timer(self):
         """`(deadline, pid)` of the earliest pending receive deadline (lowest pid first on a tie), or None."""
         if not self._timers:
             return None
-        pid = min(self._timers, key=lambda p: (self._timers[p], p.n))
-        return self._timers[pid], pid
+        return min(self._timers.values(), key=_deadline_then_pid)
 
 
-def _pid_number(pid) -> int:
-    return pid.n
+def _deadline_then_pid(entry) -> tuple:
+    return entry[0], entry[1].n
 
 
 def _index(busy: immutables.Map, timers: immutables.Map, pid, proc):
-    """The two indexes with `pid`'s entries as its process `proc` (None: gone) makes them."""
+    """The two indexes with `pid`'s entries as its process `proc` (None: gone) makes them.
+
+    Both are keyed by the pid's number, as the table is: `busy` maps it to the pid,
+    `timers` to `(deadline, pid)`.
+    """
+    n = pid.n
     code = proc.code if proc is not None and proc.alive else None
     if code is not None and code.busy:
-        busy = busy.set(pid, True)
-    elif pid in busy:
-        busy = busy.delete(pid)
+        if n not in busy:
+            busy = busy.set(n, pid)
+    elif n in busy:
+        busy = busy.delete(n)
     deadline = code.deadline if code is not None else None
     if deadline is not None:
-        if timers.get(pid, _MISSING) != deadline:
-            timers = timers.set(pid, deadline)
-    elif pid in timers:
-        timers = timers.delete(pid)
+        entry = timers.get(n)
+        if entry is None or entry[0] != deadline:
+            timers = timers.set(n, (deadline, pid))
+    elif n in timers:
+        timers = timers.delete(n)
     return busy, timers
 
 

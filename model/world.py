@@ -44,24 +44,31 @@ __all__ = ["Process", "Control", "World", "new_world", "replace_process", "repla
 
 def _replacer(cls):
     """`replace(obj, **changes)`: `attrs.evolve` for the frozen, hash-caching `cls` without evolve's
-    per-call field walk (a third of a step's cost). It runs no converter: callers pass values already
-    converted (a table from a table's `set`). The hash cache is reset, as `__init__` does."""
-    names = tuple(f.name for f in attrs.fields(cls))
-    if _HASH_CACHE not in cls.__slots__:
-        raise TypeError(f"{cls.__name__} does not cache its hash in {_HASH_CACHE}")
-    lines = ["def replace(self, /, **changes):",
-             "    if not changes.keys() <= NAMES:",
-             "        raise TypeError(f'{CLS.__name__} has no field {sorted(changes.keys() - NAMES)[0]!r}')",
-             "    get = changes.get",
-             "    new = NEW(CLS)"]
-    lines += [f"    SET(new, {n!r}, get({n!r}, self.{n}))" for n in names]
-    lines += [f"    SET(new, {_HASH_CACHE!r}, None)", "    return new"]
-    scope = {"NAMES": frozenset(names), "CLS": cls, "NEW": object.__new__, "SET": object.__setattr__}
-    exec("\n".join(lines), scope)   # one straight-line function per class, as attrs writes its own __init__
-    return scope["replace"]
+    per-call field walk and `__init__` (a third of a step's cost). `cls` keeps its fields in its
+    instance dict (`slots=False`), so a copy is one dict copy whatever the number of fields. It runs
+    no converter: callers pass values already converted (a table from a table's `set`). The hash
+    cache is reset, as `__init__` does."""
+    names = frozenset(f.name for f in attrs.fields(cls))
+    if "__slots__" in cls.__dict__:
+        raise TypeError(f"{cls.__name__} keeps its fields in slots; `replace` copies an instance dict")
+    if not attrs.has(cls) or cls.__hash__ is object.__hash__:
+        raise TypeError(f"{cls.__name__} is no hashable attrs class")
+    new_object, set_attr = object.__new__, object.__setattr__
+
+    def replace(self, /, **changes):
+        if not changes.keys() <= names:
+            raise TypeError(f"{cls.__name__} has no field {sorted(changes.keys() - names)[0]!r}")
+        fields = self.__dict__.copy()
+        fields.update(changes)
+        fields[_HASH_CACHE] = None
+        new = new_object(cls)
+        set_attr(new, "__dict__", fields)
+        return new
+
+    return replace
 
 
-_HASH_CACHE = "_attrs_cached_hash"   # attrs' slot of a cache_hash class's cached hash
+_HASH_CACHE = "_attrs_cached_hash"   # attrs' attribute holding a cache_hash class's cached hash
 
 
 # -- the model's own message -----------------------------------------------
@@ -82,7 +89,7 @@ class Control:
 
 # -- processes --------------------------------------------------------------
 
-@attrs.frozen(cache_hash=True)
+@attrs.frozen(cache_hash=True, slots=False)   # fields in a dict: `replace` copies it in one go
 class Process:
     """One process, alive or dead.
 
@@ -106,7 +113,7 @@ class Process:
     code: object = None                     # code.Running while the process is inside blocking code
 
 
-@attrs.frozen(cache_hash=True)
+@attrs.frozen(cache_hash=True, slots=False)
 class World:
     """The whole system at one instant.
 
@@ -143,14 +150,41 @@ class World:
         return replace_world(self, processes=self.processes.set(proc.pid, proc))
 
     def update(self, pid: Pid, **changes) -> "World":
-        return self.put(replace_process(self.processes[pid], **changes))
+        # `replace_process` and `replace_world` written out: the world's most frequent update.
+        processes = self.processes
+        fields = processes[pid].__dict__.copy()
+        if not changes.keys() <= _PROCESS_FIELDS:
+            raise TypeError(f"Process has no field {sorted(changes.keys() - _PROCESS_FIELDS)[0]!r}")
+        fields.update(changes)
+        fields[_HASH_CACHE] = None
+        proc = _new_object(Process)
+        _set_attr(proc, "__dict__", fields)
+        fields = self.__dict__.copy()
+        fields["processes"] = processes.set(pid, proc)
+        fields[_HASH_CACHE] = None
+        world = _new_object(World)
+        _set_attr(world, "__dict__", fields)
+        return world
 
     def send(self, sender: Pid, receiver: Pid, payload: object) -> "World":
-        sig = Signal(self.next_seq, sender, receiver, payload)
-        return replace_world(self, in_flight=self.in_flight + (sig,), next_seq=self.next_seq + 1)
+        # `replace_world` written out, as in `update`: every signal passes here.
+        seq = self.next_seq
+        fields = self.__dict__.copy()
+        fields["in_flight"] = self.in_flight + (Signal(seq, sender, receiver, payload),)
+        fields["next_seq"] = seq + 1
+        fields[_HASH_CACHE] = None
+        world = _new_object(World)
+        _set_attr(world, "__dict__", fields)
+        return world
 
     def make_ref(self) -> tuple["World", Ref]:
-        return replace_world(self, next_ref=self.next_ref + 1), Ref(self.next_ref)
+        n = self.next_ref
+        fields = self.__dict__.copy()
+        fields["next_ref"] = n + 1
+        fields[_HASH_CACHE] = None
+        world = _new_object(World)
+        _set_attr(world, "__dict__", fields)
+        return world, Ref(n)
 
     def spawn(self, kind: str, **fields) -> tuple["World", Pid]:
         # SCN-3: pids are numbered in creation order, so a model pid is its printed number.
@@ -164,6 +198,8 @@ class World:
 
 replace_process = _replacer(Process)
 replace_world = _replacer(World)
+_PROCESS_FIELDS = frozenset(f.name for f in attrs.fields(Process))
+_new_object, _set_attr = object.__new__, object.__setattr__
 
 
 def new_world(node: str = "a") -> World:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from .canonical import UNBOUND, Encoder
 from .common.childspec import ChildSpec
-from .common.steps import RefLabel, Step, bind, values
+from .common.steps import PLAIN, ProcLabel, RefLabel, Step, bind, values
 from .scenario import Scenario, to_step
 from .terms import Atom, ErlList, GlobalName, LocalName, Outcome, Pid, Ref, ViaName
 
@@ -57,9 +57,13 @@ def _missing_number(step: Step, bindings: dict, encoder: Encoder, session) -> st
     Numbers are handed out as processes are created and refs printed; one not
     handed out yet cannot be read on any target (the beam driver has no such pid).
     """
-    todo = [v for _, v in values(step)]
-    while todo:
-        t = todo.pop(0)
+    todo = [v for _, v in values(step) if v.__class__ not in _NOTHING_TO_NAME]
+    i = 0
+    while i < len(todo):   # first in, first out: the first missing one named in the step is the reason
+        t = todo[i]
+        i += 1
+        if t.__class__ in _NOTHING_TO_NAME:
+            continue
         if isinstance(t, Pid) and not session.has_pid(t):
             return f"no process is numbered P{t.n}"
         if isinstance(t, RefLabel) and t.label not in bindings and not _printed(t.label, encoder):
@@ -73,6 +77,9 @@ def _missing_number(step: Step, bindings: dict, encoder: Encoder, session) -> st
         elif isinstance(t, ChildSpec):
             todo.extend((t.id, t.name, *t.options.values()))
     return None
+
+
+_NOTHING_TO_NAME = (PLAIN - {Pid}) | {ProcLabel}   # no pid or ref label inside (a Ref is a value, not a label)
 
 
 def _printed(label: str, encoder: Encoder) -> bool:

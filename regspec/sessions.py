@@ -71,7 +71,8 @@ class ModelSession:
         return pid in self.world.processes
 
     def child_bindings(self) -> dict:
-        return dict(self.world.bindings.items())
+        bindings = self.world.bindings
+        return {label: bindings[label] for label in bindings} if bindings else {}
 
     def close(self) -> None:
         pass

@@ -25,13 +25,13 @@ from typing import Callable, ClassVar
 
 import attrs
 
-from regspec.terms import Atom, ErlList, GlobalName, LocalName, Pid, ViaName  # noqa: F401 (Pid: the doctest)
+from regspec.terms import Atom, Binary, ErlList, GlobalName, LocalName, Pid, Ref, ViaName
 
 from .childspec import ChildSpec
 from .records import FrozenMap
 
 __all__ = [
-    "Step", "ProcLabel", "RefLabel", "STEP_TYPES", "bind", "values", "Unsupported",
+    "Step", "ProcLabel", "RefLabel", "STEP_TYPES", "bind", "values", "PLAIN", "Unsupported",
     "Spawn", "Start", "Stop", "Register", "Unregister", "Whereis", "Registered", "Send", "Call", "Cast", "Kill",
     "Monitor", "Demonitor", "Link", "Unlink", "TrapExit", "Messages", "Alive", "StartChild", "TerminateChild",
     "WhichChildren", "CountChildren", "GlobalRegister", "GlobalUnregister", "GlobalSend", "RegistryKeys",
@@ -258,30 +258,81 @@ class Heal(Step):
 
 _FIXED = frozenset({"label", "nowait", "source"})
 
+# Values that are terms through and through, no label inside: most of a step's fields.
+PLAIN = frozenset({int, bool, str, type(None), Atom, Binary, Pid, Ref})
+
+_OWN_FIELDS: dict = {}   # step type -> the names of its own fields (attrs' field walk, once per type)
+
+
+def _own_fields(cls: type) -> tuple:
+    names = _OWN_FIELDS.get(cls)
+    if names is None:
+        names = _OWN_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.name not in _FIXED)
+    return names
+
+
 def values(step: Step):
     """The step's own fields (`as`, `nowait`, `source` aside) as `(name, value)` pairs."""
-    return ((f.name, getattr(step, f.name)) for f in attrs.fields(type(step)) if f.name not in _FIXED)
+    return [(name, getattr(step, name)) for name in _own_fields(type(step))]
+
 
 def bind(step: Step, proc: Callable[[str], object], ref: Callable[[str], object]) -> Step:
     """`step` with every `ProcLabel` replaced by `proc(label)` and every `RefLabel` by `ref(label)`."""
-    def term(t):
-        if isinstance(t, ProcLabel):
-            return proc(t.label)
-        if isinstance(t, RefLabel):
-            return ref(t.label)
-        if isinstance(t, tuple):
-            return tuple(term(x) for x in t)
-        if isinstance(t, ErlList):
-            return ErlList(tuple(term(x) for x in t.items), term(t.tail))
-        if isinstance(t, LocalName):
-            return LocalName(term(t.name))
-        if isinstance(t, GlobalName):
-            return GlobalName(term(t.name))
-        if isinstance(t, ViaName):
-            return ViaName(t.backend, term(t.name))
-        if isinstance(t, ChildSpec):
-            return attrs.evolve(t, id=term(t.id), name=term(t.name),
-                                options=FrozenMap({k: term(v) for k, v in t.options.items()}))
+    changes = None
+    for name in _own_fields(type(step)):
+        v = getattr(step, name)
+        kind = v.__class__
+        if kind in PLAIN:
+            continue
+        if kind is ProcLabel:
+            bound = proc(v.label)
+        elif kind is RefLabel:
+            bound = ref(v.label)
+        else:
+            bound = _bound(v, proc, ref)
+            if bound == v:   # no label inside (a label never equals what it stands for)
+                continue
+        if changes is None:
+            changes = {}
+        changes[name] = bound
+    return _evolve(step, changes) if changes else step   # most steps hold no label
+
+
+def _bound(t, proc: Callable[[str], object], ref: Callable[[str], object]):
+    """The term `t` with its labels filled in (`bind`)."""
+    if t.__class__ in PLAIN:
         return t
-    changes = {name: term(v) for name, v in values(step)}
-    return attrs.evolve(step, **changes)
+    if isinstance(t, ProcLabel):
+        return proc(t.label)
+    if isinstance(t, RefLabel):
+        return ref(t.label)
+    if isinstance(t, tuple):
+        return tuple(_bound(x, proc, ref) for x in t)
+    if isinstance(t, ErlList):
+        return ErlList(tuple(_bound(x, proc, ref) for x in t.items), _bound(t.tail, proc, ref))
+    if isinstance(t, LocalName):
+        return LocalName(_bound(t.name, proc, ref))
+    if isinstance(t, GlobalName):
+        return GlobalName(_bound(t.name, proc, ref))
+    if isinstance(t, ViaName):
+        return ViaName(t.backend, _bound(t.name, proc, ref))
+    if isinstance(t, ChildSpec):
+        return attrs.evolve(t, id=_bound(t.id, proc, ref), name=_bound(t.name, proc, ref),
+                            options=FrozenMap({k: _bound(v, proc, ref) for k, v in t.options.items()}))
+    return t
+
+
+_ALL_FIELDS: dict = {}   # step type -> the names of all its fields
+
+
+def _evolve(step: Step, changes: dict) -> Step:
+    """`attrs.evolve(step, **changes)` without its per-call field walk: a step record has no
+    converter, validator or hash cache to run (`bind` is on every step's path)."""
+    cls = type(step)
+    names = _ALL_FIELDS.get(cls)
+    if names is None:
+        names = _ALL_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls))
+    new = object.__new__(cls)
+    for name in names:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(step, name))
+    return new
