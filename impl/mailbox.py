@@ -243,13 +243,7 @@ class Mailbox:
         if not self._messages:   # (one read: atomic; an empty mailbox is the common answer)
             return False
         with self._lock:
-            messages = self._messages
-            for i, msg in enumerate(messages):
-                if match(msg):
-                    del messages[i]
-                    found.append(msg)
-                    return True
-            return False
+            return self.take_held(match, found)
 
     def take_held(self, match: Callable[[object], bool], found: list) -> bool:
         """`take_into` with the lock already held (the driver's `done` in the scheduler, which holds it)."""

@@ -944,7 +944,7 @@ class Runtime:
         real_deadline = now + (self.wait_timeout if timeout is None else timeout)
         queue, inbox, procs, driver = self._queue, self._inbox, self._procs, self._driver
         messages = driver.mailbox._messages
-        lock, handoffs, monotonic = self._lock, self._handoffs, time.monotonic
+        handoffs, monotonic = self._handoffs, time.monotonic
         self._gate_open = True
         try:
             while True:
@@ -1012,7 +1012,7 @@ class Runtime:
                         if proc.timer is not None or not proc.started:
                             self._grant(proc, batch)   # it handles them in its own thread
                         else:
-                            # `_grant(proc, batch)` and `_wait`, inlined for their commonest case: a
+                            # `_grant(proc, batch)`, inlined for its commonest case: a
                             # started thread blocked in a receive without a timer (a server's loop).
                             proc.status = RUNNING   # (all `_set_status` does for this move)
                             proc.in_slice = True
@@ -1027,24 +1027,7 @@ class Runtime:
                             self._slice_end = now + self.time_slice
                             if now >= real_deadline:
                                 raise self._timeout_error(timeout)
-                            seconds = min(self._slice_end, real_deadline) - now
-                            if self._zombies:
-                                seconds = min(seconds, RESEND)
-                            waiter = allocate_lock()
-                            waiter.acquire()
-                            self._sched_waiter = waiter
-                            saved = lock._release_save()
-                            try:
-                                while handoffs:   # woken once the lock is let go: it finds it free
-                                    handoffs.pop().release()
-                                if self._starting:
-                                    self._start_pending()
-                                if seconds > 0:
-                                    waiter.acquire(True, seconds)
-                            finally:
-                                lock._acquire_restore(saved)
-                                if self._sched_waiter is waiter:   # not woken: timed out
-                                    self._sched_waiter = None
+                            self._wait(min(self._slice_end, real_deadline) - now)
                             continue
                     current = self._current
                     if current is None:   # handled on someone's behalf (P0's, a dead one's, a busy one's)
