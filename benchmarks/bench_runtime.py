@@ -471,10 +471,14 @@ def main(argv=None) -> int:
     m = interleaved({"small": lambda: per_message_run_queue(10, total),
                      "big": lambda: per_message_run_queue(big, total),
                      "bare_small": lambda: bare_wake_in_turn(10, total),
-                     "bare_big": lambda: bare_wake_in_turn(big, total)}, 3)
+                     "bare_big": lambda: bare_wake_in_turn(big, total),
+                     "bare1_small": on_one_cpu(lambda: bare_wake_in_turn(10, total)),
+                     "bare1_big": on_one_cpu(lambda: bare_wake_in_turn(big, total))}, 3)
     figs.append(figure(f"per message, run queue {big} vs 10", m["big"], "s", m["small"], "run queue 10"))
     figs.append(figure(f"bare threads woken in turn {big} vs 10", m["bare_big"], "s", m["bare_small"],
                        "bare threads 10"))
+    figs.append(figure(f"bare threads on one CPU woken in turn {big} vs 10", m["bare1_big"], "s",
+                       m["bare1_small"], "bare threads 10, 1 CPU"))
 
     small_n = max(big // 10, 1)
     live = []
