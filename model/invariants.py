@@ -36,7 +36,7 @@ def one_name_per_pid(world: World) -> tuple[str, ...]:
 def pids_in_creation_order(world: World) -> tuple[str, ...]:
     """PROC-1: scenario pids are P0..P(n-1), each used once (processes from before step 0 have no number)."""
     # the keys are distinct: n of them, each in 0..n-1, are exactly 0..n-1 (no sort per step)
-    numbered = [p.n for p, _ in world.processes.unordered_items() if p.n >= 0]
+    numbered = [n for n in (proc.pid.n for proc in world.processes.unordered_values()) if n >= 0]
     if len(numbered) == world.next_pid and all(n < world.next_pid for n in numbered):
         return ()
     return (f"pids {sorted(numbered)} are not 0..{world.next_pid - 1}",)
@@ -44,7 +44,7 @@ def pids_in_creation_order(world: World) -> tuple[str, ...]:
 
 def dead_hold_nothing(world: World) -> tuple[str, ...]:
     """A dead process holds no links, no monitors and no messages."""
-    bad = [(pid, proc) for pid, proc in world.processes.unordered_items()
+    bad = [(proc.pid, proc) for proc in world.processes.unordered_values()
            if not proc.alive and (proc.links or proc.monitors or proc.monitored_by or proc.mailbox or proc.code)]
     return tuple(f"dead {pid!r} still holds links, monitors or messages" for pid, _ in in_order(bad))
 
@@ -64,7 +64,7 @@ def children_are_live(world: World) -> tuple[str, ...]:
     """SUP-2, SUP-5, once the world is quiescent: a live supervisor's children are alive and none
     waits for a retried restart (a supervisor that could not restart them has given up and is gone)."""
     out = []
-    sups = [(pid, proc) for pid, proc in world.processes.unordered_items()
+    sups = [(proc.pid, proc) for proc in world.processes.unordered_values()
             if proc.alive and proc.kind in SUPERVISOR_KINDS and proc.code is None]
     for pid, proc in in_order(sups):
         live, restarting = supervised(proc.state)

@@ -88,6 +88,10 @@ class PMap(Mapping):
         depend on order (the invariants' checks, run after every step)."""
         return self._m.items()
 
+    def unordered_values(self):
+        """The values in no particular order, without sorting (a process knows its own pid)."""
+        return self._m.values()
+
     def sorted_keys(self) -> tuple:
         """The keys in term order (sorted on the first walk of this map, then kept)."""
         if self._keys is None:
