@@ -7,12 +7,14 @@ derandomized, no database, no deadline, generate phase only), a trivial
 two-rule machine (one rule adds a drawn integer, one checks it: Hypothesis's
 own cost per example), the system machine and the supervision machine of
 `tests/stateful/machine.py` (the model against the threaded runtime).
-Printed for each: examples per second (the median of `--rounds`), and the
-ratio to the trivial machine's, measured in the same run (the target is
-0.30 or more); the CPU time per example of that round (every thread of the
-process: on a machine shared with other work, what moves least); then where a differential example's time goes, in ms per
-example: the model's side, the runtime's side, making and closing the
-runtime session, the invariants, and the rest (Hypothesis drawing the steps).
+The three machines take turns in every round (a burst of load hits them
+alike). Printed for each: examples per second (the median of `--rounds`),
+and the ratio to the trivial machine's, measured in the same run (the
+target is 0.30 or more); the CPU time per example of that round (every
+thread of the process: on a machine shared with other work, what moves
+least); then where a differential example's time goes, in ms per example:
+the model's side, the runtime's side, making and closing the runtime
+session, the invariants, and the rest (Hypothesis drawing the steps).
 With `--json`, one JSON object per figure: {"name", "value", "unit", "baseline", "ratio"}.
 It prints figures; it asserts nothing about speed.
 """
@@ -126,21 +128,24 @@ def main(argv=None) -> None:
         figures.append({"name": name, "value": round(value, 3), "unit": unit, "baseline": round(baseline, 3),
                         "ratio": round(value / baseline, 3) if baseline else None})
 
-    trivials = []
+    # The machines take turns in every round, so that a burst of load or a drift of the machine's
+    # speed hits each of them alike (as bench_runtime's `interleaved`); each figure is its median.
+    machines = (("system", machine.system_machine), ("supervision", machine.supervision_machine))
+    trivials, rounds = [], {name: [] for name, _ in machines}
     for _ in range(args.rounds):
         rate = args.examples / run(TrivialMachine, s)
         trivials.append((rate, CPU[TrivialMachine.__name__] * 1000 / args.examples))
-    trivial, trivial_cpu = sorted(trivials)[args.rounds // 2]
-    figure("trivial_machine_examples_per_s", trivial, "examples/s", trivial)
-    figure("trivial_machine_cpu_ms_per_example", trivial_cpu, "ms/example", trivial_cpu)
-    for name, factory in (("system", machine.system_machine), ("supervision", machine.supervision_machine)):
-        rates, splits = [], []
-        for _ in range(args.rounds):
+        for name, factory in machines:
             split = Split()
             timed = split.machine(factory)
             seconds = run(timed, s, on_side=timed.side_apply)
-            rates.append((args.examples / seconds, seconds, split, CPU[timed.__name__] * 1000 / args.examples))
-        rate, seconds, split, cpu_ms = sorted(rates, key=lambda r: r[0])[args.rounds // 2]
+            rounds[name].append((args.examples / seconds, seconds, split,
+                                 CPU[timed.__name__] * 1000 / args.examples))
+    trivial, trivial_cpu = sorted(trivials)[args.rounds // 2]
+    figure("trivial_machine_examples_per_s", trivial, "examples/s", trivial)
+    figure("trivial_machine_cpu_ms_per_example", trivial_cpu, "ms/example", trivial_cpu)
+    for name, _ in machines:
+        rate, seconds, split, cpu_ms = sorted(rounds[name], key=lambda r: r[0])[args.rounds // 2]
         figure(f"{name}_machine_examples_per_s", rate, "examples/s", trivial)
         # CPU time, what a loaded machine moves least (ratio: this machine's over trivial's, so its
         # inverse is the one to hold beside the examples/s ratio)
