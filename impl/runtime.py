@@ -40,11 +40,11 @@ A call's path. Only one thread runs at a time, so every bytecode of a
 round trip is on its critical path: the commonest case of each step is
 inlined, each beside the general code it stands for (and each tested
 against it): the scheduler's loop (`run_held`) delivers a lone reply to P0
-in place and grants a thread blocked in a receive without a timer, then
-waits, without `_grant`'s and `_wait`'s frames; a receive of any message
-without a timeout (`_receive_any`, a server's loop) parks and waits for
-its next turn without `_park`'s and `Mailbox.await_signal`'s; the fused
-BIFs queue their signals without `send`'s frame.
+in place and grants a thread blocked in a receive without a timer
+without `_grant`'s frame; a receive of any message without a timeout
+(`_receive_any`, a server's loop) parks and waits for its next turn
+without `_park`'s and `Mailbox.await_signal`'s. The scheduler's wait
+(`_wait`) and the queueing of a signal (`send`) stay one copy each.
 
 One CPU. While a runtime lives, its driver and every process thread (each
 started by the driver, so it inherits this) run on one CPU: the one the
@@ -707,17 +707,8 @@ class Runtime:
             if proc.killed:
                 proc.in_user = True
                 raise ProcessExit
-            if to.__class__ is Pid:   # `signals.send` to a pid: `send(proc.pid, to, MESSAGE, msg)`, inlined
-                sig = _new_signal(_Signal, (proc.pid, to, MESSAGE, msg))
-                n = to.n
-                box = self._inbox.get(n)
-                if box is None:
-                    self._inbox[n] = box = [sig]
-                    self._queue.append(box)
-                else:
-                    box.append(sig)
-                if self._sched_waiter is not None and self._current is None:
-                    self._wake_scheduler()
+            if to.__class__ is Pid:
+                self.send(proc.pid, to, MESSAGE, msg)   # `signals.send` to a pid
             else:
                 signals.send(self, proc, to, msg)   # (a free name raises badarg, as `Context.send`)
             messages = proc.mailbox._messages
@@ -892,18 +883,9 @@ class Runtime:
             request = _new(MonitorRequest)
             _set_field(request, "ref", mref)
             _set_field(request, "object", target)
-            # `send(me, target, request)`, inlined ...
-            sig = _new_signal(_Signal, (me, target, request, None))
-            box = self._inbox.get(target.n)
-            if box is None:
-                box = self._inbox[target.n] = [sig]
-                self._queue.append(box)
-            else:
-                box.append(sig)
-            if self._sched_waiter is not None and self._current is None:
-                self._wake_scheduler()
+            self.send(me, target, request)
             msg = make(me, mref, *args)
-            box.append(_new_signal(_Signal, (me, target, MESSAGE, msg)))   # ... and `signals.send` to it
+            self.send(me, target, MESSAGE, msg)   # ... and `signals.send` to it
             return mref, msg
 
     def bif(self, proc: Process, fn: Callable, *args) -> object:
