@@ -193,8 +193,7 @@ class DriverContext(Context):
                         raise ErlangError("exit", Atom("shutdown"))
                     else:
                         raise _Deadlock
-            # (a reply is {Tag, Reply}: `is_down` is asked only of a 5-tuple)
-            if mref is not None and (msg.__class__ is not tuple or len(msg) != 5 or not signals.is_down(msg, mref)):
+            if mref is not None and not signals.is_down(msg, mref):
                 signals.demonitor(rt, self._proc, mref, True)
             return msg
 

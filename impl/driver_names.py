@@ -124,7 +124,7 @@ def _code(fn, *args):
 
 def call(to: object, msg: object, timeout: object = 5000, exit_during: object = None):
     """`gen_server:call(To, Msg, Timeout)` (GS-3, GS-4, GS-5); `exit_during` is `gen_server.do_call`'s hook."""
-    return methodcaller("run_code", _call, to, msg, timeout, exit_during)   # (`_code`, one frame less)
+    return _code(_call, to, msg, timeout, exit_during)
 
 
 def stop(target: object, reason: object = Atom("normal")):

@@ -39,9 +39,6 @@ CALL = Atom("call")
 CALLING_SELF = Atom("calling_self")
 TIMEOUT_REASON = Atom("timeout")
 
-_new = object.__new__
-_set_field = object.__setattr__
-
 
 def serve(ctx: Context, callbacks, state: object) -> None:
     """`gen_server:loop`: never returns; the process ends through `ctx.exit` or a kill."""
@@ -104,10 +101,7 @@ def do_call(ctx: Context, pid: Pid, request: object, printed: object, timeout: o
     if exit_during is not None:
         ctx.exit_signal(pid, exit_during)
     # receive {Tag, Reply} or the DOWN; demonitor(Mref, [flush]) after a reply or a timeout:
-    pattern = _new(ReplyOrDown)   # `ReplyOrDown(Tag, Mref)`, without the Python frame of attrs' __init__
-    _set_field(pattern, "tag", request_msg[1][1])
-    _set_field(pattern, "mref", mref)
-    msg = ctx.receive_demonitor(pattern.matches, mref, timeout)
+    msg = ctx.receive_demonitor(ReplyOrDown(request_msg[1][1], mref).matches, mref, timeout)
     if msg is TIMEOUT:
         raise ErlangError("exit", (TIMEOUT_REASON, call_mfa(printed, request, timeout)))
     if len(msg) == 5:   # the DOWN (a reply is {Tag, Reply})

@@ -95,8 +95,7 @@ def enabled(world: World) -> tuple:
         seen: set = set()
         choices = []
         for sig in in_flight:  # ordered by arrival
-            receiver = sig.receiver
-            key = receiver.n if type(receiver) is Pid else receiver   # `_key`, written out
+            key = _key(sig.receiver)
             if key not in seen:
                 seen.add(key)
                 choices.append(Run(sig.receiver))

@@ -57,7 +57,7 @@ def _missing_number(step: Step, bindings: dict, encoder: Encoder, session) -> st
     Numbers are handed out as processes are created and refs printed; one not
     handed out yet cannot be read on any target (the beam driver has no such pid).
     """
-    todo = [v for _, v in values(step) if v.__class__ not in _NOTHING_TO_NAME]
+    todo = [v for _, v in values(step)]
     i = 0
     while i < len(todo):   # first in, first out: the first missing one named in the step is the reason
         t = todo[i]

@@ -72,7 +72,7 @@ class ModelSession:
 
     def child_bindings(self) -> dict:
         bindings = self.world.bindings
-        return {label: bindings[label] for label in bindings} if bindings else {}
+        return dict(bindings.items()) if bindings else {}
 
     def close(self) -> None:
         pass

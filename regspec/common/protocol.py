@@ -33,8 +33,6 @@ EXIT = Atom("EXIT")
 
 # -- gen_server's call protocol ----------------------------------------------------
 
-_new = object.__new__
-_set_field = object.__setattr__
 _ALIAS_HEAD = (ALIAS,)   # the items of `[alias | Mref]` (made once: a call is the runtime's hottest path)
 
 
@@ -47,12 +45,7 @@ def reply_tag(mref: Ref, timeout: object = 5000) -> object:
 
 def call_message(caller: Pid, mref: Ref, request: object, timeout: object = 5000) -> tuple:
     """`{'$gen_call', {From, Tag}, Request}`, `Tag` as `reply_tag` gives it."""
-    if timeout is None:
-        return (GEN_CALL, (caller, mref), request)
-    tag = _new(ErlList)   # `reply_tag(mref, timeout)`: `ErlList(_ALIAS_HEAD, mref)` as attrs' __init__ makes it,
-    _set_field(tag, "items", _ALIAS_HEAD)   # without its Python frame (a call is the runtime's hottest path)
-    _set_field(tag, "tail", mref)
-    return (GEN_CALL, (caller, tag), request)
+    return (GEN_CALL, (caller, reply_tag(mref, timeout)), request)
 
 
 def server_ref(ref: object) -> object:

@@ -508,7 +508,7 @@ def test_receive_of_any_message_takes_as_a_receive_with_a_pattern():
 
 
 def test_a_call_message_is_tagged_as_reply_tag_says():
-    """`call_message` makes its `[alias | Mref]` tag without attrs' `__init__`: the very term `reply_tag` makes."""
+    """`call_message` tags its request with the very term `reply_tag` makes."""
     from regspec.common.protocol import GEN_CALL, ReplyOrDown, call_message, reply_tag
     from regspec.terms import Ref
     for timeout in (5000, None):
