@@ -48,7 +48,6 @@ __all__ = ["PMap", "ProcessTable", "NameTable", "pmap", "process_table", "name_t
 
 _MASK = (1 << 64) - 1
 _MISSING = object()
-_new_object = object.__new__
 
 
 class PMap(Mapping):
@@ -213,37 +212,24 @@ class ProcessTable(PMap):
 
     # -- updates ---------------------------------------------------------------------
     def set(self, pid, value) -> "ProcessTable":
-        # The item and the index in one go: this is the world's most frequent update.
+        # The world's most frequent update: the item as any PMap's (by the pid's number), then the index.
         if type(pid) is not Pid:
             raise TypeError(f"a process table is keyed by pids, not {pid!r}")
-        m, n = self._m, pid.n
-        old = m.get(n, _MISSING)
-        if old is value:
-            return self
-        new = _new_object(ProcessTable)
-        h = self._h
-        if h is not None:
-            if old is not _MISSING:
-                h -= hash((n, old))
-            h = (h + hash((n, value))) & _MASK
-        new._m, new._h = m.set(n, value), h
-        # A new key changes the order of the keys; a new value for a key does not.
-        new._keys = None if old is _MISSING else self._keys
-        if value.code is None and (old is _MISSING or old.code is None):
-            new._busy, new._timers = self._busy, self._timers   # code-less before and after: no index entry
-        else:
-            new._busy, new._timers = _index(self._busy, self._timers, pid, value)
+        old = self._m.get(pid.n)
+        new = PMap.set(self, pid.n, value)
+        if new is not self:
+            if value.code is None and (old is None or old.code is None):
+                new._busy, new._timers = self._busy, self._timers   # code-less before and after: no index entry
+            else:
+                new._busy, new._timers = _index(self._busy, self._timers, pid, value)
         return new
 
     def delete(self, pid) -> "ProcessTable":
-        m = self._m
-        old = m.get(pid.n, _MISSING) if type(pid) is Pid else _MISSING
-        if old is _MISSING:
+        if type(pid) is not Pid:
             return self
-        new = _new_object(ProcessTable)
-        h = self._h
-        new._m, new._h, new._keys = m.delete(pid.n), None if h is None else (h - hash((pid.n, old))) & _MASK, None
-        new._busy, new._timers = _index(self._busy, self._timers, pid, None)
+        new = PMap.delete(self, pid.n)
+        if new is not self:
+            new._busy, new._timers = _index(self._busy, self._timers, pid, None)
         return new
 
     def first_busy(self):
