@@ -48,10 +48,12 @@ import json
 import os
 import statistics
 import sys
+import _thread
 import threading
 import time
 
 from regspec.impl import Driver, Runtime, driver_names, gen_server
+from regspec.impl.runtime import live_threads
 from regspec.terms import Atom, Pid
 
 GET = Atom("get_messages")
@@ -169,24 +171,27 @@ def bare_wake_in_turn(threads: int, total: int) -> float:
 
 def bare_start_in_turn(n: int) -> float:
     """Seconds to start `n` threads one at a time, each handing a turn back before it blocks (what
-    starting `n` processes and running their first turns costs at the least)."""
-    back = threading.Lock()
+    starting `n` processes and running their first turns costs at the least). Started as the
+    runtime starts its process threads: with `_thread.start_new_thread` (a `threading.Thread`
+    costs more, and more per thread the more of them live)."""
+    back = _thread.allocate_lock()
     back.acquire()
     gate = threading.Event()
+    ended = threading.Semaphore(0)
 
     def body():
         back.release()
         gate.wait()
+        ended.release()
 
-    workers = [threading.Thread(target=body, daemon=True) for _ in range(n)]
     start = time.perf_counter()
-    for t in workers:
-        t.start()
+    for _ in range(n):
+        _thread.start_new_thread(body, ())
         back.acquire()
     elapsed = time.perf_counter() - start
     gate.set()
-    for t in workers:
-        t.join()
+    for _ in range(n):
+        ended.acquire()
     return elapsed
 
 
@@ -380,7 +385,7 @@ def per_message_run_queue(procs: int, total: int) -> float:
 
 def start_quiescent(n: int, timeout: float) -> tuple[float | None, int]:
     """Seconds to spawn `n` collectors and reach quiescence (None past `timeout`); threads live at the end."""
-    before = threading.active_count()
+    before = len(live_threads())
     with Runtime(join_timeout=60.0) as rt:
         d = Driver(rt)
         start = time.perf_counter()
@@ -391,7 +396,7 @@ def start_quiescent(n: int, timeout: float) -> tuple[float | None, int]:
             elapsed = time.perf_counter() - start
         except TimeoutError:
             elapsed = None
-        live = threading.active_count() - before
+        live = len(live_threads()) - before
     return elapsed, live
 
 
@@ -490,14 +495,22 @@ def main(argv=None) -> int:
 
     m = interleaved({"small": lambda: started(small_n), "big": lambda: started(big),
                      "bare_small": lambda: bare_start_in_turn(small_n),
-                     "bare_big": lambda: bare_start_in_turn(big)}, 1 if args.quick else 3)
+                     "bare_big": lambda: bare_start_in_turn(big),
+                     "bare1_small": on_one_cpu(lambda: bare_start_in_turn(small_n)),
+                     "bare1_big": on_one_cpu(lambda: bare_start_in_turn(big))}, 1 if args.quick else 3)
     figs.append(figure(f"start+quiescent {big} vs {small_n} (~10 linear)", m["big"], "s", m["small"],
                        f"start+quiescent {small_n}"))
     figs[-1]["threads_live"] = max(live)
     figs.append(figure(f"bare thread starts {big} vs {small_n} (~10 linear)", m["bare_big"], "s",
                        m["bare_small"], f"bare starts {small_n}"))
+    figs.append(figure(f"bare thread starts on one CPU {big} vs {small_n}", m["bare1_big"], "s",
+                       m["bare1_small"], f"bare starts {small_n}, 1 CPU"))
     figs.append(figure(f"start+quiescent {big} vs bare thread starts", m["big"], "s", m["bare_big"],
                        f"bare starts {big}"))
+    figs.append(figure(f"start+quiescent {big} vs bare starts on one CPU", m["big"], "s", m["bare1_big"],
+                       f"bare starts {big}, 1 CPU"))
+    figs.append(figure(f"start+quiescent {small_n} vs bare starts on one CPU", m["small"], "s",
+                       m["bare1_small"], f"bare starts {small_n}, 1 CPU"))
 
     if args.json:
         for f in figs:

@@ -13,10 +13,10 @@ Checked with the runtime lock held, so the state cannot move meanwhile;
 
 from __future__ import annotations
 
-import threading
-
 from regspec.common.childspec import SUPERVISOR_KINDS
 from regspec.common.supervision import supervised
+
+from .runtime import live_threads
 
 __all__ = ["check", "threads_match_processes", "children_are_live"]
 
@@ -50,7 +50,7 @@ def threads_match_processes(rt, join_timeout: float = 5.0) -> tuple[str, ...]:
     for p in procs:
         if not p.alive:
             p.thread.join(join_timeout)
-    running = {t for t in threading.enumerate() if t.name.startswith("regspec-")}
+    running = {t for t in live_threads() if t.name.startswith("regspec-")}
     mine = {p.thread for p in procs}
     live = [p for p in procs if p.alive]
     out = [f"live {p.pid!r} has no running thread" for p in live if not p.thread.is_alive()]

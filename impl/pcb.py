@@ -21,8 +21,6 @@ except where a comment says otherwise):
 
 from __future__ import annotations
 
-import threading
-
 import attrs
 
 from regspec.terms import Pid
@@ -56,7 +54,7 @@ class Process:
     monitors: dict = attrs.Factory(dict)    # ref.n -> target pid (None for a free name): monitors it holds
     monitored_by: dict = attrs.Factory(dict)  # ref.n -> (watcher pid, DOWN object, ref)
     status: str = READY
-    thread: threading.Thread | None = None
+    thread: object = None                   # its runtime.ProcessThread, from its spawn
     in_user: bool = False                   # its thread runs its own code (not inside a BIF)
     killed: bool = False                    # dead while its thread may still run
     async_sent: int = 0                     # how many times ProcessKilled was raised in its thread

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections import Counter
 
 import pytest
@@ -28,10 +27,10 @@ def pytest_configure(config):
 def no_leaked_threads():
     """Every test ends with no thread of its own left running, and its thread on the CPUs it had
     (a runtime pins its driver to one CPU while it lives)."""
-    before = set(threading.enumerate())
+    before = set(runtime.live_threads())
     cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     yield
-    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    leaked = [t for t in runtime.live_threads() if t not in before and t.is_alive()]
     assert not leaked, f"threads leaked by the test: {leaked}"
     if cpus is not None:
         assert os.sched_getaffinity(0) == cpus, "a runtime left the test's thread pinned to one CPU"

@@ -9,7 +9,6 @@ sets the budget of the test that leaves it to the profile (`examples=None`); the
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from hypothesis import settings
@@ -17,6 +16,7 @@ from hypothesis import settings
 import conformance_backends as planted
 from regspec import cli, conformance
 from regspec.common import backends
+from regspec.impl.runtime import live_threads
 
 settings.register_profile("conformance-deep", max_examples=300, deadline=None)
 SEED = 1
@@ -24,7 +24,7 @@ EXAMPLES = 15
 
 
 def no_runtime_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("regspec-") and t.is_alive()]
+    return [t.name for t in live_threads() if t.name.startswith("regspec-") and t.is_alive()]
 
 
 @pytest.mark.spec("BACKEND-1", "BACKEND-2", "BACKEND-3", "BACKEND-4", "BACKEND-5", "BACKEND-6")

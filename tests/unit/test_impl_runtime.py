@@ -16,6 +16,7 @@ from regspec.impl import DRIVER, Driver, LeakedThreads, Runtime
 from regspec.common.results import ErlangError, strip_call
 from regspec.impl import driver_names, gen_server, observe
 from regspec.impl.process import TIMEOUT, ProcessKilled
+from regspec.impl.runtime import ProcessThread, live_threads
 from regspec.terms import Atom, ErlList, LocalName, Outcome, Pid
 
 ROOM = Atom("room1")
@@ -98,7 +99,7 @@ def alive(d: Driver, target):
     return driver_names.alive(target)(d)
 
 
-def thread_of(rt: Runtime, pid: Pid) -> threading.Thread:
+def thread_of(rt: Runtime, pid: Pid) -> ProcessThread:
     return rt.process(pid).thread
 
 
@@ -589,21 +590,43 @@ def test_the_runtime_room_answers_as_the_shared_callbacks():
 
 # -- threads --------------------------------------------------------------------------
 
+def test_a_process_thread_is_alive_from_its_start_until_its_os_thread_is_gone():
+    """`ProcessThread` keeps `threading.Thread`'s promises: alive from `start` on (before its code runs),
+    listed by `live_threads`, joined once its code has ended, started once."""
+    gate, ran = threading.Event(), []
+    thread = ProcessThread(lambda x: (ran.append((x, threading.get_native_id())), gate.wait(20)), (7,), "regspec-t")
+    assert not thread.is_alive()
+    with pytest.raises(RuntimeError, match="before it is started"):
+        thread.join()
+    before = threading.active_count()
+    thread.start()
+    assert thread.is_alive() and thread in live_threads()
+    assert threading.active_count() == before   # not one of threading's: no dummy Thread made for it
+    with pytest.raises(RuntimeError, match="started once"):
+        thread.start()
+    thread.join(0.01)
+    assert thread.is_alive()   # the join timed out: its code still waits
+    gate.set()
+    thread.join(20)
+    assert not thread.is_alive() and thread not in live_threads()
+    assert ran == [(7, thread.native_id)] and thread.ident is not None
+
+
 def test_a_process_has_a_thread_from_its_first_turn_on():
     """Spawning starts no thread: a process's thread comes up at its first turn; one still waiting for
     it at shutdown never has one."""
-    before = set(threading.enumerate())
+    before = set(live_threads())
     rt = make_runtime()
     d = Driver(rt)
     ran, waiting = d.spawn(), d.spawn()
-    assert set() == {t for t in threading.enumerate() if t not in before}
+    assert set() == {t for t in live_threads() if t not in before}
     assert "done" == rt.run_until(lambda: rt.process(ran).started, timeout=20)
     assert thread_of(rt, ran).is_alive() and not rt.process(waiting).started
     assert {ran, waiting} <= set(rt.statistics().live_threads)
     rt.shutdown()
     assert not rt.process(waiting).started and not thread_of(rt, waiting).is_alive()
     assert () == rt.statistics().live_threads
-    assert set() == {t for t in threading.enumerate() if t not in before}
+    assert set() == {t for t in live_threads() if t not in before}
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
@@ -637,7 +660,7 @@ def test_a_runtime_runs_its_threads_on_one_cpu_and_gives_the_driver_its_cpus_bac
 # -- shutdown ---------------------------------------------------------------------------
 
 def test_shutdown_kills_everything_and_leaves_no_thread():
-    before = set(threading.enumerate())
+    before = set(live_threads())
     rt = make_runtime()
     d = Driver(rt)
     pids = [d.start("chat_room", name=Atom(f"r{i}")).value for i in range(4)] + [d.spawn() for _ in range(4)]
@@ -645,7 +668,7 @@ def test_shutdown_kills_everything_and_leaves_no_thread():
     threads = [thread_of(rt, p) for p in pids]
     rt.shutdown()
     assert [] == [t for t in threads if t.is_alive()]
-    assert set() == {t for t in threading.enumerate() if t not in before}
+    assert set() == {t for t in live_threads() if t not in before}
     assert ErlList(()) == d.registered()
     rt.shutdown()   # idempotent
 
@@ -654,7 +677,7 @@ def test_a_shutdown_while_first_turns_are_granted_joins_every_thread():
     """The scheduler starts a thread at its process's first turn, outside the runtime lock; a shutdown
     from another thread in the middle of 300 first turns still joins every thread that was started
     (a start in progress included: shutdown waits for it before it joins)."""
-    before = set(threading.enumerate())
+    before = set(live_threads())
     halfway = threading.Event()
 
     def body_for(i):
@@ -672,7 +695,7 @@ def test_a_shutdown_while_first_turns_are_granted_joins_every_thread():
     stopper.join(20)
     assert halfway.is_set() and not stopper.is_alive()
     assert [] == [p for p in pids if thread_of(rt, p).is_alive()]
-    assert set() == {t for t in threading.enumerate() if t not in before}
+    assert set() == {t for t in live_threads() if t not in before}
 
 
 def test_shutdown_stops_a_busy_process_and_answers_the_drivers_pending_call():
