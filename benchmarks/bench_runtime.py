@@ -31,11 +31,14 @@ machine hits a figure and its baseline alike. Figures:
   holding 10,000 messages vs 10; the cost per message when 10,000 processes
   vs 10 are in the run queue at once (one message each), beside bare
   threads woken in turn (10,000 vs 10: what the OS and CPython charge for
-  waking threads that have been idle, which a thread per process pays);
+  waking threads that have been idle, which a thread per process pays),
+  and the 10,000 vs those bare threads on one CPU (what the runtime adds);
 - the time to start 10,000 collectors and reach quiescence (each one's
   thread starts at its first turn) vs 1,000 (ratio ~10 when linear), beside
-  bare threads started one at a time, each handing a turn back (10,000 vs
-  1,000), and the 10,000 vs those bare threads.
+  bare threads started one at a time as the runtime starts its own
+  (`_thread.start_new_thread`), each handing a turn back (10,000 vs 1,000,
+  as they come and on one CPU), and the runtime's starts vs those bare
+  threads at each size (what the runtime adds, per thread).
 
 With `--json`, one JSON object per figure and line:
 `{"name", "value", "unit", "baseline", "ratio"}`. It asserts nothing about speed.
@@ -484,6 +487,8 @@ def main(argv=None) -> int:
                        "bare threads 10"))
     figs.append(figure(f"bare threads on one CPU woken in turn {big} vs 10", m["bare1_big"], "s",
                        m["bare1_small"], "bare threads 10, 1 CPU"))
+    figs.append(figure(f"per message, run queue {big} vs bare threads", m["big"], "s", m["bare1_big"],
+                       f"bare threads {big}, 1 CPU"))
 
     small_n = max(big // 10, 1)
     live = []
@@ -516,11 +521,11 @@ def main(argv=None) -> int:
         for f in figs:
             print(json.dumps(f))
         return 0
-    print(f"{'benchmark':44} {'runtime':>14}  {'baseline (same run)':>34}  ratio")
+    print(f"{'benchmark':54} {'runtime':>14}  {'baseline (same run)':>34}  ratio")
     for f in figs:
         base = f"{f['baseline_name']} {_fmt(f['baseline'], f['unit'])}"
         ratio = "" if f["ratio"] is None else f"{f['ratio']:6.2f}x"
-        print(f"{f['name']:44} {_fmt(f['value'], f['unit']):>14}  {base:>34}  {ratio}")
+        print(f"{f['name']:54} {_fmt(f['value'], f['unit']):>14}  {base:>34}  {ratio}")
     print("ratio: value/baseline for a time, baseline/value for a rate (above 1: slower than the baseline);"
           " start+quiescent: ~10 when linear")
     return 0
