@@ -296,8 +296,9 @@ class ProcessThread:
     again and again while thousands of processes live, and its `start` waits for the new thread to come
     up (a second hand-off per process); together they made starting 10,000 processes superlinear. This
     one is started with `_thread.start_new_thread`; it is alive until the last of its Python code has
-    run (what is left is CPython freeing the thread), and `join` waits for that.
-    `threading.enumerate()` does not list it: `live_threads()` does.
+    run (what is left is CPython freeing the thread), and `join` waits for that. It takes the hooks of
+    `threading.settrace`/`setprofile`, as threading's own threads do; `threading.enumerate()` does not
+    list it: `live_threads()` does.
     """
 
     __slots__ = ("name", "ident", "native_id", "_run_args", "_done", "_ended")
@@ -326,6 +327,12 @@ class ProcessThread:
     def _bootstrap(self) -> None:
         try:
             self.native_id = _get_native_id()
+            # The hooks `threading` gives its own threads: a coverage tool or a profiler sees process code.
+            trace, profile = threading.gettrace(), threading.getprofile()
+            if trace is not None:
+                sys.settrace(trace)
+            if profile is not None:
+                sys.setprofile(profile)
             target, args = self._run_args
             self._run_args = None
             target(*args)

@@ -612,6 +612,31 @@ def test_a_process_thread_is_alive_from_its_start_until_its_os_thread_is_gone():
     assert ran == [(7, thread.native_id)] and thread.ident is not None
 
 
+def test_a_process_thread_gets_threadings_trace_and_profile_hooks():
+    """A coverage tool or a profiler installed with `threading.settrace`/`setprofile` sees process code."""
+    traced, profiled = [], []
+
+    def trace(frame, event, arg):
+        traced.append(frame.f_code.co_name)
+
+    def profile(frame, event, arg):
+        profiled.append(frame.f_code.co_name)
+
+    def process_code():
+        return 1
+
+    threading.settrace(trace)
+    threading.setprofile(profile)
+    try:
+        thread = ProcessThread(process_code, (), "regspec-traced")
+        thread.start()
+        thread.join(20)
+    finally:
+        threading.settrace(None)
+        threading.setprofile(None)
+    assert "process_code" in traced and "process_code" in profiled
+
+
 def test_a_process_has_a_thread_from_its_first_turn_on():
     """Spawning starts no thread: a process's thread comes up at its first turn; one still waiting for
     it at shutdown never has one."""
