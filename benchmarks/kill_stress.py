@@ -22,6 +22,7 @@ import time
 import weakref
 
 from regspec.impl import Driver, Runtime
+from regspec.impl.runtime import live_threads
 
 stop = threading.Event()
 
@@ -95,7 +96,7 @@ def main(rounds: int | None, seconds: float | None = None) -> None:
         outcome = "shutdown ok"
     except Exception as e:  # noqa: BLE001 - printed
         outcome = f"shutdown raised {type(e).__name__} ({len(getattr(e, 'threads', []))} threads)"
-    leaked = [t.name for t in threading.enumerate() if t.name.startswith("regspec-")]
+    leaked = [t.name for t in live_threads() if t.name.startswith("regspec-")]
     names = ["pure loop", "__del__ loop", "weakref loop", "swallows 2"]
     print(f"{rounds} kills in {elapsed:.1f}s; {outcome}; process threads left after shutdown: {len(leaked)}")
     for i, name in enumerate(names):

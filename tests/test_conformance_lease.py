@@ -10,13 +10,13 @@ would show in the next example as a name held by another runtime's pid.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 
 import pytest
 
 from regspec import cli, conformance
 from regspec.common import backends
+from regspec.impl.runtime import live_threads
 from redis_support import start_or_skip
 
 SEED = 1
@@ -33,7 +33,7 @@ def server():
 
 
 def runtime_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("regspec-") and t.is_alive()]
+    return [t.name for t in live_threads() if t.name.startswith("regspec-") and t.is_alive()]
 
 
 @pytest.mark.spec("BACKEND-1", "BACKEND-2", "BACKEND-3", "BACKEND-4", "BACKEND-5", "BACKEND-6", "VIA-9")
