@@ -8,7 +8,10 @@ two-rule machine (one rule adds a drawn integer, one checks it: Hypothesis's
 own cost per example), the system machine and the supervision machine of
 `tests/stateful/machine.py` (the model against the threaded runtime).
 The three machines take turns in every round (a burst of load hits them
-alike). Printed for each: examples per second (the median of `--rounds`),
+alike), each run in a new Python process (in one process, a run's heap,
+Hypothesis's caches and the collector's generations carry over to the
+next run: the trivial machine's rate then swung between 124 and 250
+examples/s with where it ran). Printed for each: examples per second (the median of `--rounds`),
 and the ratio to the trivial machine's, measured in the same run (the
 target is 0.30 or more); the CPU time per example of that round (every
 thread of the process: on a machine shared with other work, what moves
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -113,15 +117,44 @@ def run(machine_class, s: settings, on_side=None) -> float:
         machine.Side.apply = original
 
 
+MACHINES = {"trivial": None, "system": machine.system_machine, "supervision": machine.supervision_machine}
+
+
+def measure(name: str, s: settings) -> dict:
+    """One run of the machine `name`: seconds, CPU ms per example, and (a differential machine's) the
+    seconds spent in each part."""
+    if MACHINES[name] is None:
+        seconds = run(TrivialMachine, s)
+        return {"seconds": seconds, "cpu_ms": CPU[TrivialMachine.__name__] * 1000 / s.max_examples, "parts": {}}
+    split = Split()
+    timed = split.machine(MACHINES[name])
+    seconds = run(timed, s, on_side=timed.side_apply)
+    return {"seconds": seconds, "cpu_ms": CPU[timed.__name__] * 1000 / s.max_examples, "parts": split.times}
+
+
+def measure_apart(name: str, args) -> dict:
+    """`measure` in a new Python process: each run starts from the same state (a run's heap, its caches
+    and the collector's generations would otherwise carry over to the next machine's run)."""
+    out = subprocess.run([sys.executable, __file__, "--one", name, "--examples", str(args.examples),
+                          "--steps", str(args.steps)], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        sys.exit(f"state_machine.py: the {name} machine's run failed:\n{out.stderr.strip()[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--examples", type=int, default=100)
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--one", choices=MACHINES, help=argparse.SUPPRESS)   # a single run, as JSON (`measure_apart`)
     args = ap.parse_args(argv)
     s = settings(max_examples=args.examples, stateful_step_count=args.steps, deadline=None, database=None,
                  derandomize=True, phases=[Phase.explicit, Phase.generate])
+    if args.one:
+        print(json.dumps(measure(args.one, s)))
+        return
     figures = []
 
     def figure(name, value, unit, baseline):
@@ -130,28 +163,23 @@ def main(argv=None) -> None:
 
     # The machines take turns in every round, so that a burst of load or a drift of the machine's
     # speed hits each of them alike (as bench_runtime's `interleaved`); each figure is its median.
-    machines = (("system", machine.system_machine), ("supervision", machine.supervision_machine))
-    trivials, rounds = [], {name: [] for name, _ in machines}
+    runs = {name: [] for name in MACHINES}
     for _ in range(args.rounds):
-        rate = args.examples / run(TrivialMachine, s)
-        trivials.append((rate, CPU[TrivialMachine.__name__] * 1000 / args.examples))
-        for name, factory in machines:
-            split = Split()
-            timed = split.machine(factory)
-            seconds = run(timed, s, on_side=timed.side_apply)
-            rounds[name].append((args.examples / seconds, seconds, split,
-                                 CPU[timed.__name__] * 1000 / args.examples))
-    trivial, trivial_cpu = sorted(trivials)[args.rounds // 2]
+        for name in MACHINES:
+            runs[name].append(measure_apart(name, args))
+    median = {name: sorted(got, key=lambda r: r["seconds"])[args.rounds // 2] for name, got in runs.items()}
+    trivial = args.examples / median["trivial"]["seconds"]
+    trivial_cpu = median["trivial"]["cpu_ms"]
     figure("trivial_machine_examples_per_s", trivial, "examples/s", trivial)
     figure("trivial_machine_cpu_ms_per_example", trivial_cpu, "ms/example", trivial_cpu)
-    for name, _ in machines:
-        rate, seconds, split, cpu_ms = sorted(rounds[name], key=lambda r: r[0])[args.rounds // 2]
-        figure(f"{name}_machine_examples_per_s", rate, "examples/s", trivial)
+    for name in ("system", "supervision"):
+        got = median[name]
+        figure(f"{name}_machine_examples_per_s", args.examples / got["seconds"], "examples/s", trivial)
         # CPU time, what a loaded machine moves least (ratio: this machine's over trivial's, so its
         # inverse is the one to hold beside the examples/s ratio)
-        figure(f"{name}_machine_cpu_ms_per_example", cpu_ms, "ms/example", trivial_cpu)
-        per_example = {part: t * 1000 / args.examples for part, t in split.times.items()}
-        per_example["hypothesis"] = seconds * 1000 / args.examples - sum(per_example.values())
+        figure(f"{name}_machine_cpu_ms_per_example", got["cpu_ms"], "ms/example", trivial_cpu)
+        per_example = {part: t * 1000 / args.examples for part, t in got["parts"].items()}
+        per_example["hypothesis"] = got["seconds"] * 1000 / args.examples - sum(per_example.values())
         for part, ms in per_example.items():
             figure(f"{name}_machine_ms_per_example_{part}", ms, "ms/example", 1000 / trivial)
     for f in figures:

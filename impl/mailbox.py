@@ -216,7 +216,10 @@ class Mailbox:
             while handoffs:
                 handoffs.pop().release()
             if timeout is None:
-                waiter.acquire()
+                try:
+                    waiter.acquire()
+                except InterruptedError:   # a signal (an eventfd read is not retried): the caller looks again
+                    pass
             elif timeout > 0:
                 wait_for(waiter, timeout)
         finally:

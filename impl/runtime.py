@@ -127,6 +127,7 @@ from __future__ import annotations
 import ctypes
 import heapq
 import os
+import signal
 import sys
 import threading
 import time
@@ -285,6 +286,9 @@ def _unpin(tid: int | None) -> None:
 
 # -- process threads ---------------------------------------------------------------
 
+_pthread_sigmask = getattr(signal, "pthread_sigmask", None)
+_ALL_SIGNALS = signal.valid_signals() if _pthread_sigmask is not None else ()
+
 _running: set = set()   # every runtime's process threads whose code has not returned
 
 
@@ -333,6 +337,10 @@ class ProcessThread:
                 sys.settrace(trace)
             if profile is not None:
                 sys.setprofile(profile)
+            # Signals go to the main thread, which runs Python's handlers: one delivered here would only
+            # interrupt a wait (an eventfd read is not retried after EINTR) and delay the handler.
+            if _pthread_sigmask is not None:
+                _pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
             target, args = self._run_args
             self._run_args = None
             target(*args)
@@ -853,7 +861,10 @@ class Runtime:
                             if handoff is not None:   # the scheduler: it finds the lock free
                                 handoff.release()
                                 handoff = None
-                            waiter.acquire()
+                            try:
+                                waiter.acquire()
+                            except InterruptedError:   # a signal (not retried by the eventfd read): look again
+                                pass
                         finally:
                             lock._acquire_restore(saved)
                             if waiter in waiters:   # not woken: unwound by an exception

@@ -5,6 +5,7 @@ lock is let go."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from _thread import allocate_lock
 
@@ -183,3 +184,31 @@ def test_a_hand_with_later_leaves_the_waiter_for_the_caller_to_wake():
     later.pop().release()
     thread.join(10)
     assert ["turn"] == got
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="no pthread_kill on this platform")
+def test_a_wait_interrupted_by_a_signal_waits_on():
+    """A signal delivered to a thread blocked for its next item (an eventfd read, which CPython does not
+    retry after EINTR) leaves it waiting: it gets the item, not an InterruptedError."""
+    box, got, errors, handled = Mailbox(), [], [], []
+    handoff = _held()
+
+    def wait():
+        try:
+            with box._lock:
+                got.append(box.await_signal([handoff]))
+        except BaseException as exc:   # noqa: BLE001 - what the test looks for
+            errors.append(exc)
+    previous = signal.signal(signal.SIGUSR1, lambda *_: handled.append(1))
+    try:
+        thread = threading.Thread(target=wait)
+        thread.start()
+        assert handoff.acquire(True, 10)   # it lets the lock go just before it waits
+        while len(handled) < 20 and thread.is_alive():
+            signal.pthread_kill(thread.ident, signal.SIGUSR1)
+        with box._lock:
+            box.hand("turn")
+        thread.join(10)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert ([], ["turn"]) == (errors, got)

@@ -8,6 +8,7 @@ thread join.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 
 import pytest
@@ -635,6 +636,30 @@ def test_a_process_thread_gets_threadings_trace_and_profile_hooks():
         threading.settrace(None)
         threading.setprofile(None)
     assert "process_code" in traced and "process_code" in profiled
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="no pthread_kill on this platform")
+def test_a_process_thread_blocks_signals_for_the_main_thread_to_handle():
+    """Signals are for the main thread, which runs Python's handlers: a process thread blocks them, and
+    one aimed at a process waiting in receive leaves it as it was."""
+    masks = []
+    thread = ProcessThread(lambda: masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, [])), (), "regspec-mask")
+    thread.start()
+    thread.join(20)
+    assert {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGPROF} <= masks[0]
+    previous = signal.signal(signal.SIGUSR1, lambda *_: None)
+    try:
+        with make_runtime() as rt:
+            d = Driver(rt)
+            pid = d.spawn()
+            d.send(pid, Atom("before"))
+            rt.wait_quiescent()
+            signal.pthread_kill(thread_of(rt, pid).ident, signal.SIGUSR1)
+            d.send(pid, Atom("after"))
+            assert ErlList((Atom("before"), Atom("after"))) == ask(d, pid, ("messages",))
+            assert [] == rt.crashes
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
 
 
 def test_a_process_has_a_thread_from_its_first_turn_on():
