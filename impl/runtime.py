@@ -35,9 +35,10 @@ after the scheduler has let the lock go, so it comes up and runs that turn
 at once. It is a `ProcessThread`, not a `threading.Thread` (whose objects
 the cyclic collector walks again and again, and whose start waits for the
 thread: 10,000 of them started in superlinear time); `live_threads()` lists
-them with threading's. Per signal and per turn the scheduler's work is O(1) (O(log n)
-for the ready heap): tables by pid number, each receiver's signals in its
-own list, the run queue those lists in one deque.
+them with threading's. A process thread blocks signals: the main thread
+runs Python's handlers. Per signal and per turn the scheduler's work is
+O(1) (O(log n) for the ready heap): tables by pid number, each receiver's
+signals in its own list, the run queue those lists in one deque.
 
 A call's path. Only one thread runs at a time, so every bytecode of a
 round trip is on its critical path: the commonest case of each step is
@@ -148,7 +149,8 @@ from .pcb import BUSY, COMPUTED, EXITED, READY, RUNNING, WAITING, Process
 from .process import TIMEOUT, Context, ProcessExit, ProcessKilled
 from .registry_local import NameTable
 
-__all__ = ["Runtime", "LeakedThreads", "Statistics", "ProcessThread", "live_threads", "DRIVER", "DONE", "QUIESCENT", "TIMER", "CLOSED", "RESEND"]
+__all__ = ["Runtime", "LeakedThreads", "Statistics", "ProcessThread", "live_threads", "DRIVER", "DONE", "QUIESCENT",
+           "TIMER", "CLOSED", "RESEND"]
 
 NORMAL = Atom("normal")
 KILL = Atom("kill")
@@ -330,7 +332,8 @@ class ProcessThread:
 
     def _bootstrap(self) -> None:
         try:
-            self.native_id = _get_native_id()
+            # (set here too: a kill aimed at this thread may come before `start` has its ident to store)
+            self.ident, self.native_id = _get_ident(), _get_native_id()
             # The hooks `threading` gives its own threads: a coverage tool or a profiler sees process code.
             trace, profile = threading.gettrace(), threading.getprofile()
             if trace is not None:
