@@ -591,7 +591,7 @@ def test_the_runtime_room_answers_as_the_shared_callbacks():
 
 # -- threads --------------------------------------------------------------------------
 
-def test_a_process_thread_is_alive_from_its_start_until_its_os_thread_is_gone():
+def test_a_process_thread_is_alive_from_its_start_until_its_code_has_ended():
     """`ProcessThread` keeps `threading.Thread`'s promises: alive from `start` on (before its code runs),
     listed by `live_threads`, joined once its code has ended, started once."""
     gate, ran = threading.Event(), []
