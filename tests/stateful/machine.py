@@ -22,16 +22,21 @@ no init_work). In the supervision machine each initialize rule can shrink to
 starting nothing, and no bundle is ever empty (`NOBODY`), so which rules can
 run does not change when the shrinker simplifies the start.
 
-The system machine's rules draw once each (a tuple of what to do): most of
-Hypothesis's cost per step is its draws, and it grows with the number of
-rules (`benchmarks/state_machine.py` measures the machines against a trivial
-one).
+The system machine has one rule, which draws a family of steps and a place
+in it (two numbers), and one initialize rule, which draws the example's swarm
+(the families it uses); its first collector and room are made in `__init__`.
+Hypothesis's cost per step is its draws and grows with the number of rules
+(its own swarm draws a flag for each rule it looks at), and an initialize
+rule costs about half a millisecond an example (Hypothesis builds its
+strategies anew each time): `benchmarks/state_machine.py` measures the
+machines against a trivial one.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 
 from hypothesis import note, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
@@ -95,12 +100,6 @@ def _choices(*axes) -> tuple:
     return tuple(itertools.product(*axes))
 
 
-def _pair(a: tuple, b: tuple) -> tuple:
-    """The steps of two families, each about half of them (the longer list once, the shorter repeated)."""
-    n = max(len(a), len(b))
-    return a * (n // len(a)) + b * (n // len(b))
-
-
 RECENT = range(4)   # a process is named by how recently it was created: 0 the newest, as a Bundle does
 NAME_OR_NONE = (None,) + NAMES   # none: by pid
 CALL_MSGS = ("get_messages", "get_messages", "bogus")
@@ -108,9 +107,7 @@ CAST_MSGS = (["add_message", {"str": "hi"}], ["add_message", 3], "bogus")
 # The system machine's work: long enough to outlast the kill that follows at once (a kill
 # that does not reach the room lets it compute it all, and the step waits for that).
 BUSY_WORK = (0, 30_000, 10_000, 30_000)
-# Each family of the system machine's steps as tuples (its method, then what it draws); a rule
-# draws one tuple of a pair of families. Two families a rule, each half of its draws: every
-# family is drawn about as often as any other, as when each was a rule of its own.
+# Each family of the system machine's steps as tuples (its method, then what it draws).
 SPAWN = _choices(("spawn",), (False, True), (False, True), ("eager", "mailbox"))   # trap_exit, link, mode
 START = _choices(("start_room",), NAME_OR_NONE, (False, True))                     # name, link
 REGISTER = _choices(("register",), RECENT, NAMES)                                  # who, name
@@ -135,13 +132,40 @@ TRAP_EXIT = _choices(("trap_exit",), RECENT, (False, True))                     
 MESSAGES = _choices(("messages",), RECENT)                                         # who
 ALIVE = _choices(("alive",), RECENT)                                               # who
 
+# The first, the one Hypothesis draws most and shrinks to, asks and changes nothing.
+FAMILIES = (REGISTERED, WHEREIS, ALIVE, SPAWN, START, REGISTER, UNREGISTER, SEND, CALL, CAST, STOP, KILL,
+            KILL_THEN_CALL, KILL_INSIDE_CALL, KILL_WATCHED, BUSY_KILL, DYING, MONITOR, DEMONITOR, LINK, TRAP_EXIT,
+            MESSAGES)
+# A step is a family and a place in it (modulo the family's length), two numbers: Hypothesis
+# draws numbers below 256 about evenly, larger ones mostly small (one number for the whole
+# step would make it mostly a family's first steps). Zeros shrink to `registered`.
+FAMILY_NUMBERS = st.integers(0, len(FAMILIES) - 1)
+PLACE_NUMBERS = st.integers(0, max(map(len, FAMILIES)) - 1)
+
+
+def _swarms(n: int) -> tuple:
+    """Swarm testing: which families an example uses (a tuple of their indexes), `n` of them. The
+    first uses every family (the shrinker moves to it, and there every step means itself); the
+    others leave each family out with odds that grow from swarm to swarm, as Hypothesis's own
+    swarm draws them, and keep at least one. A fixed table, the same in every run."""
+    rng = random.Random("regspec swarms")
+    every = tuple(range(len(FAMILIES)))
+    swarms = [every]
+    for k in range(1, n):
+        on = tuple(f for f in every if rng.random() >= k / n)
+        swarms.append(on or (rng.choice(every),))
+    return tuple(swarms)
+
+
+SWARMS = _swarms(64)
+SWARM_NUMBERS = st.integers(0, len(SWARMS) - 1)
+
 
 def system_machine(make_impl_session):
     """A `RuleBasedStateMachine` class comparing the model with `make_impl_session()`.
 
-    Each rule draws once: a tuple of what to do, which names a process by how recently it was
-    created (Hypothesis's cost per step grows with the number of rules and of draws; a
-    Bundle's draw costs several)."""
+    Its step is one of `FAMILIES`, a tuple of what to do, which names a process by how recently
+    it was created (a Bundle's draw costs several draws)."""
 
     class SystemMachine(Comparison, RuleBasedStateMachine):
         def __init__(self):
@@ -151,6 +175,10 @@ def system_machine(make_impl_session):
             self.rooms: list[str] = []
             self.procs: list[str] = []             # both, in the order they were created
             self.refs: list[tuple[str, str]] = []  # (monitor label, watcher) not demonitored yet
+            self.families: tuple = ()              # the swarm's families (`swarm`)
+            # One of each kind first, so that every step has someone to act on.
+            self._spawn(False, False, "eager")
+            self._start_room(None, True)
 
         def _do(self, what: tuple):
             getattr(self, "_" + what[0])(*what[1:])
@@ -168,59 +196,19 @@ def system_machine(make_impl_session):
         def _collector(self, k: int) -> dict:
             return {"proc": self._recent(self.collectors, k)}
 
-        # -- first: one of each kind, so every rule has someone to act on ----
-        @initialize(trap_exit=st.booleans())
-        def first_collector(self, trap_exit):
-            self._spawn(trap_exit, False, "eager")
+        # -- the swarm, then the one rule: a step of the swarm's families ------
+        @initialize(swarm=SWARM_NUMBERS)
+        def swarm(self, swarm):
+            # Drawn once, where no step can be deleted: a step that carried it would hold on
+            # to a counterexample (deleting it would change what every later step means).
+            self.families = SWARMS[swarm]
 
-        @initialize(name=st.sampled_from(NAME_OR_NONE))
-        def first_room(self, name):
-            self._start_room(name, True)
-
-        # -- the rules: two families of steps each ---------------------------
-        @rule(what=st.sampled_from(_pair(SPAWN, START)))
-        def create(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(REGISTER, UNREGISTER)))
-        def names(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(WHEREIS, REGISTERED)))
-        def lookup(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(SEND, CALL)))
-        def message(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(CAST, STOP)))
-        def room(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(KILL, KILL_THEN_CALL)))
-        def kill(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(KILL_INSIDE_CALL, KILL_WATCHED)))
-        def kill_story(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(BUSY_KILL, DYING)))
-        def kill_window(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(MONITOR, DEMONITOR)))
-        def watch(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(LINK, TRAP_EXIT)))
-        def bond(self, what):
-            self._do(what)
-
-        @rule(what=st.sampled_from(_pair(MESSAGES, ALIVE)))
-        def look(self, what):
-            self._do(what)
+        @rule(family=FAMILY_NUMBERS, place=PLACE_NUMBERS)
+        def step(self, family, place):
+            if family not in self.families:   # left out: one of the swarm's families instead
+                family = self.families[family % len(self.families)]
+            steps = FAMILIES[family]
+            self._do(steps[place % len(steps)])
 
         # -- the steps: creating ----------------------------------------------
         def _spawn(self, trap_exit, link, mode):
