@@ -25,10 +25,9 @@ def check(rt) -> tuple[str, ...]:
     """Every violation in `rt`'s current state; an empty tuple when it is sound."""
     with rt.atomic:
         procs = rt.processes()
-        registered = rt.names.registered().items
-        holders = [rt.names.whereis(n) for n in registered]
-        out = [f"name {n!r} maps to dead {p!r}" for n, p in zip(registered, holders)
-               if not rt.is_alive(p)]                                                    # REG-LOCAL-7
+        names = rt.names.items()
+        out = [f"name {n!r} maps to dead {p!r}" for n, p in names if not rt.is_alive(p)]   # REG-LOCAL-7
+        holders = [p for _, p in names]
         if len(set(holders)) != len(holders):   # sorting pids is most of a check's cost: only when one repeats
             out += [f"{p!r} holds several names" for p in sorted(set(holders)) if holders.count(p) > 1]  # REG-LOCAL-2
         numbered = [p.pid.n for p in procs if p.pid.n >= 0]   # processes from before step 0 have no number
@@ -49,9 +48,9 @@ def threads_match_processes(rt, join_timeout: float = 5.0) -> tuple[str, ...]:
     """
     procs = [p for p in rt.processes() if p.thread is not None and p.started]
     for p in procs:
-        if not p.alive:
+        if not p.alive and p.thread.is_alive():
             p.thread.join(join_timeout)
-    running = {t for t in live_threads() if t.name.startswith("regspec-")}
+    running = set(live_threads())
     mine = {p.thread for p in procs}
     live = [p for p in procs if p.alive]
     out = [f"live {p.pid!r} has no running thread" for p in live if not p.thread.is_alive()]

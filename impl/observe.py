@@ -46,7 +46,7 @@ def whereis(driver: Driver, name: object) -> object:
 def registered(rt: Runtime) -> dict:
     """Every local name and its holder (`erlang:registered/0`, with the pids)."""
     with rt.atomic:
-        return {LocalName(n): rt.names.whereis(n) for n in rt.names.registered().items}
+        return {LocalName(n): p for n, p in rt.names.items()}
 
 
 def global_names(rt: Runtime) -> dict:

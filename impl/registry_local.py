@@ -83,6 +83,11 @@ class NameTable:
         with self._lock:
             return ErlList(tuple(sorted(self._names, key=lambda a: a.name)))
 
+    def items(self) -> list[tuple[Atom, Pid]]:
+        """Every `(name, holder)`, sorted by name: `registered()` and a `whereis` of each, at one instant."""
+        with self._lock:
+            return sorted(self._names.items(), key=lambda item: item[0].name)
+
     def release(self, pid: Pid) -> Atom | None:
         """Free the name of a process that is dying (REG-LOCAL-7); returns the name freed."""
         with self._lock:
