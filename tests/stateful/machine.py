@@ -146,7 +146,7 @@ TRAP_EXIT = _choices(("trap_exit",), RECENT, (False, True))                     
 MESSAGES = _choices(("messages",), RECENT)                                         # who
 ALIVE = _choices(("alive",), RECENT)                                               # who
 
-# The first, the one Hypothesis draws most and shrinks to, asks and changes nothing.
+# The first family (the one Hypothesis draws most, and shrinks to) changes nothing: `registered`.
 FAMILIES = (REGISTERED, WHEREIS, ALIVE, SPAWN, START, REGISTER, UNREGISTER, SEND, CALL, CAST, STOP, KILL,
             KILL_THEN_CALL, KILL_INSIDE_CALL, KILL_WATCHED, BUSY_KILL, DYING, MONITOR, DEMONITOR, LINK, TRAP_EXIT,
             MESSAGES)
