@@ -65,20 +65,6 @@ class Side(Stepper):
     apply = Stepper.step
 
 
-_PARSED: dict = {}   # a step's repr -> its record: the machines' steps recur (the same labels, names, messages)
-
-
-def _parsed(step: dict):
-    """`to_step(step)`, each distinct step parsed once (a record is frozen: the sides may share it)."""
-    key = repr(step)   # JSON values: equal reprs, equal steps
-    record = _PARSED.get(key)
-    if record is None:
-        if len(_PARSED) >= 100_000:
-            _PARSED.clear()
-        record = _PARSED[key] = to_step(step)
-    return record
-
-
 class Comparison:
     """What both machines share: the two sides, the steps so far, and the comparison of one step."""
 
@@ -95,7 +81,7 @@ class Comparison:
     def apply(self, step: dict):
         self.steps.append(step)
         self.quiescent = not step.get("nowait", False)
-        record = _parsed(step)   # once for both sides
+        record = to_step(step)   # parsed once for both sides
         expected = self.model.apply(record)
         actual = self.impl.apply(record)
         if expected != actual:
