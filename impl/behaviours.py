@@ -76,21 +76,29 @@ class Room(ChatRoom):
         return tuple(out)
 
 
-def chat_room_callbacks(ctx: Context):
-    """`Room` for the room of `ctx`: a `{work, N}` cast computes before it is handled."""
+class WorkingRoom(Room):
+    """`Room` for the room of `ctx`: a `{work, N}` cast computes before it is handled.
 
-    class Working(Room):
-        @classmethod
-        def handle_cast(cls, msg, state):
-            n = cls.work(msg)
-            if n is not None:
-                compute(ctx, n)
-            return _handle_cast(cls, msg, state)
+    One instance per room, not a class: a class made per room would be cyclic garbage (a type
+    refers to itself) for the collector to find once the room is gone.
+    """
 
-    return Working
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def handle_cast(self, msg, state):
+        n = self.work(msg)
+        if n is not None:
+            compute(self.ctx, n)
+        return _handle_cast(self, msg, state)
 
 
-_handle_cast = ChatRoom.handle_cast.__func__   # the shared callback, for a subclass (`super()` made per cast)
+def chat_room_callbacks(ctx: Context) -> WorkingRoom:
+    """The callbacks of the room of `ctx` (`WorkingRoom`)."""
+    return WorkingRoom(ctx)
+
+
+_handle_cast = ChatRoom.handle_cast.__func__   # the shared callback, called with the room for its `cls`
 
 
 add_body("chat_room", lambda mode: chat_room)

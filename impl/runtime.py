@@ -352,6 +352,11 @@ class ProcessThread:
             self._ended = True   # (before the release: a joiner holds `_done` for a moment)
             self._done.release()
 
+    def discard(self) -> None:
+        """It will never be started: drop its target, which refers back to its runtime (the runtime's
+        process table holds this thread: a cycle the collector would have to find)."""
+        self._run_args = None
+
     def is_alive(self) -> bool:
         return self._done is not None and not self._ended
 
@@ -533,6 +538,7 @@ class Runtime:
             if not proc.thread_done:
                 proc.thread_done = True
                 self.kills_at_call += 1
+                thread.discard()
         elif thread is not None and not proc.thread_done and proc.pid not in self._zombies:
             self._zombies[proc.pid] = proc
             now = proc.async_at = time.monotonic()   # if it still runs its code RESEND from now, raise again
