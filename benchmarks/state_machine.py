@@ -3,12 +3,16 @@
     python benchmarks/state_machine.py [--json] [--examples 100] [--steps 40] [--rounds 3]
 
 Runs, with the same settings (`max_examples`, `stateful_step_count`,
-derandomized, no database, no deadline, generate phase only), a trivial
+no database, no deadline, generate phase only), a trivial
 two-rule machine (one rule adds a drawn integer, one checks it: Hypothesis's
 own cost per example), the system machine and the supervision machine of
 `tests/stateful/machine.py` (the model against the threaded runtime).
 The three machines take turns in every round (a burst of load hits them
-alike), each run in a new Python process (in one process, a run's heap,
+alike), with the round's own seed (round k draws with seed k, the same for
+the three: a machine's figure is not that of one set of examples, whose
+cost depends on what they happen to do; derandomized, the examples would
+change with every edit of the machine's source, which Hypothesis digests
+into its seed), each run in a new Python process (in one process, a run's heap,
 Hypothesis's caches and the collector's generations carry over to the
 next run: the trivial machine's rate then swung between 124 and 250
 examples/s with where it ran). Printed for each: examples per second (the median of `--rounds`),
@@ -18,7 +22,8 @@ back to back; the CPU time per example of that round (every
 thread of the process: on a machine shared with other work, what moves
 least); then where a differential example's time goes, in ms per example:
 the model's side, the runtime's side, making and closing the runtime
-session, the invariants, and the rest (Hypothesis drawing the steps).
+session, the invariants, and the rest (Hypothesis drawing the steps);
+last, each round's ratio, lowest first.
 With `--json`, one JSON object per figure: {"name", "value", "unit", "baseline", "ratio"}.
 It prints figures; it asserts nothing about speed.
 """
@@ -82,8 +87,7 @@ class Split:
 
     def machine(self, factory):
         """`factory`'s machine with its parts timed (its runtime session's making and closing, its sides' steps)."""
-        # The factory's own class, its methods wrapped in place: a subclass (another name) would
-        # make Hypothesis draw other examples than the tests' (its derandomized seed digests the class).
+        # The factory's own class, its methods wrapped in place: the machine the tests run, timed.
         timed = factory(self.timed("session", lambda: ImplSession("a")))
         timed.check_invariants = self.timed("invariants", timed.check_invariants)
         timed.teardown = self.timed("session", timed.teardown)
@@ -104,8 +108,10 @@ class Split:
 CPU = {}   # machine class name -> CPU seconds of its last run (every thread of this process)
 
 
-def run(machine_class, s: settings, on_side=None) -> float:
-    """Seconds to run `max_examples` examples of `machine_class` (its CPU seconds go to `CPU`)."""
+def run(machine_class, s: settings, seed: int, on_side=None) -> float:
+    """Seconds to run `max_examples` examples of `machine_class`, drawn with `seed` (its CPU seconds go
+    to `CPU`)."""
+    machine_class._hypothesis_internal_use_seed = seed   # what `@hypothesis.seed(seed)` sets on a machine class
     original = machine.Side.apply
     if on_side is not None:
         machine.Side.apply = on_side
@@ -121,23 +127,24 @@ def run(machine_class, s: settings, on_side=None) -> float:
 MACHINES = {"trivial": None, "system": machine.system_machine, "supervision": machine.supervision_machine}
 
 
-def measure(name: str, s: settings) -> dict:
+def measure(name: str, s: settings, seed: int) -> dict:
     """One run of the machine `name`: seconds, CPU ms per example, and (a differential machine's) the
     seconds spent in each part."""
     if MACHINES[name] is None:
-        seconds = run(TrivialMachine, s)
+        seconds = run(TrivialMachine, s, seed)
         return {"seconds": seconds, "cpu_ms": CPU[TrivialMachine.__name__] * 1000 / s.max_examples, "parts": {}}
     split = Split()
     timed = split.machine(MACHINES[name])
-    seconds = run(timed, s, on_side=timed.side_apply)
+    seconds = run(timed, s, seed, on_side=timed.side_apply)
     return {"seconds": seconds, "cpu_ms": CPU[timed.__name__] * 1000 / s.max_examples, "parts": split.times}
 
 
-def measure_apart(name: str, args) -> dict:
+def measure_apart(name: str, args, seed: int) -> dict:
     """`measure` in a new Python process: each run starts from the same state (a run's heap, its caches
     and the collector's generations would otherwise carry over to the next machine's run)."""
     out = subprocess.run([sys.executable, __file__, "--one", name, "--examples", str(args.examples),
-                          "--steps", str(args.steps)], capture_output=True, text=True, check=False)
+                          "--steps", str(args.steps), "--seed", str(seed)], capture_output=True, text=True,
+                         check=False)
     if out.returncode != 0:
         sys.exit(f"state_machine.py: the {name} machine's run failed:\n{out.stderr.strip()[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -150,11 +157,12 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--one", choices=MACHINES, help=argparse.SUPPRESS)   # a single run, as JSON (`measure_apart`)
+    ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)   # (its seed)
     args = ap.parse_args(argv)
     s = settings(max_examples=args.examples, stateful_step_count=args.steps, deadline=None, database=None,
-                 derandomize=True, phases=[Phase.explicit, Phase.generate])
+                 phases=[Phase.explicit, Phase.generate])
     if args.one:
-        print(json.dumps(measure(args.one, s)))
+        print(json.dumps(measure(args.one, s, args.seed)))
         return
     figures = []
 
@@ -167,12 +175,13 @@ def main(argv=None) -> None:
     # The machines take turns in every round, so that a burst of load or a drift of the machine's
     # speed hits each of them alike (as bench_runtime's `interleaved`); each figure is its median.
     runs = {name: [] for name in MACHINES}
-    for _ in range(args.rounds):
+    for k in range(args.rounds):
         for name in MACHINES:
-            runs[name].append(measure_apart(name, args))
+            runs[name].append(measure_apart(name, args, seed=k))
     median = {name: sorted(got, key=lambda r: r["seconds"])[args.rounds // 2] for name, got in runs.items()}
     trivial = args.examples / median["trivial"]["seconds"]
     trivial_cpu = median["trivial"]["cpu_ms"]
+    spread = {}   # machine -> its rounds' ratios, sorted
     figure("trivial_machine_examples_per_s", trivial, "examples/s", trivial)
     figure("trivial_machine_cpu_ms_per_example", trivial_cpu, "ms/example", trivial_cpu)
     for name in ("system", "supervision"):
@@ -180,6 +189,7 @@ def main(argv=None) -> None:
         # The ratio: the median of the rounds' own ratios. A round runs the machines back to back, so
         # a drift of the machine's speed from one round to the next (this VM's: up to 30%) cancels.
         paired = sorted(t["seconds"] / r["seconds"] for r, t in zip(runs[name], runs["trivial"]))
+        spread[name] = paired
         figure(f"{name}_machine_examples_per_s", args.examples / got["seconds"], "examples/s", trivial,
                paired[args.rounds // 2])
         # CPU time, what a loaded machine moves least (ratio: this machine's over trivial's, so its
@@ -195,6 +205,9 @@ def main(argv=None) -> None:
         else:
             print(f"{f['name']:<48} {f['value']:10.3f} {f['unit']:<12} baseline {f['baseline']:10.3f}  "
                   f"ratio {f['ratio']:.3f}")
+    if not args.json:
+        for name, ratios in spread.items():
+            print(f"{name} machine, each round's ratio: " + " ".join(f"{r:.3f}" for r in ratios))
 
 
 if __name__ == "__main__":
