@@ -79,8 +79,10 @@ class Comparison:
     def teardown(self):
         self.impl.session.close()
         # Hypothesis's machine is in a reference cycle (it and its rule strategy refer to each other):
-        # dropped here, the sides' worlds and runtime are freed now, not left for the cyclic collector.
+        # dropped here, the sides' worlds and runtime and the steps are freed now, not left for the
+        # cyclic collector.
         self.model = self.impl = self.sound_world = None
+        self.steps = []
 
     def apply(self, step: dict):
         self.steps.append(step)
