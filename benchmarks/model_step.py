@@ -1,6 +1,6 @@
 """The model's cost per step as the world grows (issue 16, item 2).
 
-    python benchmarks/model_step.py [--json] [--sizes 100,2000,4000] [--steps 1000] [--rounds 3]
+    python benchmarks/model_step.py [--json] [--sizes 100,2000,4000] [--steps 1000] [--rounds 5]
 
 For each size N: N chat rooms started with local names (room1 .. roomN; not
 timed), then a fixed number of scenario steps on them (timed), the same
@@ -9,7 +9,9 @@ spread over the whole world, each step run to quiescence as a scenario run
 does (`ModelSession.perform`). Printed for each N:
 
 - ms per scenario step, and per model transition (`model.step` call), the
-  median of `--rounds` rounds, each from the same started world;
+  median of `--rounds` rounds, each from the same started world; the sizes
+  take turns in every round, so that a drift of the machine's speed hits
+  them alike;
 - µs per `hash(world)` of each world a step produces when every world is
   hashed, as an exhaustive exploration does (median), and the first such
   hash, of a world none of whose ancestors was hashed.
@@ -63,49 +65,74 @@ def workload(n: int, count: int) -> list:
     return [to_step(s) for s in out]
 
 
-def measure(n: int, count: int, rounds: int) -> dict:
-    session = start_rooms(n)
-    started = session.world   # a value: every round starts again from it
-    steps = workload(n, count)
-    # ModelSession calls model.step (one per command) and the scheduler's run_until_* call
-    # scheduler.step: count the transitions by wrapping both names.
-    orig_model_step, orig_sched_step = model.step, scheduler.step
-    calls = 0
+class Sized:
+    """One size N: its started world (a value: every round starts again from it) and its steps."""
 
-    def counted(world, event):
-        nonlocal calls
-        calls += 1
-        return orig_sched_step(world, event)
+    def __init__(self, n: int, count: int):
+        self.session = start_rooms(n)
+        self.started = self.session.world
+        self.steps = workload(n, count)
+        self.times: list[float] = []
+        self.calls = 0
+        self.hashes: list[float] = []
 
-    times = []
-    model.step = scheduler.step = counted
-    try:
-        for _ in range(rounds):
-            session.world, calls = started, 0
+    def run(self) -> None:
+        """One timed round: every step from the started world. ModelSession calls model.step (one
+        per command) and the scheduler's run_until_* call scheduler.step: the transitions are counted
+        by wrapping both names."""
+        orig_model_step, orig_sched_step = model.step, scheduler.step
+        calls = 0
+
+        def counted(world, event):
+            nonlocal calls
+            calls += 1
+            return orig_sched_step(world, event)
+
+        model.step = scheduler.step = counted
+        try:
+            self.session.world = self.started
             start = time.perf_counter()
-            for s in steps:
-                session.perform(s)
-            times.append(time.perf_counter() - start)
-    finally:
-        model.step, scheduler.step = orig_model_step, orig_sched_step
-    elapsed = sorted(times)[len(times) // 2]
-    # hash every world a step produces, as an exhaustive exploration does: the first hash of a
-    # world whose ancestors were never hashed walks it; each later one is carried from its parent
-    session.world = started
-    hashes = []
-    for s in steps[:100]:
-        session.perform(s)
-        w = session.world
-        t = time.perf_counter()
-        hash(w)
-        hashes.append(time.perf_counter() - t)
-    first, rest = hashes[0], sorted(hashes[1:])
-    return {
-        "ms_per_step": elapsed * 1000 / count,
-        "ms_per_transition": elapsed * 1000 / max(calls, 1),
-        "us_per_hash": rest[len(rest) // 2] * 1e6,
-        "us_first_hash": first * 1e6,
-    }
+            for s in self.steps:
+                self.session.perform(s)
+            self.times.append(time.perf_counter() - start)
+        finally:
+            model.step, scheduler.step = orig_model_step, orig_sched_step
+        self.calls = calls
+
+    def hash_each(self) -> None:
+        """Hash every world the first 100 steps produce, as an exhaustive exploration does: the first
+        hash of a world whose ancestors were never hashed walks it; each later one is carried from its
+        parent (no world of the timed rounds was hashed)."""
+        self.session.world = self.started
+        for s in self.steps[:100]:
+            self.session.perform(s)
+            w = self.session.world
+            t = time.perf_counter()
+            hash(w)
+            self.hashes.append(time.perf_counter() - t)
+
+    def figures(self) -> dict:
+        elapsed = sorted(self.times)[len(self.times) // 2]
+        count = len(self.steps)
+        first, rest = self.hashes[0], sorted(self.hashes[1:])
+        return {
+            "ms_per_step": elapsed * 1000 / count,
+            "ms_per_transition": elapsed * 1000 / max(self.calls, 1),
+            "us_per_hash": rest[len(rest) // 2] * 1e6,
+            "us_first_hash": first * 1e6,
+        }
+
+
+def measure(sizes: list[int], count: int, rounds: int) -> dict:
+    """The figures of each size; the sizes take turns in every round (as bench_runtime's
+    `interleaved`), so that a drift of the machine's speed hits them alike."""
+    prepared = {n: Sized(n, count) for n in sizes}
+    for _ in range(rounds):
+        for n in sizes:
+            prepared[n].run()
+    for n in sizes:
+        prepared[n].hash_each()
+    return {n: prepared[n].figures() for n in sizes}
 
 
 UNITS = {"ms_per_step": "ms/step", "ms_per_transition": "ms/transition", "us_per_hash": "us/hash",
@@ -117,10 +144,10 @@ def main(argv=None) -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--sizes", default="100,2000,4000")
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = {n: measure(n, args.steps, args.rounds) for n in sizes}
+    results = measure(sizes, args.steps, args.rounds)
     base_n = sizes[0]
     base = results[base_n]
     for n in sizes:
