@@ -47,14 +47,14 @@ def compute(ctx: Context, n: int) -> int:
 
     First the process gives up its slice (`Runtime.end_slice`), so the
     scheduler preempts it and handles its signals on its behalf while it
-    computes; the loop lets other threads have the GIL now and then.
+    computes; the loop lets the other threads run now and then (`_yield`).
     """
     ctx.atomic(lambda rt, me: rt.end_slice(me))
     acc = 0
     for i in range(n):
         acc ^= i
         if i % 500 == 499:
-            _yield()   # a C call that releases the GIL, not a BIF
+            _yield()   # a system call that lets the GIL go, not a BIF
     return acc
 
 
