@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests" / "stateful"), str(ROOT / "tests")]
 
-from hypothesis import Phase, settings, strategies as st   # noqa: E402
+from hypothesis import Phase, seed as hypothesis_seed, settings, strategies as st   # noqa: E402
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test   # noqa: E402
 
 import machine   # noqa: E402  (tests/stateful/machine.py)
@@ -111,7 +111,7 @@ CPU = {}   # machine class name -> CPU seconds of its last run (every thread of 
 def run(machine_class, s: settings, seed: int, on_side=None) -> float:
     """Seconds to run `max_examples` examples of `machine_class`, drawn with `seed` (its CPU seconds go
     to `CPU`)."""
-    machine_class._hypothesis_internal_use_seed = seed   # what `@hypothesis.seed(seed)` sets on a machine class
+    hypothesis_seed(seed)(machine_class)   # as `@seed(seed)` on the class
     original = machine.Side.apply
     if on_side is not None:
         machine.Side.apply = on_side

@@ -26,13 +26,13 @@ from . import gen_server
 from .collector import BODIES, Control, add_body, body_for, collector, dead_collector_answer
 from .process import Context
 
-__all__ = ["Control", "collector", "chat_room", "chat_room_callbacks", "chat_room_init", "compute", "Room", "BODIES",
+__all__ = ["Control", "collector", "chat_room", "WorkingRoom", "chat_room_init", "compute", "Room", "BODIES",
            "body_for", "dead_collector_answer"]
 
 
 def chat_room(ctx: Context) -> None:
     """The body of a chat room: `gen_server:loop` over `Room`, starting with no messages."""
-    gen_server.serve(ctx, chat_room_callbacks(ctx), ())
+    gen_server.serve(ctx, WorkingRoom(ctx), ())
 
 
 # Gives up the GIL and the CPU: the runtime's threads share one CPU (`Runtime(one_cpu=True)`), where
@@ -99,11 +99,6 @@ class WorkingRoom(Room):
         if n is not None:
             compute(self.ctx, n)
         return _handle_cast(self, msg, state)
-
-
-def chat_room_callbacks(ctx: Context) -> WorkingRoom:
-    """The callbacks of the room of `ctx` (`WorkingRoom`)."""
-    return WorkingRoom(ctx)
 
 
 _handle_cast = ChatRoom.handle_cast.__func__   # the shared callback, called with the room for its `cls`

@@ -18,7 +18,7 @@ from regspec.common.childspec import DEFAULT_BACKEND, ChildSpec, with_defaults
 from regspec.terms import Atom, Pid
 
 from . import dynamic_supervisor, gen, gen_server, kind_table, registry_via, supervisor
-from .behaviours import chat_room_callbacks, chat_room_init, collector   # importing behaviours also gives the driver the chat room's body
+from .behaviours import WorkingRoom, chat_room_init, collector   # importing behaviours also gives the driver the chat room's body
 from .process import Context
 
 __all__ = ["start_kind"]
@@ -36,7 +36,7 @@ def _start_collector(ctx: Context, spec: ChildSpec) -> tuple:
 
 def _start_chat_room(ctx: Context, spec: ChildSpec) -> tuple:
     return gen.start(ctx, "chat_room", spec.name, chat_room_init,
-                     lambda c, state: gen_server.serve(c, chat_room_callbacks(c), state), (spec.opt("init_work", 0),))
+                     lambda c, state: gen_server.serve(c, WorkingRoom(c), state), (spec.opt("init_work", 0),))
 
 
 def _start_supervisor(ctx: Context, spec: ChildSpec) -> tuple:
